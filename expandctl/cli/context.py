@@ -1,0 +1,40 @@
+"""What every subcommand gets from the global options."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from expandctl.loader.config import load_config
+from expandctl.model.config import ResolvedConfig
+
+
+@dataclass
+class AppContext:
+    config_path: Path | None = None
+    database_url: str | None = None
+    embedded: bool = False
+    verbose: int = 0
+    quiet: bool = False
+    color: bool = True
+    _config: ResolvedConfig | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> ResolvedConfig:
+        """Loaded on first use, so ``--help`` and ``--version`` never read files."""
+        if self._config is None:
+            self._config = load_config(
+                config_path=self.config_path,
+                database_url=self.database_url,
+                embedded=self.embedded,
+            )
+        return self._config
+
+    def secrets(self) -> tuple[str | None, ...]:
+        return (self.database_url, os.environ.get("EXPANDCTL_DATABASE_URL"))
+
+
+pass_app = click.make_pass_decorator(AppContext)

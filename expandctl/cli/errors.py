@@ -1,0 +1,40 @@
+"""One place that turns exceptions into a one-line message and an exit code."""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any
+
+import click
+
+from expandctl.cli.output import style
+from expandctl.errors import ExpandctlError
+from expandctl.model.redact import password_of, redact
+
+
+class ErrorHandlingGroup(click.Group):
+    """A click group whose commands never show a traceback unless --verbose."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ExpandctlError as exc:
+            _report(ctx, exc, str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _report(ctx, None, "interrupted", 130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug of ours: say so plainly, keep the trace for -v
+            _report(ctx, exc, f"internal error: {type(exc).__name__}: {exc}", 70)
+        return None
+
+
+def _report(ctx: click.Context, exc: BaseException | None, message: str, code: int) -> None:
+    app = ctx.obj
+    secrets = app.secrets() if app is not None else ()
+    passwords = [password_of(s) for s in secrets]
+    if app is not None and app.verbose and exc is not None:
+        trace = "".join(traceback.format_exception(exc))
+        click.echo(redact(trace, *passwords), err=True)
+    click.echo(style("error: ", fg="red", bold=True, err=True) + redact(message, *passwords), err=True)
+    ctx.exit(code)

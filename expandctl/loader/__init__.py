@@ -1,0 +1,1 @@
+"""Read migrations and configuration from disk into model objects, strictly."""

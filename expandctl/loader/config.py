@@ -1,0 +1,85 @@
+"""Find and validate configuration; resolve the database URL.
+
+Precedence for the URL: ``--database-url`` > ``EXPANDCTL_DATABASE_URL`` >
+``database_url`` in the config > the env var named by ``database_url_env``
+(default ``DATABASE_URL``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from expandctl.errors import ConfigError
+from expandctl.loader.migrations import validation_error
+from expandctl.loader.toml_lines import key_lines, line_of
+from expandctl.model.config import ResolvedConfig, Settings
+
+CONFIG_FILE = "expandctl.toml"
+PYPROJECT = "pyproject.toml"
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The nearest expandctl.toml, or pyproject.toml with [tool.expandctl], upwards."""
+    for folder in (start, *start.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / PYPROJECT
+        if pyproject.is_file() and "[tool.expandctl" in pyproject.read_text(encoding="utf-8"):
+            return pyproject
+    return None
+
+
+def load_config(
+    *,
+    config_path: Path | None = None,
+    cwd: Path | None = None,
+    database_url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    embedded: bool = False,
+) -> ResolvedConfig:
+    env = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+    if config_path is not None and not config_path.is_file():
+        raise ConfigError(f"config file {config_path} does not exist")
+    source = config_path or find_config_file(cwd)
+    settings = _read_settings(source) if source else Settings()
+    root = source.parent if source else cwd
+    url = database_url or env.get("EXPANDCTL_DATABASE_URL") or settings.database_url
+    url = url or env.get(settings.database_url_env)
+    return ResolvedConfig(
+        settings=settings,
+        project_root=str(root.resolve()),
+        source=str(source) if source else None,
+        database_url=url or None,
+        embedded=embedded,
+    )
+
+
+def _read_settings(path: Path) -> Settings:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}", path=path) from None
+    prefix: tuple[str, ...] = ()
+    section: Any = data
+    if path.name == PYPROJECT:
+        prefix = ("tool", "expandctl")
+        section = data.get("tool", {}).get("expandctl", {})
+    if not isinstance(section, dict):
+        raise ConfigError("[tool.expandctl] must be a table", path=path)
+    try:
+        return Settings.model_validate(section)
+    except ValidationError as exc:
+        error = validation_error(exc, path, text, ConfigError)
+        if prefix:
+            loc = [*prefix, *exc.errors()[0]["loc"]]
+            error.line = line_of(key_lines(text), loc) or error.line
+        raise error from None

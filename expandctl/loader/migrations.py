@@ -1,0 +1,222 @@
+"""Load ``migrations/NNNN_slug/`` folders into a MigrationSet, strictly.
+
+Every problem is reported with the file (and line, where there is one) and
+what to do; nothing is guessed and nothing is partially loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from expandctl.errors import ConfigError, ManifestError
+from expandctl.loader.toml_lines import key_lines, line_of
+from expandctl.model.manifest import MIGRATION_ID, Manifest
+from expandctl.model.migration import Migration, MigrationSet
+from expandctl.model.phases import PHASES, Phase
+from expandctl.model.sqlfiles import FORWARD_FILES, ROLLBACK_FILES, SQL_FILE_NAMES, SqlFile
+
+MANIFEST_NAME = "migration.toml"
+# Notes beside the SQL are welcome; they do not affect checksums.
+_IGNORED_SUFFIXES = (".md", ".txt")
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def load_migrations(directory: Path) -> MigrationSet:
+    if not directory.exists():
+        raise ConfigError(
+            f"migrations directory {directory} does not exist",
+            hint="create it with 'expandctl new SLUG' or set migrations_dir in the config",
+        )
+    if not directory.is_dir():
+        raise ConfigError(f"migrations directory {directory} is not a directory")
+    folders = sorted(
+        (p for p in directory.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))),
+        key=lambda p: p.name,
+    )
+    by_number: dict[int, Path] = {}
+    migrations: list[Migration] = []
+    for folder in folders:
+        match = MIGRATION_ID.match(folder.name)
+        if not match:
+            raise ManifestError(
+                f"folder name {folder.name!r} is not NNNN_slug "
+                "(four or more digits, an underscore, lower-case letters, digits and _)",
+                path=folder,
+                hint="rename it, e.g. 0007_add_users_email",
+            )
+        number = int(match["number"])
+        if number in by_number:
+            raise ManifestError(
+                f"duplicate migration number {number:04d}: also used by {by_number[number].name}",
+                path=folder,
+                hint="give one of them the next free number",
+            )
+        by_number[number] = folder
+        migrations.append(load_migration(folder))
+    migrations.sort(key=lambda m: m.number)
+    _check_requires(migrations)
+    return MigrationSet(directory=str(directory), migrations=tuple(migrations))
+
+
+def load_migration(folder: Path) -> Migration:
+    match = MIGRATION_ID.match(folder.name)
+    if not match:
+        raise ManifestError(f"folder name {folder.name!r} is not NNNN_slug", path=folder)
+    files = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+    if not files:
+        raise ManifestError(
+            "migration folder is empty",
+            path=folder,
+            hint=f"add a {MANIFEST_NAME} (see 'expandctl new') or delete the folder",
+        )
+    manifest_path = folder / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise ManifestError(
+            f"missing {MANIFEST_NAME}",
+            path=folder,
+            hint="every migration needs one, with at least description = \"...\"",
+        )
+    manifest = parse_manifest(manifest_path)
+    sql_files: dict[str, SqlFile] = {}
+    for path in files:
+        if path.name == MANIFEST_NAME or path.name.endswith(_IGNORED_SUFFIXES):
+            continue
+        if path.is_dir() or path.name not in SQL_FILE_NAMES:
+            raise ManifestError(
+                f"unexpected file {path.name!r}",
+                path=path,
+                hint="phase files are named " + ", ".join(SQL_FILE_NAMES),
+            )
+        sql_files[path.name] = _read_sql(path)
+    return Migration(
+        id=folder.name,
+        number=int(match["number"]),
+        slug=match["slug"],
+        path=str(folder),
+        manifest=manifest,
+        sql_files=sql_files,
+        checksum=_checksum_files(folder, files),
+        phase_checksums={phase: _phase_checksum(manifest, sql_files, phase) for phase in PHASES},
+    )
+
+
+def parse_manifest(path: Path) -> Manifest:
+    text = _read_text(path)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        position = _TOML_POSITION.search(str(exc))
+        message = _TOML_POSITION.sub("", str(exc)).strip()
+        raise ManifestError(
+            f"invalid TOML: {message}",
+            path=path,
+            line=int(position.group(1)) if position else None,
+        ) from None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, path, text, ManifestError) from None
+
+
+def validation_error(
+    exc: ValidationError, path: Path, text: str, error_type: type[ManifestError | ConfigError]
+) -> ManifestError | ConfigError:
+    """Turn pydantic's report into our one-line message with file:line."""
+    lines = key_lines(text)
+    first = exc.errors()[0]
+    location = [p for p in first["loc"] if not _is_union_tag(p)]
+    dotted = ".".join(str(p) for p in location) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        message = f"unknown key {dotted!r}"
+    elif first["type"] == "missing":
+        message = f"missing required key {dotted!r}"
+    else:
+        message = f"{dotted}: {_clean_message(first['msg'])}"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return error_type(message, path=path, line=line_of(lines, list(first["loc"])))
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic puts the matched union member's tag or class into the location
+    return isinstance(part, str) and (part[:1].isupper() or part.startswith("function-"))
+
+
+def _clean_message(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"not UTF-8 text ({exc.reason})", path=path) from None
+    except OSError as exc:
+        raise ManifestError(f"cannot read: {exc.strerror}", path=path) from None
+
+
+def _read_sql(path: Path) -> SqlFile:
+    if path.name in FORWARD_FILES:
+        phase, rollback = FORWARD_FILES[path.name], False
+    else:
+        phase, rollback = ROLLBACK_FILES[path.name], True
+    return SqlFile(
+        name=path.name, path=str(path), text=_read_text(path), phase=phase, rollback=rollback
+    )
+
+
+def _checksum_files(folder: Path, files: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in files:
+        if path.is_file() and not path.name.endswith(_IGNORED_SUFFIXES):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _phase_checksum(manifest: Manifest, sql_files: dict[str, SqlFile], phase: Phase) -> str:
+    """What the phase would run: its SQL files, operations, backfill and gate.
+
+    The description and other phases' files are left out, so fixing a typo
+    in the description is not drift.
+    """
+    relevant = {
+        "sql": {name: f.text for name, f in sorted(sql_files.items()) if f.phase is phase},
+        "operations": [op.model_dump(mode="json", by_alias=True) for op in manifest.operations],
+        "gate": (g.model_dump(mode="json") if (g := manifest.gates.get(phase)) else None),
+        "retires": [str(r) for r in manifest.retires] if phase is Phase.CONTRACT else [],
+        "backfill": [b.model_dump(mode="json") for b in manifest.backfill]
+        if phase is Phase.BACKFILL
+        else [],
+    }
+    blob = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _check_requires(migrations: list[Migration]) -> None:
+    order = {m.id: m.number for m in migrations}
+    for migration in migrations:
+        manifest_path = Path(migration.path) / MANIFEST_NAME
+        text = manifest_path.read_text(encoding="utf-8")
+        line = line_of(key_lines(text), ["requires"])
+        for required in migration.manifest.requires:
+            if required not in order:
+                raise ManifestError(
+                    f"requires {required!r}, which is not in the migrations directory",
+                    path=manifest_path,
+                    line=line,
+                    hint="check the spelling against 'expandctl list'",
+                )
+            if order[required] >= migration.number:
+                raise ManifestError(
+                    f"requires {required!r}, which comes later (or is this migration)",
+                    path=manifest_path,
+                    line=line,
+                    hint="a migration may only require earlier ones; renumber one of them",
+                )

@@ -1,0 +1,1 @@
+"""Pure data: phases, manifests, configuration, steps. No I/O, no drivers."""

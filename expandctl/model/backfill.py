@@ -1,0 +1,43 @@
+"""The ``[backfill]`` section: which rows of which table to fill, and how gently."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from expandctl.model.durations import Duration
+
+
+class BackfillSpec(BaseModel):
+    """Fill new columns of one table, keyset batch by keyset batch."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    table: str = Field(min_length=1, description="table to fill, optionally schema-qualified")
+    set: dict[str, str] = Field(min_length=1, description="column = SQL expression over the row")
+    where: str = Field(min_length=1, description="rows still to do; also the idempotence guard")
+    key: list[str] | None = Field(
+        default=None, description="batch key columns (default: the primary key)"
+    )
+    batch_size: int | Literal["auto"] = "auto"
+    target_batch_ms: int = Field(default=100, gt=0)
+    pause_ms: int = Field(default=0, ge=0)
+    max_rows_per_second: int | None = Field(default=None, gt=0)
+    lock_timeout: Duration | None = None
+    statement_timeout: Duration | None = None
+    max_replication_lag: Duration | None = None
+
+    @field_validator("batch_size")
+    @classmethod
+    def _positive_batch(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value <= 0:
+            raise ValueError("batch_size must be a positive number of rows or 'auto'")
+        return value
+
+    @field_validator("key")
+    @classmethod
+    def _non_empty_key(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("key must name at least one column (or be left out)")
+        return value

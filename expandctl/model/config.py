@@ -1,0 +1,58 @@
+"""Settings from ``[tool.expandctl]`` / ``expandctl.toml``, environment and flags."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from expandctl.model.durations import Duration
+
+Severity = Literal["error", "warning", "off"]
+
+
+class LintSettings(BaseModel):
+    """``[tool.expandctl.lint]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    select: list[str] = Field(default_factory=list, description="rule ids or groups to enable")
+    ignore: list[str] = Field(default_factory=list, description="rule ids or groups to disable")
+    severity: dict[str, Severity] = Field(default_factory=dict, description="per-rule severity")
+
+
+class Settings(BaseModel):
+    """Validated configuration; a typo in a key is an error that names it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    migrations_dir: str = "migrations"
+    database_url: str | None = None
+    database_url_env: str = "DATABASE_URL"
+    state_schema: str = Field(default="expandctl", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    lock_timeout: Duration = timedelta(seconds=1)
+    statement_timeout: Duration = timedelta(minutes=10)
+    lock_retries: int = Field(default=8, ge=0, le=100)
+    advisory_lock_wait: Duration = timedelta(seconds=10)
+    pg_version: int = Field(default=15, ge=11, le=30)
+    lint: LintSettings = Field(default_factory=LintSettings)
+
+
+class ResolvedConfig(BaseModel):
+    """Settings plus where they came from and the database URL actually in force."""
+
+    model_config = ConfigDict(frozen=True)
+
+    settings: Settings
+    project_root: str
+    source: str | None  # the file the settings came from, if any
+    database_url: str | None  # after flags and environment; may hold a password
+    embedded: bool = False
+
+    @property
+    def migrations_path(self) -> str:
+        from pathlib import PurePath
+
+        path = PurePath(self.settings.migrations_dir)
+        return str(path if path.is_absolute() else PurePath(self.project_root) / path)

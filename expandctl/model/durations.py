@@ -1,0 +1,50 @@
+"""Durations written the PostgreSQL way: ``500ms``, ``1s``, ``10min``, ``2h``, ``1d``."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator, PlainSerializer
+
+_UNITS_MS = {"ms": 1, "s": 1000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)\s*$")
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parse ``"1s"``-style text; a bare number is refused (which unit would it be?)."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, bool) or not isinstance(value, str):
+        raise ValueError(
+            f"expected a duration with a unit such as '500ms', '1s', '10min', '2h', got {value!r}"
+        )
+    match = _PATTERN.match(value)
+    if not match:
+        raise ValueError(
+            f"invalid duration {value!r}: write a number and a unit (ms, s, min, h, d), e.g. '1s'"
+        )
+    number, unit = match.groups()
+    return timedelta(milliseconds=float(number) * _UNITS_MS[unit])
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact PostgreSQL spelling, e.g. ``1500ms`` or ``10min``."""
+    ms = round(value.total_seconds() * 1000)
+    for unit in ("d", "h", "min", "s"):
+        size = _UNITS_MS[unit]
+        if ms and ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"
+
+
+def to_milliseconds(value: timedelta) -> int:
+    return round(value.total_seconds() * 1000)
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]

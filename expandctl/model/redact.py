@@ -1,0 +1,34 @@
+"""Keep passwords out of every message, log line and status output."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote, urlsplit
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@", re.I)
+_KV_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+MASK = "********"
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Mask URL and ``password=`` passwords, and any literal secret given."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _KV_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def password_of(dsn: str | None) -> str | None:
+    """The password inside a URL or key=value DSN, to scrub it from driver errors."""
+    if not dsn:
+        return None
+    if "://" in dsn:
+        try:
+            raw = urlsplit(dsn).password
+        except ValueError:
+            return None
+        return unquote(raw) if raw else None
+    match = _KV_PASSWORD.search(dsn)
+    return match["pw"].strip("'") if match else None
