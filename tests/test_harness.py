@@ -15,7 +15,9 @@ _seen_names: list[str] = []
 
 def _database_exists(server: Server, name: str) -> bool:
     with psycopg.connect(server.admin_dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        row = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname = %s", (name,)
+        ).fetchone()
     return bool(row and row[0])
 
 

@@ -36,5 +36,7 @@ def _report(ctx: click.Context, exc: BaseException | None, message: str, code: i
     if app is not None and app.verbose and exc is not None:
         trace = "".join(traceback.format_exception(exc))
         click.echo(redact(trace, *passwords), err=True)
-    click.echo(style("error: ", fg="red", bold=True, err=True) + redact(message, *passwords), err=True)
+    click.echo(
+        style("error: ", fg="red", bold=True, err=True) + redact(message, *passwords), err=True
+    )
     ctx.exit(code)

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from pydantic import BaseModel
 
 FORMAT_CHOICES = ("text", "json")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def format_option(*choices: str) -> Any:
+def format_option(*choices: str) -> Callable[[F], F]:
     """``--format`` for commands whose output is data."""
     options = choices or FORMAT_CHOICES
-    return click.option(
+    decorator: Callable[[F], F] = click.option(
         "--format",
         "output_format",
         type=click.Choice(options),
@@ -23,6 +25,7 @@ def format_option(*choices: str) -> Any:
         show_default=True,
         help="Output format; json is a documented, stable schema.",
     )
+    return decorator
 
 
 def color_enabled(stream: Any = None) -> bool:

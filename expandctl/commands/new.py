@@ -14,7 +14,7 @@ from expandctl.model.sqlfiles import SQL_FILE_NAMES
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
-MANIFEST_TEMPLATE = '''\
+MANIFEST_TEMPLATE = """\
 # {migration_id}
 # One migration, five deploys: expand -> backfill -> switch-reads -> switch-writes -> contract.
 # Phase SQL lives beside this file (expand.sql, contract.sql, ...); empty files do nothing.
@@ -37,7 +37,7 @@ description = "{description}"
 # [gates.contract]
 # min_soak = "24h"
 # sql = "SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = 'app-v1'"
-'''
+"""
 
 
 class CreatedMigration(BaseModel):

@@ -80,7 +80,7 @@ def load_migration(folder: Path) -> Migration:
         raise ManifestError(
             f"missing {MANIFEST_NAME}",
             path=folder,
-            hint="every migration needs one, with at least description = \"...\"",
+            hint='every migration needs one, with at least description = "..."',
         )
     manifest = parse_manifest(manifest_path)
     sql_files: dict[str, SqlFile] = {}

@@ -15,6 +15,4 @@ class GateSpec(BaseModel):
     min_soak: Duration | None = Field(
         default=None, description="minimum time since the previous phase finished"
     )
-    sql: str | None = Field(
-        default=None, min_length=1, description="a query that must return true"
-    )
+    sql: str | None = Field(default=None, min_length=1, description="a query that must return true")

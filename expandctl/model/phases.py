@@ -15,17 +15,17 @@ class Phase(StrEnum):
     CONTRACT = "contract"
 
     @property
-    def index(self) -> int:
+    def position(self) -> int:
         return PHASES.index(self)
 
     @property
     def next(self) -> Phase | None:
-        i = self.index + 1
+        i = self.position + 1
         return PHASES[i] if i < len(PHASES) else None
 
     @property
     def previous(self) -> Phase | None:
-        return PHASES[self.index - 1] if self.index > 0 else None
+        return PHASES[self.position - 1] if self.position > 0 else None
 
     @property
     def reversible(self) -> bool:
@@ -67,4 +67,4 @@ class State(StrEnum):
 
     def at_least(self, phase: Phase) -> bool:
         done = self.phase
-        return done is not None and done.index >= phase.index
+        return done is not None and done.position >= phase.position

@@ -1,0 +1,1 @@
+"""expandctl.engine package."""

@@ -1,0 +1,206 @@
+"""Split SQL text into statements with their positions, without a parser.
+
+A small scanner that knows PostgreSQL's lexical rules well enough to find the
+semicolons that end statements: '…' and E'…' strings, "…" identifiers,
+$tag$ dollar quotes $tag$, -- and nested /* */ comments, and
+``BEGIN ATOMIC … END`` function bodies. Both the linter (for positions) and
+the engine (to run statements one by one) use it, so they agree on what a
+statement is.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+
+
+@dataclass(frozen=True)
+class SqlComment:
+    text: str  # including the -- or /* */ markers
+    start: int  # 0-based offset
+    line: int  # 1-based
+    column: int  # 1-based
+
+
+@dataclass(frozen=True)
+class SqlStatement:
+    text: str  # from the first significant character to before the ';'
+    start: int  # 0-based offset of the first significant character
+    end: int  # offset just past the statement text (before ';')
+    line: int  # 1-based line of the first significant character
+    column: int  # 1-based column of the first significant character
+    end_line: int
+    leading_comments: tuple[SqlComment, ...]  # comments since the previous statement
+    terminated: bool  # ended with ';' (False for a last statement without one)
+
+
+class _Positions:
+    """Offsets to 1-based line/column, via a table of line starts."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+
+    def at(self, offset: int) -> tuple[int, int]:
+        lo, hi = 0, len(self.starts) - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if self.starts[mid] <= offset:
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo + 1, offset - self.starts[lo] + 1
+
+
+def split_statements(text: str) -> list[SqlStatement]:
+    """Every statement in ``text``, in order; empty statements are skipped."""
+    return _Scanner(text).statements
+
+
+def find_comments(text: str) -> list[SqlComment]:
+    """Every comment in ``text`` (none inside strings), in order."""
+    return _Scanner(text).comments
+
+
+class _Scanner:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.positions = _Positions(text)
+        self.comments: list[SqlComment] = []
+        self.statements: list[SqlStatement] = []
+        self._scan()
+
+    def _comment(self, start: int, end: int) -> SqlComment:
+        line, column = self.positions.at(start)
+        return SqlComment(text=self.text[start:end], start=start, line=line, column=column)
+
+    def _scan(self) -> None:
+        text, n = self.text, len(self.text)
+        i = 0
+        first: int | None = None  # first significant character of the current statement
+        last: int = 0  # just past the last significant character
+        pending_comments: list[SqlComment] = []
+        words: list[str] = []  # last two upper-cased words, for BEGIN ATOMIC / END
+        atomic_depth = 0
+        while i < n:
+            ch = text[i]
+            if ch in " \t\r\n\f":
+                i += 1
+                continue
+            if text.startswith("--", i):
+                end = text.find("\n", i)
+                end = n if end < 0 else end
+                self._note_comment(i, end, first, pending_comments)
+                i = end
+                continue
+            if text.startswith("/*", i):
+                end = self._block_comment_end(i)
+                self._note_comment(i, end, first, pending_comments)
+                i = end
+                continue
+            if ch == ";" and atomic_depth == 0:
+                if first is not None:
+                    self._emit(first, last, pending_comments, terminated=True)
+                first, pending_comments, words = None, [], []
+                i += 1
+                continue
+            if first is None:
+                first = i
+            if ch == "'" or (
+                (ch in "eE") and text.startswith("'", i + 1) and not _word_before(text, i)
+            ):
+                i = self._string_end(i)
+            elif ch == '"':
+                i = self._quoted_end(i, '"')
+            elif ch == "$" and (tag := _DOLLAR_TAG.match(text, i)) and not _word_before(text, i):
+                close = text.find(tag.group(0), tag.end())
+                i = n if close < 0 else close + len(tag.group(0))
+            elif (word := _WORD.match(text, i)) is not None:
+                upper = word.group(0).upper()
+                opens_atomic = upper == "ATOMIC" and words[-1:] == ["BEGIN"]
+                if opens_atomic or (upper == "CASE" and atomic_depth):
+                    atomic_depth += 1
+                elif upper == "END" and atomic_depth:
+                    atomic_depth -= 1
+                words = [*words[-1:], upper]
+                i = word.end()
+            else:
+                i += 1
+            last = i
+        if first is not None:
+            self._emit(first, last, pending_comments, terminated=False)
+
+    def _note_comment(
+        self, start: int, end: int, first: int | None, pending: list[SqlComment]
+    ) -> None:
+        comment = self._comment(start, end)
+        self.comments.append(comment)
+        if first is None:
+            pending.append(comment)
+
+    def _emit(self, first: int, last: int, comments: list[SqlComment], *, terminated: bool) -> None:
+        line, column = self.positions.at(first)
+        end_line, _ = self.positions.at(max(first, last - 1))
+        self.statements.append(
+            SqlStatement(
+                text=self.text[first:last],
+                start=first,
+                end=last,
+                line=line,
+                column=column,
+                end_line=end_line,
+                leading_comments=tuple(comments),
+                terminated=terminated,
+            )
+        )
+
+    def _block_comment_end(self, i: int) -> int:
+        depth, j, n = 0, i, len(self.text)
+        while j < n:
+            if self.text.startswith("/*", j):
+                depth += 1
+                j += 2
+            elif self.text.startswith("*/", j):
+                depth -= 1
+                j += 2
+                if depth == 0:
+                    return j
+            else:
+                j += 1
+        return n
+
+    def _string_end(self, i: int) -> int:
+        text, n = self.text, len(self.text)
+        escapes = text[i] in "eE"
+        j = i + (2 if escapes else 1)
+        while j < n:
+            ch = text[j]
+            if escapes and ch == "\\":
+                j += 2
+                continue
+            if ch == "'":
+                if text.startswith("'", j + 1):
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return n
+
+    def _quoted_end(self, i: int, quote: str) -> int:
+        text, n = self.text, len(self.text)
+        j = i + 1
+        while j < n:
+            if text[j] == quote:
+                if text.startswith(quote, j + 1):
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return n
+
+
+def _word_before(text: str, i: int) -> bool:
+    """``abc$1`` and ``name'`` are not quote starts: they continue a word."""
+    return i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_$")
