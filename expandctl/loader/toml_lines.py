@@ -49,7 +49,8 @@ def key_lines(text: str) -> dict[Path, int]:
                 prefix = (*base, array_counts[base])
             else:
                 prefix = tuple(parts)
-            lines.setdefault(prefix, number)
+            for i in range(1, len(prefix) + 1):
+                lines.setdefault(prefix[:i], number)
             continue
         key = _KEY.match(raw)
         if not key:
@@ -92,6 +93,4 @@ def line_of(lines: dict[Path, int], location: Sequence[str | int]) -> int | None
         if candidate in lines:
             path = candidate
             best = lines[candidate]
-        elif isinstance(part, int):
-            return best
     return best

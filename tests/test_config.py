@@ -1,0 +1,136 @@
+"""Configuration: discovery, validation with file:line, URL precedence, redaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from expandctl.errors import ConfigError
+from expandctl.loader.config import load_config
+from expandctl.model.durations import format_duration, parse_duration
+from expandctl.model.redact import password_of, redact
+
+
+def test_defaults_without_a_config_file(tmp_path: Path) -> None:
+    config = load_config(cwd=tmp_path, environ={})
+    assert config.source is None
+    assert config.settings.state_schema == "expandctl"
+    assert config.settings.lock_timeout == timedelta(seconds=1)
+    assert config.settings.pg_version == 15
+    assert config.migrations_path == str(tmp_path.resolve() / "migrations")
+    assert config.database_url is None
+
+
+def test_pyproject_section_is_found_from_a_subfolder(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\n\n[tool.expandctl]\nmigrations_dir = "db/migrations"\n'
+        'lock_timeout = "250ms"\npg_version = 16\n\n[tool.expandctl.lint]\nignore = ["style"]\n'
+    )
+    sub = tmp_path / "src" / "app"
+    sub.mkdir(parents=True)
+    config = load_config(cwd=sub, environ={})
+    assert config.source == str(tmp_path / "pyproject.toml")
+    assert config.migrations_path == str(tmp_path.resolve() / "db" / "migrations")
+    assert config.settings.lock_timeout == timedelta(milliseconds=250)
+    assert config.settings.pg_version == 16
+    assert config.settings.lint.ignore == ["style"]
+
+
+def test_expandctl_toml_wins_over_pyproject_in_the_same_folder(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.expandctl]\nstate_schema = "from_pyproject"\n')
+    (tmp_path / "expandctl.toml").write_text('state_schema = "from_expandctl_toml"\n')
+    assert load_config(cwd=tmp_path, environ={}).settings.state_schema == "from_expandctl_toml"
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ('migrations_dir = "m"\nlock_timout = "1s"\n', "unknown key 'lock_timout'", 2),
+        ("lock_timeout = 5\n", "unit", 1),
+        ('pg_version = "fifteen"\n', "pg_version", 1),
+        ('state_schema = "Bad-Name"\n', "state_schema", 1),
+        ('[lint]\nseverity = { "locking" = "fatal" }\n', "lint.severity", 2),
+    ],
+)
+def test_a_typo_is_an_error_naming_the_key_and_line(
+    tmp_path: Path, text: str, message: str, line: int
+) -> None:
+    path = tmp_path / "expandctl.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(cwd=tmp_path, environ={})
+    assert message in caught.value.message
+    assert caught.value.location == f"{path}:{line}"
+
+
+def test_typo_in_pyproject_points_at_the_pyproject_line(tmp_path: Path) -> None:
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "x"\n\n[tool.expandctl]\nstate_shema = "x"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(cwd=tmp_path, environ={})
+    assert "unknown key 'state_shema'" in caught.value.message
+    assert caught.value.line == 5
+
+
+def test_explicit_config_file_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(config_path=tmp_path / "nope.toml", cwd=tmp_path, environ={})
+
+
+def test_database_url_precedence(tmp_path: Path) -> None:
+    (tmp_path / "expandctl.toml").write_text('database_url_env = "APP_DB"\n')
+    env = {"APP_DB": "postgresql://app@h/appdb", "DATABASE_URL": "postgresql://ignored@h/x"}
+    assert load_config(cwd=tmp_path, environ=env).database_url == "postgresql://app@h/appdb"
+    env["EXPANDCTL_DATABASE_URL"] = "postgresql://override@h/db"
+    assert load_config(cwd=tmp_path, environ=env).database_url == "postgresql://override@h/db"
+    flagged = load_config(cwd=tmp_path, environ=env, database_url="postgresql://flag@h/db")
+    assert flagged.database_url == "postgresql://flag@h/db"
+
+
+def test_default_env_var_is_database_url(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": "postgresql://u@h/d"}
+    assert load_config(cwd=tmp_path, environ=env).database_url == "postgresql://u@h/d"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "postgresql://alice:s3cr%40t@db.example:5432/app",
+            "postgresql://alice:********@db.example:5432/app",
+        ),
+        (
+            "connecting to host=db password=hunter2 user=x",
+            "connecting to host=db password=******** user=x",
+        ),
+        ("password='a b c' dbname=x", "password=******** dbname=x"),
+        ("postgresql://alice@db/app", "postgresql://alice@db/app"),
+    ],
+)
+def test_redact(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+def test_redact_scrubs_a_known_secret_anywhere() -> None:
+    dsn = "postgresql://alice:topsecret@db/app"
+    assert password_of(dsn) == "topsecret"
+    assert "topsecret" not in redact("FATAL: password 'topsecret' rejected", password_of(dsn))
+    assert password_of("host=db password=pw1 user=u") == "pw1"
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [("500ms", 500), ("1s", 1000), ("1.5s", 1500), ("10min", 600_000), ("2h", 7_200_000)],
+)
+def test_durations_round_trip(text: str, ms: int) -> None:
+    value = parse_duration(text)
+    assert value == timedelta(milliseconds=ms)
+    assert parse_duration(format_duration(value)) == value
+
+
+@pytest.mark.parametrize("bad", ["10", "1 fortnight", "", 5, True])
+def test_durations_need_a_unit(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(bad)
