@@ -26,6 +26,9 @@ class PgDatabase:
         return psycopg.connect(self.dsn, **kwargs)  # type: ignore[arg-type]
 
 
+_servers_used: list[str] = []
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server]:
     """Started on first use only: tests that need no database never start one."""
@@ -33,6 +36,11 @@ def pg_server() -> Iterator[Server]:
         server = start_server()
     except NoServer as exc:
         pytest.skip(f"no PostgreSQL for the tests: {exc}")
+    with psycopg.connect(server.admin_dsn) as conn:
+        full_version = conn.execute("SHOW server_version").fetchone()
+    _servers_used.append(
+        f"PostgreSQL {full_version[0] if full_version else '?'} ({server.backend})"
+    )
     yield server
     server.stop()
 
@@ -48,6 +56,12 @@ def pg_database(pg_server: Server) -> Iterator[PgDatabase]:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which server the database tests ran against, so CI output shows it."""
+    used = ", ".join(_servers_used) or "none (no test needed a database)"
+    terminalreporter.write_line(f"expandctl tests ran against: {used}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
