@@ -1,0 +1,291 @@
+"""The batch loop: keyset batches, each one short transaction with its checkpoint.
+
+Resumable (the checkpoint says where to continue), adaptive (the batch size
+follows ``target_batch_ms``), polite (retries with backoff and a smaller batch
+on lock trouble, obeys pause, rate cap and replication lag) and verified (a
+final count of rows still matching ``where``).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from expandctl.engine.backfill import checkpoint as cps
+from expandctl.engine.backfill.keyset import KeysetSql, batch_params
+from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
+from expandctl.engine.backfill.sizing import BatchSizer
+from expandctl.engine.backfill.spec_check import TableInfo, resolve_table
+from expandctl.engine.backfill.throttle import RateLimiter, lag_wait_reason
+from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
+from expandctl.errors import DatabaseError
+from expandctl.model.backfill import BackfillSpec
+from expandctl.model.config import Settings
+from expandctl.model.durations import to_milliseconds
+
+log = logging.getLogger(__name__)
+
+# Worth another try with a smaller batch: someone else held the rows a bit too long.
+RETRYABLE = (
+    pg_errors.LockNotAvailable,  # 55P03 lock_timeout
+    pg_errors.DeadlockDetected,  # 40P01
+    pg_errors.SerializationFailure,  # 40001
+    pg_errors.QueryCanceled,  # 57014 statement_timeout
+)
+PAUSE_POLL_SECONDS = 0.5
+MAX_BACKOFF_SECONDS = 2.0
+
+ProgressCallback = Callable[[BackfillProgress], None]
+
+
+def run_backfill(
+    connect: Callable[[], psycopg.Connection[Any]],
+    *,
+    schema: str,
+    migration_id: str,
+    index: int,
+    spec: BackfillSpec,
+    settings: Settings,
+    progress: ProgressCallback | None = None,
+) -> BackfillResult:
+    """Fill ``spec`` batch by batch from its checkpoint, then verify; see the module doc."""
+    conn = connect()
+    try:
+        conn.autocommit = True  # every batch opens its own explicit transaction
+        runner = _Runner(conn, schema, migration_id, index, spec, settings, progress)
+        return runner.run()
+    except psycopg.OperationalError as exc:
+        raise DatabaseError(
+            f"backfill {migration_id}[{index}] lost its database connection: {exc}",
+            hint="run advance again: it resumes from the last committed batch",
+        ) from exc
+    finally:
+        conn.close()
+
+
+class _Runner:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        schema: str,
+        migration_id: str,
+        index: int,
+        spec: BackfillSpec,
+        settings: Settings,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.conn = conn
+        self.schema = schema
+        self.migration_id = migration_id
+        self.index = index
+        self.spec = spec
+        self.settings = settings
+        self.progress = progress
+        self.sizer = BatchSizer.for_spec(spec.batch_size, spec.target_batch_ms)
+        self.limiter = RateLimiter(spec.max_rows_per_second)
+        self.lock_timeout_ms = to_milliseconds(spec.lock_timeout or settings.lock_timeout)
+        self.statement_timeout_ms = to_milliseconds(
+            spec.statement_timeout or settings.statement_timeout
+        )
+        self.batch_ms: list[float] = []
+        self.rows_updated = 0
+        self.retries = 0
+        self.started = time.monotonic()
+        self.scanned_at_start = 0
+
+    # -- the whole run -------------------------------------------------------------
+
+    def run(self) -> BackfillResult:
+        cps.ensure_tables(self.conn, self.schema)
+        info = resolve_table(self.conn, self.spec)
+        sql = KeysetSql(info.ident, info.key, info.key_types, self.spec)
+        cp, resumed = self._start_or_resume(info, sql)
+        self.scanned_at_start = cp.rows_scanned
+        while not cp.finished and cp.end_key is not None and cp.last_key != cp.end_key:
+            self._wait_while_paused(info, cp)
+            exhausted = self._batch_with_retries(sql, cp)
+            self._report(info, cp)
+            if exhausted:
+                break
+            self._throttle(info, cp)
+        remaining = count_remaining(self.conn, sql)
+        cp.finished, cp.remaining = True, remaining
+        with self.conn.transaction():
+            cps.save(self.conn, self.schema, self.migration_id, self.index, cp)
+        result = self._result(info, cp, resumed, remaining)
+        log.info(
+            "backfill %s[%d] %s: %d rows in %.1fs (%.0f rows/s), %d batches, %d retries",
+            self.migration_id,
+            self.index,
+            info.display,
+            result.rows_updated,
+            result.seconds,
+            result.rows_per_second,
+            result.batches,
+            result.retries,
+        )
+        raise_if_remaining(remaining, self.migration_id, self.index, info.display, self.spec)
+        return result
+
+    def _start_or_resume(self, info: TableInfo, sql: KeysetSql) -> tuple[cps.Checkpoint, bool]:
+        cp = cps.load(self.conn, self.schema, self.migration_id, self.index)
+        key = list(info.key)
+        if cp is not None and cp.key_columns == key and not cp.finished:
+            if cp.last_batch_size and self.sizer.adaptive:
+                self.sizer.size = cp.last_batch_size  # pick up the learnt size
+            return cp, cp.batches > 0
+        # A new pass: first run, a changed key, or a finished pass being re-run
+        # (re-verification; rows it left behind get another sweep).
+        pass_number = cp.pass_number + 1 if cp is not None else 1
+        row = self.conn.execute(sql.max_key()).fetchone()
+        fresh = cps.Checkpoint(
+            table_name=info.display,
+            key_columns=key,
+            end_key=list(row) if row else None,
+            pass_number=pass_number,
+            rows_estimate=info.reltuples,
+        )
+        with self.conn.transaction():
+            cps.save(self.conn, self.schema, self.migration_id, self.index, fresh)
+        return fresh, False
+
+    # -- one batch -------------------------------------------------------------------
+
+    def _batch_with_retries(self, sql: KeysetSql, cp: cps.Checkpoint) -> bool:
+        """Run the next batch; True when the key range is exhausted."""
+        attempt = 0
+        while True:
+            try:
+                return self._batch(sql, cp)
+            except RETRYABLE as exc:
+                attempt += 1
+                self.retries += 1
+                cp.retries += 1
+                if attempt > self.settings.lock_retries:
+                    raise DatabaseError(
+                        f"backfill batch of {self.spec.table} failed {attempt} times in a row:"
+                        f" {exc.sqlstate} {str(exc).strip()}",
+                        hint="the table is busy; run advance again later (it resumes),"
+                        " or raise lock_timeout / lower target_batch_ms in [backfill]",
+                    ) from exc
+                self.sizer.shrink()
+                delay = min(MAX_BACKOFF_SECONDS, 0.05 * 2**attempt) * (0.5 + random.random() / 2)
+                log.debug("batch retry %d after %s; sleeping %.2fs", attempt, exc.sqlstate, delay)
+                time.sleep(delay)
+
+    def _batch(self, sql: KeysetSql, cp: cps.Checkpoint) -> bool:
+        size = self.sizer.size
+        lower = cp.last_key
+        assert cp.end_key is not None
+        with self.conn.transaction():
+            self.conn.execute(
+                "SELECT set_config('lock_timeout', %s, true),"
+                " set_config('statement_timeout', %s, true)",
+                (f"{self.lock_timeout_ms}ms", f"{self.statement_timeout_ms}ms"),
+            )
+            started = time.monotonic()
+            row = self.conn.execute(
+                sql.next_bound(lower=lower is not None),
+                [*batch_params(lower, cp.end_key), size],
+            ).fetchone()
+            if row is None:  # nothing left in (last, end]: rows were deleted meanwhile
+                cp.last_key = list(cp.end_key)
+                cps.save(self.conn, self.schema, self.migration_id, self.index, cp)
+                return True
+            upper, scanned = list(row[:-1]), int(row[-1])
+            cur = self.conn.execute(sql.update(lower=lower is not None), batch_params(lower, upper))
+            updated = max(cur.rowcount, 0)
+            elapsed_ms = (time.monotonic() - started) * 1000
+            cp.last_key = upper
+            cp.rows_done += updated
+            cp.rows_scanned += scanned
+            cp.batches += 1
+            cp.last_batch_size = size
+            cp.last_batch_ms = elapsed_ms
+            cp.busy_seconds += elapsed_ms / 1000
+            cps.save(self.conn, self.schema, self.migration_id, self.index, cp)
+        # measured after COMMIT: that is how long the rows stayed locked
+        elapsed_ms = (time.monotonic() - started) * 1000
+        self.batch_ms.append(elapsed_ms)
+        self.rows_updated += updated
+        self.sizer.observe(scanned, elapsed_ms)
+        self.limiter.add(updated)
+        return scanned < size or upper == cp.end_key
+
+    # -- between batches -------------------------------------------------------------
+
+    def _wait_while_paused(self, info: TableInfo, cp: cps.Checkpoint) -> None:
+        while cps.is_paused(self.conn, self.schema, self.migration_id):
+            self._report(info, cp, paused=True, reason="paused")
+            time.sleep(PAUSE_POLL_SECONDS)
+
+    def _throttle(self, info: TableInfo, cp: cps.Checkpoint) -> None:
+        while reason := lag_wait_reason(self.conn, self.spec.max_replication_lag):
+            self._report(info, cp, reason=reason)
+            time.sleep(PAUSE_POLL_SECONDS)
+        wait = max(self.spec.pause_ms / 1000, self.limiter.add(0))
+        if wait > 0:
+            time.sleep(wait)
+
+    def _report(
+        self,
+        info: TableInfo,
+        cp: cps.Checkpoint,
+        *,
+        paused: bool = False,
+        reason: str | None = None,
+    ) -> None:
+        if self.progress is None:
+            return
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        scanned_now = cp.rows_scanned - self.scanned_at_start
+        rate = scanned_now / elapsed
+        # reltuples is an estimate: never let it claim we are past the end
+        estimate = max(cp.rows_estimate, int(cp.rows_scanned * 1.02) + 1)
+        if cp.last_key == cp.end_key:
+            estimate = cp.rows_scanned
+        eta = (estimate - cp.rows_scanned) / rate if rate > 0 else None
+        self.progress(
+            BackfillProgress(
+                migration_id=self.migration_id,
+                index=self.index,
+                table=info.display,
+                rows_done=cp.rows_done,
+                rows_scanned=cp.rows_scanned,
+                rows_estimate=estimate,
+                rows_per_second=self.rows_updated / elapsed,
+                eta_seconds=eta,
+                batch_size=self.sizer.size,
+                last_batch_ms=cp.last_batch_ms,
+                paused=paused,
+                throttled_reason=reason,
+            )
+        )
+
+    def _result(
+        self, info: TableInfo, cp: cps.Checkpoint, resumed: bool, remaining: int
+    ) -> BackfillResult:
+        seconds = time.monotonic() - self.started
+        return BackfillResult(
+            migration_id=self.migration_id,
+            index=self.index,
+            table=info.display,
+            key=list(info.key),
+            rows_updated=self.rows_updated,
+            rows_done=cp.rows_done,
+            batches=len(self.batch_ms),
+            retries=self.retries,
+            seconds=seconds,
+            rows_per_second=self.rows_updated / seconds if seconds > 0 else 0.0,
+            batch_ms_median=statistics.median(self.batch_ms) if self.batch_ms else 0.0,
+            batch_ms_max=max(self.batch_ms, default=0.0),
+            resumed=resumed,
+            remaining=remaining,
+        )

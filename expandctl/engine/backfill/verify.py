@@ -1,0 +1,33 @@
+"""After the last batch: count the rows of the whole table still matching ``where``.
+
+This includes rows written while the backfill ran; if the sync trigger missed
+any, the count is not zero and the phase fails, so switch-reads cannot start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from expandctl.engine.backfill.keyset import KeysetSql
+from expandctl.errors import StateError
+from expandctl.model.backfill import BackfillSpec
+
+
+def count_remaining(conn: psycopg.Connection[Any], sql: KeysetSql) -> int:
+    row = conn.execute(sql.remaining()).fetchone()
+    return int(row[0]) if row else 0
+
+
+def raise_if_remaining(
+    remaining: int, migration_id: str, index: int, table: str, spec: BackfillSpec
+) -> None:
+    if remaining == 0:
+        return
+    raise StateError(
+        f"backfill {migration_id}[{index}] verification failed: {remaining} row(s) of {table}"
+        f" still match where = {spec.where!r}",
+        hint="rows written during the backfill were not kept in sync (check the expand"
+        " phase's sync trigger); fix the cause, then run advance again for another pass",
+    )
