@@ -8,8 +8,13 @@ from pathlib import Path
 import click
 
 from expandctl import __version__
+from expandctl.cli.cmd_advance import advance_command
+from expandctl.cli.cmd_history import history_command
 from expandctl.cli.cmd_list import list_command
 from expandctl.cli.cmd_new import new_command
+from expandctl.cli.cmd_plan import plan_command
+from expandctl.cli.cmd_rollback import rollback_command
+from expandctl.cli.cmd_status import status_command
 from expandctl.cli.context import AppContext
 from expandctl.cli.errors import ErrorHandlingGroup
 from expandctl.cli.output import color_enabled
@@ -66,6 +71,11 @@ def cli(
 COMMANDS: tuple[click.Command, ...] = (
     new_command,
     list_command,
+    status_command,
+    plan_command,
+    advance_command,
+    rollback_command,
+    history_command,
 )
 
 for _command in COMMANDS:

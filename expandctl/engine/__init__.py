@@ -1,1 +1,1 @@
-"""expandctl.engine package."""
+"""Talks to PostgreSQL: state schema, advisory lock, phase runner, embedded server."""

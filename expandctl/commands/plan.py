@@ -1,0 +1,153 @@
+"""``expandctl plan``: exactly what the next ``advance`` (or ``rollback``) would run.
+
+Executes nothing. The PhasePlan shown is the object ``advance`` would hand
+to the runner, built by the same planner from the same decision.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from expandctl.commands.advance import load_set, require_migration
+from expandctl.engine.decide import decide_advance, decide_rollback, default_migration
+from expandctl.engine.session import read_session
+from expandctl.errors import UsageError
+from expandctl.model.config import ResolvedConfig
+from expandctl.model.phases import Phase, State
+from expandctl.model.planning import plan_phase
+from expandctl.model.state import MigrationRecord
+from expandctl.model.steps import Direction, PhasePlan, SqlStep
+
+
+class PlannedStep(BaseModel):
+    number: int = Field(description="1-based position in the phase")
+    kind: Literal["sql", "backfill", "reset-backfill"]
+    mode: Literal["transaction", "autocommit"]
+    source: str | None = Field(description="file (or operation) the step comes from")
+    line: int | None
+    text: str = Field(description="the SQL, or what the step does")
+    done: bool = Field(description="already recorded done by an interrupted run")
+
+
+class PlanReport(BaseModel):
+    migration_id: str | None
+    direction: Direction
+    phase: Phase | None
+    from_state: State | None
+    to_state: State | None
+    offline: bool = Field(description="planned from files only, without reading the database")
+    nothing_to_do: str | None = None
+    resume_from: int | None = Field(default=None, description="0-based step to resume at")
+    gates: list[str] = Field(default_factory=list)
+    steps: list[PlannedStep] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    refusals: list[str] = Field(default_factory=list, description="why advance would refuse")
+    hints: list[str] = Field(default_factory=list)
+    needs_confirmation: bool = False
+    plan: PhasePlan | None = Field(default=None, description="the plan object advance runs")
+
+
+def describe(plan: PhasePlan, resume_from: int | None = None) -> list[PlannedStep]:
+    out: list[PlannedStep] = []
+    for i, step in enumerate(plan.steps):
+        sql_step = step if isinstance(step, SqlStep) else None
+        out.append(
+            PlannedStep(
+                number=i + 1,
+                kind=step.kind,
+                mode="autocommit" if step.autocommit else "transaction",
+                source=sql_step.source if sql_step else None,
+                line=sql_step.line if sql_step else None,
+                text=sql_step.sql if sql_step else step.summary,
+                done=resume_from is not None and i < resume_from,
+            )
+        )
+    return out
+
+
+def plan(
+    config: ResolvedConfig,
+    migration_id: str | None = None,
+    *,
+    rollback: bool = False,
+    phase: Phase | None = None,
+) -> PlanReport:
+    migrations = load_set(config)
+    direction = Direction.ROLLBACK if rollback else Direction.FORWARD
+    if phase is not None:
+        if migration_id is None:
+            raise UsageError("--phase needs a migration ID")
+        migration = require_migration(migrations, migration_id)
+        phase_plan = plan_phase(
+            migration, phase, rollback=rollback, server_version=config.settings.pg_version
+        )
+        return _report(phase_plan, None, offline=True)
+    with read_session(config) as session:
+        records = session.records()
+        if migration_id is not None:
+            migration = require_migration(migrations, migration_id)
+        else:
+            found = default_migration(migrations, records)
+            if found is None:
+                return PlanReport(
+                    migration_id=None,
+                    direction=direction,
+                    phase=None,
+                    from_state=None,
+                    to_state=None,
+                    offline=False,
+                    nothing_to_do="every migration is complete",
+                )
+            migration = found
+        decide = decide_rollback if rollback else decide_advance
+        decision = decide(migration, migrations, records)
+        record = records.get(migration.id) or MigrationRecord(id=migration.id)
+        base = PlanReport(
+            migration_id=migration.id,
+            direction=direction,
+            phase=decision.phase,
+            from_state=record.state,
+            to_state=None,
+            offline=False,
+            nothing_to_do=decision.nothing_to_do,
+            refusals=decision.refusals,
+            hints=decision.hints,
+        )
+        if decision.nothing_to_do or decision.phase is None:
+            return base
+        phase_plan = plan_phase(
+            migration, decision.phase, rollback=rollback, server_version=session.server_version
+        )
+        report = _report(
+            phase_plan, None if decision.fresh_start else decision.resume_from, offline=False
+        )
+        return report.model_copy(
+            update={
+                "from_state": record.state,
+                "refusals": decision.refusals,
+                "hints": decision.hints,
+                "needs_confirmation": phase_plan.irreversible
+                or (rollback and bool(phase_plan.steps)),
+            }
+        )
+
+
+def _report(phase_plan: PhasePlan, resume_from: int | None, *, offline: bool) -> PlanReport:
+    rollback = phase_plan.direction is Direction.ROLLBACK
+    to_state = State.after(phase_plan.phase.previous if rollback else phase_plan.phase)
+    return PlanReport(
+        migration_id=phase_plan.migration_id,
+        direction=phase_plan.direction,
+        phase=phase_plan.phase,
+        from_state=None,
+        to_state=to_state,
+        offline=offline,
+        resume_from=resume_from,
+        gates=[g.summary for g in phase_plan.gates],
+        steps=describe(phase_plan, resume_from),
+        notes=phase_plan.notes,
+        needs_confirmation=phase_plan.irreversible,
+        plan=phase_plan,
+    )

@@ -1,0 +1,180 @@
+"""What ``advance`` or ``rollback`` would do next for a migration, and why it may not.
+
+Shared by ``plan`` (which shows the refusals) and ``advance``/``rollback``
+(which raise the first one), so both always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from expandctl.model.migration import Migration, MigrationSet
+from expandctl.model.phases import PHASES, Phase, State
+from expandctl.model.state import MigrationRecord
+from expandctl.model.steps import Direction
+
+
+@dataclass(frozen=True)
+class Drift:
+    phase: Phase
+    recorded: str
+    current: str
+
+
+@dataclass
+class Decision:
+    migration_id: str
+    direction: Direction
+    phase: Phase | None  # None: nothing to do
+    resume_from: int | None = None  # step index an interrupted run stopped at
+    fresh_start: bool = False  # an interrupted run that did nothing: start again
+    refusals: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    nothing_to_do: str | None = None
+
+
+def drift(migration: Migration, record: MigrationRecord) -> list[Drift]:
+    """Completed (and in-progress) phases whose files changed since they ran."""
+    found = [
+        Drift(phase, done.checksum, migration.phase_checksums[phase])
+        for phase, done in sorted(record.phases.items(), key=lambda kv: PHASES.index(kv[0]))
+        if done.checksum != migration.phase_checksums[phase]
+    ]
+    progress = record.in_progress
+    if (
+        progress
+        and progress.checksum != migration.phase_checksums[progress.phase]
+        and progress.direction is Direction.FORWARD
+        and progress.phase not in record.phases
+    ):
+        current = migration.phase_checksums[progress.phase]
+        found.append(Drift(progress.phase, progress.checksum, current))
+    return found
+
+
+def in_flight(record: MigrationRecord) -> bool:
+    return record.in_progress is not None or record.state not in (State.PENDING, State.CONTRACT)
+
+
+def default_migration(
+    migrations: MigrationSet, records: dict[str, MigrationRecord]
+) -> Migration | None:
+    """Interrupted first, then the oldest in flight, then the oldest pending."""
+
+    def record(m: Migration) -> MigrationRecord:
+        return records.get(m.id) or MigrationRecord(id=m.id)
+
+    for test in (
+        lambda r: r.in_progress is not None,
+        in_flight,
+        lambda r: r.state is State.PENDING,
+    ):
+        found = next((m for m in migrations.migrations if test(record(m))), None)
+        if found:
+            return found
+    return None
+
+
+def decide_advance(
+    migration: Migration, migrations: MigrationSet, records: dict[str, MigrationRecord]
+) -> Decision:
+    record = records.get(migration.id) or MigrationRecord(id=migration.id)
+    progress = record.in_progress
+    decision = Decision(migration.id, Direction.FORWARD, None)
+    if progress and progress.direction is Direction.ROLLBACK:
+        decision.refusals.append(
+            f"{migration.id} is in the middle of rolling back {progress.phase.value} "
+            f"(step {progress.next_step + 1} of {progress.total_steps})"
+        )
+        decision.hints.append(f"finish it first: expandctl rollback {migration.id}")
+        return decision
+    if progress:
+        decision.phase = progress.phase
+        changed = progress.checksum != migration.phase_checksums[progress.phase]
+        if progress.next_step == 0 and changed:
+            decision.fresh_start = True  # nothing recorded done: start over with the new files
+        else:
+            decision.resume_from = progress.next_step
+    else:
+        decision.phase = record.state.next_phase
+        if decision.phase is None:
+            decision.nothing_to_do = f"{migration.id} is complete (contracted)"
+            return decision
+    for item in drift(migration, record):
+        if decision.fresh_start and item.phase is decision.phase:
+            continue
+        decision.refusals.append(
+            f"drift: the files of {item.phase.value} of {migration.id} changed since it ran "
+            f"(recorded {item.recorded[:12]}, now {item.current[:12]})"
+        )
+        decision.hints.append(
+            "restore the files as they were when the phase ran; put new changes in a new migration"
+        )
+    if decision.phase is Phase.EXPAND:
+        for required in migration.manifest.requires:
+            other = records.get(required) or MigrationRecord(id=required)
+            if not other.state.at_least(Phase.EXPAND):
+                decision.refusals.append(
+                    f"{migration.id} requires {required}, which is {other.state.value}; "
+                    "it must be at least expanded first"
+                )
+                decision.hints.append(f"expandctl advance {required}")
+    return decision
+
+
+def decide_rollback(
+    migration: Migration, migrations: MigrationSet, records: dict[str, MigrationRecord]
+) -> Decision:
+    record = records.get(migration.id) or MigrationRecord(id=migration.id)
+    progress = record.in_progress
+    decision = Decision(migration.id, Direction.ROLLBACK, None)
+    if progress and progress.direction is Direction.FORWARD:
+        decision.refusals.append(
+            f"{migration.id} is in the middle of {progress.phase.value} "
+            f"({progress.next_step} of {progress.total_steps} steps done)"
+        )
+        decision.hints.append(f"resume it with 'expandctl advance {migration.id}', then roll back")
+        return decision
+    if progress:
+        decision.phase = progress.phase
+        decision.resume_from = progress.next_step
+        return decision
+    decision.phase = record.state.phase
+    if decision.phase is None:
+        decision.nothing_to_do = f"{migration.id} is pending: there is nothing to roll back"
+        return decision
+    if decision.phase is Phase.CONTRACT:
+        decision.refusals.append(
+            f"{migration.id} is contracted: contract is the point of no return"
+        )
+        decision.hints.append("write a new migration to bring the old shape back")
+        return decision
+    if decision.phase is Phase.EXPAND:
+        for other in migrations.migrations:
+            other_record = records.get(other.id) or MigrationRecord(id=other.id)
+            if migration.id in other.manifest.requires and (
+                other_record.state is not State.PENDING or other_record.in_progress
+            ):
+                decision.refusals.append(
+                    f"{other.id} requires {migration.id} and is {other_record.state.value}"
+                )
+                decision.hints.append(f"roll back {other.id} first")
+    return decision
+
+
+def states_differ(
+    before: dict[str, MigrationRecord], after: dict[str, MigrationRecord], ids: list[str]
+) -> list[str]:
+    """Migrations whose state or progress changed between two reads."""
+
+    def key(records: dict[str, MigrationRecord], mid: str) -> tuple[object, ...]:
+        r = records.get(mid)
+        if r is None:
+            return (State.PENDING, None)
+        p = r.in_progress
+        return (r.state, (p.phase, p.direction, p.next_step) if p else None)
+
+    return [mid for mid in ids if key(before, mid) != key(after, mid)]
+
+
+__all__ = ["PHASES", "Decision", "Drift", "decide_advance", "decide_rollback", "drift"]

@@ -1,0 +1,69 @@
+"""Check ``[gates.<phase>]`` before a phase runs; a failed gate changes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg import sql
+
+from expandctl.engine.connection import Connection
+from expandctl.errors import StateError
+from expandctl.model.config import Settings
+from expandctl.model.durations import format_duration
+from expandctl.model.state import MigrationRecord
+from expandctl.model.steps import GateCheck, PhasePlan
+
+
+def check_gates(
+    conn: Connection, plan: PhasePlan, record: MigrationRecord, settings: Settings, now: datetime
+) -> None:
+    """Raise StateError naming the first gate that does not hold."""
+    for gate in plan.gates:
+        problem = _check(conn, gate, record, settings, now)
+        if problem:
+            raise StateError(
+                f"gate {gate.kind} for {plan.phase.value} of {plan.migration_id} "
+                f"does not hold: {problem}",
+                hint="nothing was changed; try again once the gate holds",
+            )
+
+
+def _check(
+    conn: Connection, gate: GateCheck, record: MigrationRecord, settings: Settings, now: datetime
+) -> str | None:
+    if gate.kind == "min_soak":
+        assert gate.min_soak is not None
+        if gate.since_phase is None:
+            return None  # expand has no previous phase to soak after
+        done = record.phases.get(gate.since_phase)
+        if done is None:
+            return f"{gate.since_phase.value} has no recorded finish"
+        soaked = now - done.finished_at
+        if soaked >= gate.min_soak:
+            return None
+        left = gate.min_soak - soaked
+        return (
+            f"{gate.since_phase.value} finished {format_duration(_whole(soaked))} ago, "
+            f"needs {format_duration(gate.min_soak)} ({format_duration(_whole(left))} to go)"
+        )
+    assert gate.sql is not None
+    query = " ".join(gate.sql.split())
+    try:
+        with conn.transaction():
+            conn.execute("SET TRANSACTION READ ONLY")
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (format_duration(settings.statement_timeout),),
+            )
+            row = conn.execute(sql.SQL(gate.sql)).fetchone()
+    except psycopg.Error as exc:
+        return f"the query failed ({' '.join(str(exc).split())}): {query}"
+    value = row[0] if row else None
+    if value is True:
+        return None
+    return f"the query returned {value!r}, not true: {query}"
+
+
+def _whole(delta: timedelta) -> timedelta:
+    return timedelta(seconds=max(0, int(delta.total_seconds())))

@@ -1,0 +1,72 @@
+"""The session-level advisory lock every state-changing command holds.
+
+Session-level, so it is released when the process dies (even by kill -9) and
+the next run can resume. A second command waits a bounded time, then says
+who holds the lock instead of hanging.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from expandctl.engine.connection import Connection
+from expandctl.errors import LockBusyError
+
+# Two-key form pg_advisory_lock(int, int): a fixed class id ("expd") and the
+# schema's hash, so two projects with different state schemas never collide.
+LOCK_CLASS = 0x65787064
+POLL_S = 0.1
+
+
+def lock_key(schema: str) -> tuple[int, int]:
+    return LOCK_CLASS, zlib.crc32(schema.encode()) & 0x7FFFFFFF
+
+
+def lock_holder(conn: Connection, schema: str) -> str | None:
+    """Who holds the lock, in words, from pg_locks and pg_stat_activity."""
+    classid, objid = lock_key(schema)
+    row = conn.execute(
+        "SELECT a.pid, a.usename, coalesce(host(a.client_addr), 'local'), a.application_name,"
+        " a.backend_start, now() - a.backend_start"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.classid = %s::oid AND l.objid = %s::oid"
+        " AND l.objsubid = 2 AND l.granted AND l.pid <> pg_backend_pid()",
+        (classid, objid),
+    ).fetchone()
+    if row is None:
+        return None
+    pid, user, client, app, _started, age = row
+    seconds = int(age.total_seconds())
+    return f"pid {pid} (user {user}, from {client}, application {app!r}, connected {seconds}s ago)"
+
+
+def is_locked(conn: Connection, schema: str) -> bool:
+    return lock_holder(conn, schema) is not None
+
+
+@contextmanager
+def advisory_lock(conn: Connection, schema: str, wait: timedelta) -> Iterator[None]:
+    """Hold the lock on ``conn`` (autocommit) for the duration of the block."""
+    classid, objid = lock_key(schema)
+    deadline = time.monotonic() + wait.total_seconds()
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (classid, objid)).fetchone()
+        if row and row[0]:
+            break
+        if time.monotonic() >= deadline:
+            holder = lock_holder(conn, schema) or "another session (it just released it)"
+            raise LockBusyError(
+                f"another expandctl is changing state in schema {schema!r}: {holder}; "
+                f"gave up after waiting {wait.total_seconds():g}s",
+                hint="wait for it to finish, or raise advisory_lock_wait",
+            )
+        time.sleep(POLL_S)
+    try:
+        yield
+    finally:
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (classid, objid))

@@ -1,0 +1,128 @@
+"""Run a DDL unit with a short lock_timeout, retrying with backoff and jitter.
+
+Waiting on a lock queues every later query on that table behind us, so we
+give up quickly (lock_timeout), let traffic through, and try again. While a
+unit runs, a watcher on a second connection notes who blocks it
+(pg_blocking_pids), so each retry can name the blocking pid and its query.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from expandctl.engine.connection import Connection
+from expandctl.errors import DatabaseError
+
+log = logging.getLogger("expandctl")
+T = TypeVar("T")
+
+BACKOFF_BASE_S = 0.25
+BACKOFF_CAP_S = 10.0
+WATCH_POLL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempt: int  # 1-based retry number
+    delay_s: float
+    blocker: str  # "pid 123 (idle in transaction): LOCK TABLE ..." or "unknown"
+
+
+def backoff_delay(attempt: int, rng: random.Random | None = None) -> float:
+    """Exponential with full-range jitter (0.5x..1.5x), capped."""
+    base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+    jitter = rng.random() if rng is not None else random.random()
+    return float(base * (0.5 + jitter))
+
+
+class BlockerWatch:
+    """Polls pg_blocking_pids(target) on ``observer`` while the block runs."""
+
+    def __init__(self, observer: Connection, target_pid: int) -> None:
+        self.observer = observer
+        self.target_pid = target_pid
+        self.last: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BlockerWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(WATCH_POLL_S):
+            try:
+                found = blockers(self.observer, self.target_pid)
+            except psycopg.Error:
+                return
+            if found:
+                self.last = found
+
+
+def blockers(conn: Connection, pid: int) -> str | None:
+    rows = conn.execute(
+        "SELECT a.pid, a.state, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200)"
+        " FROM unnest(pg_blocking_pids(%s)) AS b(pid)"
+        " JOIN pg_stat_activity a ON a.pid = b.pid ORDER BY a.pid",
+        (pid,),
+    ).fetchall()
+    if not rows:
+        return None
+    return "; ".join(f"pid {p} ({state}): {query}" for p, state, query in rows)
+
+
+def with_lock_retries(
+    unit: Callable[[], T],
+    *,
+    work: Connection,
+    observer: Connection,
+    retries: int,
+    on_retry: Callable[[Retry], None],
+    what: str,
+) -> tuple[T, int]:
+    """Run ``unit``; on lock timeout (55P03) retry up to ``retries`` times.
+
+    ``unit`` must leave nothing half-done when it raises (a rolled-back
+    transaction, or an autocommit statement that can be re-run).
+    """
+    attempt = 0
+    while True:
+        watch = BlockerWatch(observer, work.info.backend_pid)
+        try:
+            with watch:
+                return unit(), attempt
+        except pg_errors.LockNotAvailable:
+            attempt += 1
+            blocker = watch.last or "unknown (the blocker finished before it could be seen)"
+            if attempt > retries:
+                raise DatabaseError(
+                    f"{what}: still waiting for a lock after {retries} retries; blocked by "
+                    f"{blocker}",
+                    hint="find and end the blocking transaction, or retry later; "
+                    "nothing was left half-done",
+                ) from None
+            delay = backoff_delay(attempt)
+            retry = Retry(attempt=attempt, delay_s=delay, blocker=blocker)
+            log.warning(
+                "lock timeout on %s; retry %d/%d in %.2fs; blocked by %s",
+                what,
+                attempt,
+                retries,
+                delay,
+                blocker,
+            )
+            on_retry(retry)
+            time.sleep(delay)

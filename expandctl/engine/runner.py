@@ -1,0 +1,431 @@
+"""Run a PhasePlan: transactional groups commit with the state, autocommit steps one by one.
+
+Consecutive transactional statements form one group that runs in a single
+transaction together with the state update recording them done (and, for the
+last group, the phase done). A statement that cannot run in a transaction runs
+alone in autocommit and is recorded right after; it is written to be safely
+re-run (an INVALID index left by a failed CREATE INDEX CONCURRENTLY is dropped
+first). A re-run after a crash resumes at the first step not recorded done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from expandctl.engine.connection import Connection, database_error
+from expandctl.engine.retry import Retry, with_lock_retries
+from expandctl.engine.store import StateStore
+from expandctl.errors import ExpandctlError, StateError
+from expandctl.model.config import Settings
+from expandctl.model.durations import format_duration
+from expandctl.model.migration import Migration
+from expandctl.model.phases import State
+from expandctl.model.state import Actor, InProgress, MigrationRecord, PhaseRecord
+from expandctl.model.steps import (
+    BackfillStep,
+    Direction,
+    PhasePlan,
+    ResetBackfillStep,
+    SqlStep,
+    Step,
+)
+
+log = logging.getLogger("expandctl")
+
+# Test-only: sleep after recording this many steps done, so a test can kill -9
+# the process at an exact step boundary. Never set it in production.
+PAUSE_ENV = "EXPANDCTL_TEST_PAUSE_AFTER_STEP"
+
+
+@dataclass
+class RunContext:
+    work: Connection  # autocommit; runs steps, explicit transactions around groups
+    control: Connection  # autocommit; holds the advisory lock, writes events, watches locks
+    store: StateStore
+    actor: Actor
+    settings: Settings
+    connect: Callable[[], Connection]  # fresh connections (for the backfill runner)
+    secrets: tuple[str | None, ...] = ()
+
+
+@dataclass
+class PhaseRun:
+    migration_id: str
+    phase: str
+    direction: str
+    steps_total: int
+    steps_run: int
+    resumed_from: int | None
+    retries: int
+    duration_ms: int
+    skipped: list[int] = field(default_factory=list)  # found already done on resume
+
+
+def group_steps(steps: list[Step], start: int) -> Iterator[list[tuple[int, Step]]]:
+    """Consecutive transactional steps together; every autocommit step alone."""
+    group: list[tuple[int, Step]] = []
+    for index in range(start, len(steps)):
+        step = steps[index]
+        if step.autocommit:
+            if group:
+                yield group
+                group = []
+            yield [(index, step)]
+        else:
+            group.append((index, step))
+    if group:
+        yield group
+
+
+def _where(step: Step) -> str:
+    if isinstance(step, SqlStep):
+        return f"{step.source}:{step.line}" if step.line else step.source
+    return step.kind
+
+
+def run_plan(
+    ctx: RunContext, plan: PhasePlan, migration: Migration, record: MigrationRecord
+) -> PhaseRun:
+    started = time.monotonic()
+    total = len(plan.steps)
+    resume = record.in_progress
+    if resume and (resume.phase, resume.direction) == (plan.phase, plan.direction):
+        start = resume.next_step
+        progress = resume
+        log.info(
+            "resuming %s of %s at step %d/%d (interrupted run by %s)",
+            plan.phase.value,
+            plan.migration_id,
+            start + 1,
+            total,
+            resume.by,
+        )
+    else:
+        start = 0
+        progress = InProgress(
+            phase=plan.phase,
+            direction=plan.direction,
+            next_step=0,
+            total_steps=total,
+            checksum=migration.phase_checksums[plan.phase],
+            started_at=ctx.store.now(ctx.work),
+            by=str(ctx.actor),
+        )
+        with ctx.work.transaction():
+            ctx.store.mark_started(ctx.work, plan.migration_id, progress)
+    _event(
+        ctx,
+        plan,
+        "phase",
+        "resumed" if start else "started",
+        detail=f"step {start + 1} of {total}" if start else f"{total} steps",
+    )
+    _timeouts(ctx.work, ctx.settings, local=False)
+
+    run = PhaseRun(
+        migration_id=plan.migration_id,
+        phase=plan.phase.value,
+        direction=plan.direction.value,
+        steps_total=total,
+        steps_run=0,
+        resumed_from=start if resume and start else None,
+        retries=0,
+        duration_ms=0,
+    )
+    groups = list(group_steps(plan.steps, start))
+    current: tuple[int, Step] | None = None
+    try:
+        for number, group in enumerate(groups):
+            last = number == len(groups) - 1
+            current = group[0]
+            run.retries += _run_group(
+                ctx,
+                plan,
+                migration,
+                record,
+                progress,
+                group,
+                last,
+                resuming=bool(resume) and group[0][0] == start,
+                run=run,
+            )
+            run.steps_run += len(group)
+            _test_pause(group[-1][0] + 1)
+        if not groups:
+            with ctx.work.transaction():
+                _finish(ctx, plan, migration, record, progress)
+    except ExpandctlError as exc:
+        _fail(ctx, plan, current, str(exc), started)
+        raise
+    except psycopg.Error as exc:
+        error = _step_error(plan, current, exc, total)
+        _fail(ctx, plan, current, error.message, started)
+        raise error from None
+    run.duration_ms = int((time.monotonic() - started) * 1000)
+    _event(
+        ctx,
+        plan,
+        "phase",
+        "ok",
+        duration_ms=run.duration_ms,
+        detail=f"{run.steps_run} steps run"
+        + (f", {run.retries} lock retries" if run.retries else ""),
+    )
+    return run
+
+
+def _run_group(
+    ctx: RunContext,
+    plan: PhasePlan,
+    migration: Migration,
+    record: MigrationRecord,
+    progress: InProgress,
+    group: list[tuple[int, Step]],
+    last: bool,
+    *,
+    resuming: bool,
+    run: PhaseRun,
+) -> int:
+    first_index, first = group[0]
+    what = f"step {first_index + 1} ({_where(first)}) of {plan.phase.value} of {plan.migration_id}"
+    next_step = group[-1][0] + 1
+    for index, step in group:
+        log.info(
+            "[%d/%d] %s %s",
+            index + 1,
+            len(plan.steps),
+            "autocommit" if step.autocommit else "transaction",
+            step.summary,
+        )
+
+    def on_retry(retry: Retry) -> None:
+        _event(
+            ctx,
+            plan,
+            "retry",
+            "lock-timeout",
+            detail=f"{what}: retry {retry.attempt} in {retry.delay_s:.2f}s; "
+            f"blocked by {retry.blocker}",
+        )
+
+    if isinstance(first, BackfillStep):
+        _run_backfill(ctx, plan, first)
+        retries = 0
+    elif first.autocommit:
+        assert isinstance(first, SqlStep)
+        step = first
+
+        def autocommit_unit() -> None:
+            if _prepare_concurrent_index(ctx.work, step, resuming=resuming):
+                run.skipped.append(first_index)
+                return
+            ctx.work.execute(_query(step.sql))
+
+        _, retries = with_lock_retries(
+            autocommit_unit,
+            work=ctx.work,
+            observer=ctx.control,
+            retries=ctx.settings.lock_retries,
+            on_retry=on_retry,
+            what=what,
+        )
+    else:
+
+        def transaction_unit() -> None:
+            with ctx.work.transaction():
+                _timeouts(ctx.work, ctx.settings, local=True)
+                for _, step in group:
+                    if isinstance(step, SqlStep):
+                        ctx.work.execute(_query(step.sql))
+                    elif isinstance(step, ResetBackfillStep):
+                        _reset_backfill(ctx, plan)
+                if last:
+                    _finish(ctx, plan, migration, record, progress)
+                else:
+                    ctx.store.mark_step(ctx.work, plan.migration_id, next_step)
+
+        _, retries = with_lock_retries(
+            transaction_unit,
+            work=ctx.work,
+            observer=ctx.control,
+            retries=ctx.settings.lock_retries,
+            on_retry=on_retry,
+            what=what,
+        )
+        return retries
+    # An autocommit step is recorded in its own small transaction right after it ran.
+    with ctx.work.transaction():
+        if last:
+            _finish(ctx, plan, migration, record, progress)
+        else:
+            ctx.store.mark_step(ctx.work, plan.migration_id, next_step)
+    return retries
+
+
+def _query(text: str) -> sql.SQL:
+    # The statement comes from the migration's own files: it is the SQL to run.
+    return sql.SQL(text)
+
+
+def _timeouts(conn: Connection, settings: Settings, *, local: bool) -> None:
+    conn.execute(
+        "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
+        (
+            format_duration(settings.lock_timeout),
+            local,
+            format_duration(settings.statement_timeout),
+            local,
+        ),
+    )
+
+
+def _prepare_concurrent_index(conn: Connection, step: SqlStep, *, resuming: bool) -> bool:
+    """Make a CONCURRENTLY index step safe to re-run; True when it is already done."""
+    if step.concurrent_index is None:
+        return False
+    row = conn.execute(
+        "SELECT n.nspname, c.relname, i.indisvalid FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " JOIN pg_index i ON i.indexrelid = c.oid WHERE c.oid = to_regclass(%s)",
+        (step.concurrent_index,),
+    ).fetchone()
+    if step.concurrent_action == "drop":
+        return row is None and resuming
+    if row is None:
+        return False
+    schema, name, valid = row
+    if not valid:
+        log.warning("dropping INVALID index %s.%s left by an interrupted build", schema, name)
+        conn.execute(
+            sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(schema, name))
+        )
+        return False
+    # A valid index on resume: the interrupted run built it but died before recording.
+    return resuming
+
+
+def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
+    try:
+        from expandctl.engine.backfill import run_backfill
+    except ImportError:
+        raise StateError(
+            "this expandctl has no backfill runner yet (expandctl.engine.backfill)",
+        ) from None
+    run_backfill(
+        ctx.connect,
+        schema=ctx.store.schema,
+        migration_id=plan.migration_id,
+        index=step.index,
+        spec=step.spec,
+        settings=ctx.settings,
+    )
+
+
+def _reset_backfill(ctx: RunContext, plan: PhasePlan) -> None:
+    try:
+        from expandctl.engine.backfill import reset_backfill
+    except ImportError:
+        return  # without the runner no checkpoint was ever written
+    reset_backfill(ctx.work, schema=ctx.store.schema, migration_id=plan.migration_id)
+
+
+def _finish(
+    ctx: RunContext,
+    plan: PhasePlan,
+    migration: Migration,
+    record: MigrationRecord,
+    progress: InProgress,
+) -> None:
+    phases = dict(record.phases)
+    if plan.direction is Direction.FORWARD:
+        phases[plan.phase] = PhaseRecord(
+            started_at=progress.started_at,
+            finished_at=ctx.store.now(ctx.work),
+            by=str(ctx.actor),
+            checksum=progress.checksum,
+        )
+        state = State.after(plan.phase)
+    else:
+        phases.pop(plan.phase, None)
+        state = State.after(plan.phase.previous)
+    ctx.store.mark_finished(ctx.work, plan.migration_id, state=state, phases=phases)
+
+
+def _step_error(
+    plan: PhasePlan, current: tuple[int, Step] | None, exc: psycopg.Error, total: int
+) -> ExpandctlError:
+    where = f" at step {current[0] + 1}/{total} ({_where(current[1])})" if current else ""
+    lost = isinstance(exc, psycopg.OperationalError) and "connection" in str(exc).lower()
+    what = "lost the connection" if lost else "failed"
+    error = database_error(f"{plan.phase.value} of {plan.migration_id} {what}{where}", exc)
+    error.hint = (
+        f"steps before {current[0] + 1 if current else 1} are recorded done; fix the cause and "
+        f"re-run the same command to resume"
+    )
+    return error
+
+
+def _fail(
+    ctx: RunContext,
+    plan: PhasePlan,
+    current: tuple[int, Step] | None,
+    message: str,
+    started: float,
+) -> None:
+    """Record the failure if the database still answers; never mask the real error."""
+    if (
+        not ctx.work.closed
+        and ctx.work.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+    ):
+        with contextlib.suppress(psycopg.Error):
+            ctx.work.rollback()
+    try:
+        _event(
+            ctx,
+            plan,
+            "phase",
+            "failed",
+            duration_ms=int((time.monotonic() - started) * 1000),
+            detail=message,
+        )
+    except psycopg.Error:
+        log.debug("could not record the failure event", exc_info=True)
+
+
+def _event(
+    ctx: RunContext,
+    plan: PhasePlan,
+    action: str,
+    outcome: str,
+    *,
+    duration_ms: int | None = None,
+    detail: str | None = None,
+) -> None:
+    ctx.store.append_event(
+        ctx.control,
+        ctx.actor,
+        action=action,
+        outcome=outcome,
+        migration_id=plan.migration_id,
+        phase=plan.phase,
+        direction=plan.direction,
+        duration_ms=duration_ms,
+        detail=detail,
+        secrets=ctx.secrets,
+    )
+
+
+def _test_pause(steps_done: int) -> None:
+    wanted = os.environ.get(PAUSE_ENV)
+    if wanted and wanted.isdigit() and int(wanted) == steps_done:
+        print(f"expandctl test pause: {steps_done} steps recorded", file=sys.stderr, flush=True)
+        time.sleep(3600)

@@ -1,0 +1,117 @@
+"""What a phase will do, as data: the steps ``plan`` prints and ``advance`` runs.
+
+Planning and running are separate: the planner turns a migration's files and
+manifest into a PhasePlan; the engine executes exactly that object, so what
+``plan`` shows is what ``advance`` runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from expandctl.model.backfill import BackfillSpec
+from expandctl.model.durations import Duration
+from expandctl.model.phases import Phase
+
+
+class Direction(StrEnum):
+    FORWARD = "forward"
+    ROLLBACK = "rollback"
+
+
+class SqlStep(BaseModel):
+    """One SQL statement from a phase file (or an operation)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["sql"] = "sql"
+    sql: str
+    source: str  # file name (``expand.sql``) or ``operation N``
+    line: int | None = None
+    autocommit: bool = False  # cannot run inside a transaction block
+    # CREATE/DROP INDEX CONCURRENTLY: the index name, so a re-run can tidy up first.
+    concurrent_index: str | None = None
+    concurrent_action: Literal["create", "drop"] | None = None
+
+    @property
+    def summary(self) -> str:
+        return " ".join(self.sql.split())
+
+
+class BackfillStep(BaseModel):
+    """Fill one ``[backfill]`` table in resumable batches (run by engine.backfill)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["backfill"] = "backfill"
+    index: int  # position among the manifest's [[backfill]] entries
+    spec: BackfillSpec
+    autocommit: bool = True  # batches commit on their own
+
+    @property
+    def summary(self) -> str:
+        cols = ", ".join(self.spec.set)
+        return f"backfill {self.spec.table} ({cols}) WHERE {self.spec.where}"
+
+
+class ResetBackfillStep(BaseModel):
+    """Rolling back backfill: forget its checkpoints. The data it wrote stays."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["reset-backfill"] = "reset-backfill"
+    autocommit: bool = False
+
+    @property
+    def summary(self) -> str:
+        return "forget backfill checkpoints (rows already filled keep their values)"
+
+
+Step = Annotated[SqlStep | BackfillStep | ResetBackfillStep, Field(discriminator="kind")]
+
+
+class GateCheck(BaseModel):
+    """A condition from ``[gates.<phase>]`` checked before the phase starts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["min_soak", "sql"]
+    min_soak: Duration | None = None
+    since_phase: Phase | None = None  # min_soak counts from this phase's finish
+    sql: str | None = None
+
+    @property
+    def summary(self) -> str:
+        if self.kind == "min_soak":
+            since = self.since_phase.value if self.since_phase else "the previous phase"
+            soak = self.min_soak or timedelta(0)
+            return f"min_soak {_short(soak)} since {since} finished"
+        return f"sql returns true: {' '.join((self.sql or '').split())}"
+
+
+def _short(value: timedelta) -> str:
+    from expandctl.model.durations import format_duration
+
+    return format_duration(value)
+
+
+class PhasePlan(BaseModel):
+    """Everything one ``advance`` (or ``rollback``) of one migration will do, in order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    migration_id: str
+    phase: Phase
+    direction: Direction
+    gates: list[GateCheck] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    irreversible: bool = False  # contract: there is no way back
+
+    @property
+    def verb(self) -> str:
+        return "roll back" if self.direction is Direction.ROLLBACK else "run"
