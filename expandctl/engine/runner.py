@@ -142,11 +142,11 @@ def run_plan(
         duration_ms=0,
     )
     groups = list(group_steps(plan.steps, start))
-    current: tuple[int, Step] | None = None
+    at: list[tuple[int, Step]] = []  # the step being run, for error messages
     try:
         for number, group in enumerate(groups):
             last = number == len(groups) - 1
-            current = group[0]
+            at[:] = [group[0]]
             run.retries += _run_group(
                 ctx,
                 plan,
@@ -157,6 +157,7 @@ def run_plan(
                 last,
                 resuming=bool(resume) and group[0][0] == start,
                 run=run,
+                at=at,
             )
             run.steps_run += len(group)
             _test_pause(group[-1][0] + 1)
@@ -164,11 +165,11 @@ def run_plan(
             with ctx.work.transaction():
                 _finish(ctx, plan, migration, record, progress)
     except ExpandctlError as exc:
-        _fail(ctx, plan, current, str(exc), started)
+        _fail(ctx, plan, str(exc), started)
         raise
     except psycopg.Error as exc:
-        error = _step_error(plan, current, exc, total)
-        _fail(ctx, plan, current, error.message, started)
+        error = _step_error(plan, at[0] if at else None, exc, total)
+        _fail(ctx, plan, error.message, started)
         raise error from None
     run.duration_ms = int((time.monotonic() - started) * 1000)
     _event(
@@ -194,6 +195,7 @@ def _run_group(
     *,
     resuming: bool,
     run: PhaseRun,
+    at: list[tuple[int, Step]],
 ) -> int:
     first_index, first = group[0]
     what = f"step {first_index + 1} ({_where(first)}) of {plan.phase.value} of {plan.migration_id}"
@@ -243,7 +245,8 @@ def _run_group(
         def transaction_unit() -> None:
             with ctx.work.transaction():
                 _timeouts(ctx.work, ctx.settings, local=True)
-                for _, step in group:
+                for index, step in group:
+                    at[:] = [(index, step)]
                     if isinstance(step, SqlStep):
                         ctx.work.execute(_query(step.sql))
                     elif isinstance(step, ResetBackfillStep):
@@ -377,7 +380,6 @@ def _step_error(
 def _fail(
     ctx: RunContext,
     plan: PhasePlan,
-    current: tuple[int, Step] | None,
     message: str,
     started: float,
 ) -> None:
