@@ -22,7 +22,7 @@ from expandctl.engine.backfill import checkpoint as cps
 from expandctl.engine.backfill.keyset import KeysetSql, batch_params
 from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
 from expandctl.engine.backfill.sizing import BatchSizer
-from expandctl.engine.backfill.spec_check import TableInfo, resolve_table
+from expandctl.engine.backfill.spec_check import TableInfo, check_statements, resolve_table
 from expandctl.engine.backfill.throttle import RateLimiter, lag_wait_reason
 from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
 from expandctl.errors import DatabaseError
@@ -106,6 +106,7 @@ class _Runner:
         cps.ensure_tables(self.conn, self.schema)
         info = resolve_table(self.conn, self.spec)
         sql = KeysetSql(info.ident, info.key, info.key_types, self.spec)
+        check_statements(self.conn, sql.update(lower=True), len(info.key))
         cp, resumed = self._start_or_resume(info, sql)
         self.scanned_at_start = cp.rows_scanned
         while not cp.finished and cp.end_key is not None and cp.last_key != cp.end_key:

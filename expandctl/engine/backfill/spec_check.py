@@ -187,3 +187,30 @@ def _default_key(conn: psycopg.Connection[Any], oid: int, display: str) -> tuple
             " key = [...] in [backfill]"
         ),
     )
+
+
+def check_statements(conn: psycopg.Connection[Any], update: sql.Composed, keys: int) -> None:
+    """EXPLAIN the batch UPDATE once, so a typo in an expression fails before any batch."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("EXPLAIN ") + update, [None] * (2 * keys))
+    except psycopg.errors.SyntaxError as exc:
+        raise ManifestError(f"backfill SQL is invalid: {_first_line(exc)}") from exc
+    except (
+        psycopg.errors.UndefinedColumn,
+        psycopg.errors.UndefinedFunction,
+        psycopg.errors.UndefinedTable,
+        psycopg.errors.DatatypeMismatch,
+        psycopg.errors.InvalidTextRepresentation,
+        psycopg.errors.AmbiguousColumn,
+        psycopg.errors.GroupingError,
+        psycopg.errors.WrongObjectType,
+    ) as exc:
+        raise ManifestError(
+            f"backfill set/where does not fit the table: {_first_line(exc)}",
+            hint="check the column names and types in [backfill] set and where",
+        ) from exc
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0]
