@@ -44,8 +44,8 @@ def _check(
             return None
         left = gate.min_soak - soaked
         return (
-            f"{gate.since_phase.value} finished {format_duration(_whole(soaked))} ago, "
-            f"needs {format_duration(gate.min_soak)} ({format_duration(_whole(left))} to go)"
+            f"{gate.since_phase.value} finished {human(soaked)} ago, "
+            f"needs {format_duration(gate.min_soak)} ({human(left)} to go)"
         )
     assert gate.sql is not None
     query = " ".join(gate.sql.split())
@@ -65,5 +65,12 @@ def _check(
     return f"the query returned {value!r}, not true: {query}"
 
 
-def _whole(delta: timedelta) -> timedelta:
-    return timedelta(seconds=max(0, int(delta.total_seconds())))
+def human(delta: timedelta) -> str:
+    """``1h 5min``, ``42s``: the two largest units, for people reading a refusal."""
+    seconds = max(0, int(delta.total_seconds()))
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(parts[:2])
