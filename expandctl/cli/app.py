@@ -9,6 +9,7 @@ import click
 
 from expandctl import __version__
 from expandctl.cli.cmd_advance import advance_command
+from expandctl.cli.cmd_backfill import backfill_group
 from expandctl.cli.cmd_history import history_command
 from expandctl.cli.cmd_list import list_command
 from expandctl.cli.cmd_new import new_command
@@ -76,6 +77,7 @@ COMMANDS: tuple[click.Command, ...] = (
     advance_command,
     rollback_command,
     history_command,
+    backfill_group,
 )
 
 for _command in COMMANDS:
