@@ -41,9 +41,13 @@ from expandctl.model.steps import (
 
 log = logging.getLogger("expandctl")
 
-# Test-only: sleep after recording this many steps done, so a test can kill -9
-# the process at an exact step boundary. Never set it in production.
+# Test-only hooks, never for production: sleep after recording this many steps
+# done (PAUSE_ENV), or after running this 1-based autocommit step but before
+# recording it (PAUSE_BEFORE_RECORD_ENV), so a test can kill -9 the process at
+# an exact point. PAUSE_SECONDS_ENV bounds the sleep (default an hour).
 PAUSE_ENV = "EXPANDCTL_TEST_PAUSE_AFTER_STEP"
+PAUSE_BEFORE_RECORD_ENV = "EXPANDCTL_TEST_PAUSE_BEFORE_RECORD"
+PAUSE_SECONDS_ENV = "EXPANDCTL_TEST_PAUSE_SECONDS"
 
 
 @dataclass
@@ -122,6 +126,7 @@ def run_plan(
         )
         with ctx.work.transaction():
             ctx.store.mark_started(ctx.work, plan.migration_id, progress)
+        _test_pause(PAUSE_ENV, 0)
     _event(
         ctx,
         plan,
@@ -160,7 +165,7 @@ def run_plan(
                 at=at,
             )
             run.steps_run += len(group)
-            _test_pause(group[-1][0] + 1)
+            _test_pause(PAUSE_ENV, group[-1][0] + 1)
         if not groups:
             with ctx.work.transaction():
                 _finish(ctx, plan, migration, record, progress)
@@ -265,6 +270,7 @@ def _run_group(
             what=what,
         )
         return retries
+    _test_pause(PAUSE_BEFORE_RECORD_ENV, first_index + 1)
     # An autocommit step is recorded in its own small transaction right after it ran.
     with ctx.work.transaction():
         if last:
@@ -426,8 +432,8 @@ def _event(
     )
 
 
-def _test_pause(steps_done: int) -> None:
-    wanted = os.environ.get(PAUSE_ENV)
-    if wanted and wanted.isdigit() and int(wanted) == steps_done:
-        print(f"expandctl test pause: {steps_done} steps recorded", file=sys.stderr, flush=True)
-        time.sleep(3600)
+def _test_pause(variable: str, step: int) -> None:
+    wanted = os.environ.get(variable)
+    if wanted and wanted.isdigit() and int(wanted) == step:
+        print(f"expandctl test pause: {variable}={step}", file=sys.stderr, flush=True)
+        time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "3600")))

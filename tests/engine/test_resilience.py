@@ -1,0 +1,235 @@
+"""Crashes, concurrency and lock contention, with real processes and real locks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from expandctl.commands.advance import advance
+from tests.conftest import PROJECT_ROOT
+from tests.engine.conftest import Project
+from tests.pg_provider import Server, fresh_database
+
+pytestmark = [pytest.mark.db, pytest.mark.slow]
+
+# Four groups: [1 2] in one transaction, 3 autocommit, 4 transaction, 5 autocommit.
+CRASH_EXPAND = """\
+CREATE TABLE items (id int PRIMARY KEY, v text);
+INSERT INTO items SELECT g, 'v' || g FROM generate_series(1, 500) g;
+CREATE INDEX CONCURRENTLY items_v_idx ON items (v);
+ALTER TABLE items ADD COLUMN w int;
+CREATE UNIQUE INDEX CONCURRENTLY items_id_w_idx ON items (id, w);
+"""
+PAUSE_MARK = "expandctl test pause"
+
+
+def _start(project: Project, url: str, *args: str, **env: str) -> subprocess.Popen[str]:
+    project.write_config()
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "expandctl",
+            "--config",
+            str(project.root / "expandctl.toml"),
+            "--database-url",
+            url,
+            *args,
+        ],
+        cwd=project.root,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT), **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_pause(proc: subprocess.Popen[str]) -> list[str]:
+    assert proc.stderr is not None
+    seen: list[str] = []
+    for line in proc.stderr:
+        seen.append(line)
+        if PAUSE_MARK in line:
+            return seen
+    proc.wait()
+    raise AssertionError(f"process ended (exit {proc.returncode}) before pausing: {''.join(seen)}")
+
+
+def _run(project: Project, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    proc = _start(project, url, *args)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _snapshot(dsn: str) -> dict[str, Any]:
+    """The schema and the recorded state, without timestamps or who."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        columns = conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' ORDER BY 1, 2"
+        ).fetchall()
+        indexes = conn.execute(
+            "SELECT c.relname, i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' ORDER BY 1"
+        ).fetchall()
+        rows = conn.execute("SELECT count(*) FROM items").fetchone()
+        state = conn.execute(
+            "SELECT id, state, in_progress, phases -> 'expand' ->> 'checksum' "
+            "FROM expandctl.migrations ORDER BY id"
+        ).fetchall()
+    return {"columns": columns, "indexes": indexes, "rows": rows, "state": state}
+
+
+@pytest.fixture
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory, pg_server: Server) -> Any:
+    """What an uninterrupted run leaves behind, computed once per test in its own database."""
+
+    def compute(project: Project) -> dict[str, Any]:
+        with fresh_database(pg_server) as name:
+            result = _run(project, pg_server.url_for(name), "advance", "0001_items")
+            assert result.returncode == 0, result.stderr
+            return _snapshot(pg_server.dsn_for(name))
+
+    return compute
+
+
+@pytest.mark.parametrize(
+    ("variable", "step"),
+    [
+        ("EXPANDCTL_TEST_PAUSE_AFTER_STEP", 0),  # marked started, nothing run
+        ("EXPANDCTL_TEST_PAUSE_AFTER_STEP", 2),  # first transaction committed
+        ("EXPANDCTL_TEST_PAUSE_BEFORE_RECORD", 3),  # index built, not yet recorded
+        ("EXPANDCTL_TEST_PAUSE_AFTER_STEP", 3),
+        ("EXPANDCTL_TEST_PAUSE_AFTER_STEP", 4),
+        ("EXPANDCTL_TEST_PAUSE_BEFORE_RECORD", 5),  # last step ran, phase not recorded done
+        ("EXPANDCTL_TEST_PAUSE_AFTER_STEP", 5),  # phase recorded done
+    ],
+)
+def test_kill_9_at_a_step_boundary_then_rerun_equals_an_uninterrupted_run(
+    project: Project, uninterrupted: Any, variable: str, step: int
+) -> None:
+    project.add("0001_items", expand=CRASH_EXPAND)
+    expected = uninterrupted(project)
+    proc = _start(project, project.db.url, "advance", "0001_items", **{variable: str(step)})
+    try:
+        _wait_for_pause(proc)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    result = _run(project, project.db.url, "advance", "0001_items")
+    if step == 5 and variable == "EXPANDCTL_TEST_PAUSE_AFTER_STEP":
+        # The killed run had finished the phase: the re-run runs the next one (no SQL).
+        assert result.returncode == 0 and "backfill done" in result.stdout, result.stderr
+        project.query("UPDATE expandctl.migrations SET state = 'expand'")
+        project.query("UPDATE expandctl.migrations SET phases = phases - 'backfill'")
+    else:
+        assert result.returncode == 0, result.stderr
+        assert "expand done" in result.stdout
+    assert _snapshot(project.db.dsn) == expected
+
+
+def test_two_concurrent_advances_apply_the_phase_exactly_once(project: Project) -> None:
+    project.add("0001_items", expand=CRASH_EXPAND)
+    first = _start(
+        project,
+        project.db.url,
+        "advance",
+        "0001_items",
+        EXPANDCTL_TEST_PAUSE_AFTER_STEP="2",
+        EXPANDCTL_TEST_PAUSE_SECONDS="2",
+    )
+    _wait_for_pause(first)  # holds the lock, mid-phase
+    second = _start(project, project.db.url, "advance", "0001_items")
+    _, err2 = second.communicate(timeout=60)
+    out1, err1 = first.communicate(timeout=60)
+    assert first.returncode == 0, err1
+    assert "0001_items: expand done" in out1
+    assert second.returncode == 4, err2
+    assert "another expandctl changed 0001_items while this one waited" in err2
+    done = project.query(
+        "SELECT count(*) FROM expandctl.events WHERE action = 'phase' AND outcome = 'ok'"
+    )
+    assert done == [(1,)]
+    assert project.state("0001_items") == "expand"
+
+
+def test_lock_contention_never_queues_traffic_for_longer_than_lock_timeout(
+    project: Project,
+) -> None:
+    lock_timeout = 0.5
+    margin = 1.0
+    hold = 3.0
+    project.query("CREATE TABLE accounts (id int PRIMARY KEY, balance int)")
+    project.query("INSERT INTO accounts SELECT g, 0 FROM generate_series(1, 100) g")
+    project.add("0001_accounts", expand="ALTER TABLE accounts ADD COLUMN note text;")
+
+    config = project.config(lock_timeout=timedelta(seconds=lock_timeout), lock_retries=20)
+
+    blocker = psycopg.connect(project.db.dsn)
+    blocker.execute("SELECT count(*) FROM accounts")  # ACCESS SHARE, held: transaction open
+    blocker_pid = blocker.info.backend_pid
+
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def traffic() -> None:
+        with psycopg.connect(project.db.dsn, autocommit=True) as conn:
+            while not stop.is_set():
+                started = time.monotonic()
+                conn.execute("SELECT balance FROM accounts WHERE id = 7").fetchone()
+                latencies.append(time.monotonic() - started)
+                time.sleep(0.02)
+
+    result: dict[str, Any] = {}
+
+    def run_advance() -> None:
+        result["report"] = advance(config)
+        result["finished"] = time.monotonic()
+
+    reader = threading.Thread(target=traffic)
+    mover = threading.Thread(target=run_advance)
+    reader.start()
+    mover.start()
+    time.sleep(hold)
+    released = time.monotonic()
+    blocker.commit()
+    blocker.close()
+    mover.join(timeout=60)
+    stop.set()
+    reader.join(timeout=10)
+
+    report = result["report"]
+    assert report.runs[0].retries >= 1
+    assert result["finished"] > released  # it could only finish once the lock was free
+    assert (
+        project.one(
+            "SELECT count(*) FROM information_schema.columns "
+            "WHERE table_name = 'accounts' AND column_name = 'note'"
+        )
+        == 1
+    )
+    assert len(latencies) > 20
+    assert max(latencies) < lock_timeout + margin, sorted(latencies)[-5:]
+    retry = project.one(
+        "SELECT detail FROM expandctl.events WHERE action = 'retry' ORDER BY id LIMIT 1"
+    )
+    assert f"blocked by pid {blocker_pid}" in retry
+    assert "SELECT count(*) FROM accounts" in retry
+
+
+def test_default_lock_timeout_is_one_second(tmp_path: Path) -> None:
+    from expandctl.model.config import Settings
+
+    assert Settings().lock_timeout.total_seconds() == 1.0
