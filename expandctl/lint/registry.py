@@ -1,0 +1,196 @@
+"""The explicit rule registry and rule selection (select / ignore / severity).
+
+Adding a rule: one new module in ``rules/``, its fixture file in
+``tests/lint/fixtures/``, and one line in ``RULES`` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from expandctl.errors import ConfigError
+from expandctl.lint.actions import Action
+from expandctl.lint.finding import Severity
+from expandctl.lint.rule import DEFAULT_GROUPS, GROUPS, Rule
+from expandctl.lint.rules.add_column_not_null_without_default import (
+    AddColumnNotNullWithoutDefault,
+)
+from expandctl.lint.rules.add_column_rewrite import AddColumnRewrite
+from expandctl.lint.rules.change_column_type import ChangeColumnType
+from expandctl.lint.rules.column_type_rewrite import ColumnTypeRewrite
+from expandctl.lint.rules.concurrently_in_transaction import ConcurrentlyInTransaction
+from expandctl.lint.rules.constraint_added_validated import ConstraintAddedValidated
+from expandctl.lint.rules.create_index_non_concurrently import CreateIndexNonConcurrently
+from expandctl.lint.rules.delete_without_where import DeleteWithoutWhere
+from expandctl.lint.rules.drop_cascade import DropCascade
+from expandctl.lint.rules.drop_column import DropColumnRule
+from expandctl.lint.rules.drop_default_on_not_null import DropDefaultOnNotNull
+from expandctl.lint.rules.drop_index_non_concurrently import DropIndexNonConcurrently
+from expandctl.lint.rules.drop_object import DropObjectRule
+from expandctl.lint.rules.drop_table import DropTableRule
+from expandctl.lint.rules.dynamic_sql import DynamicSql
+from expandctl.lint.rules.enum_add_value_in_transaction import EnumAddValueInTransaction
+from expandctl.lint.rules.explicit_lock_table import ExplicitLockTable
+from expandctl.lint.rules.invalid_suppression import InvalidSuppression
+from expandctl.lint.rules.nested_begin import NestedBegin
+from expandctl.lint.rules.prefer_bigint_primary_key import PreferBigintPrimaryKey
+from expandctl.lint.rules.prefer_jsonb import PreferJsonb
+from expandctl.lint.rules.prefer_text import PreferText
+from expandctl.lint.rules.prefer_timestamptz import PreferTimestamptz
+from expandctl.lint.rules.reindex_non_concurrently import ReindexNonConcurrently
+from expandctl.lint.rules.rename_column import RenameColumnRule
+from expandctl.lint.rules.rename_object import RenameObjectRule
+from expandctl.lint.rules.rename_table import RenameTableRule
+from expandctl.lint.rules.revoke_privileges import RevokePrivileges
+from expandctl.lint.rules.set_not_null_without_check import SetNotNullWithoutCheck
+from expandctl.lint.rules.set_schema import SetSchemaRule
+from expandctl.lint.rules.statements_after_exclusive_lock import StatementsAfterExclusiveLock
+from expandctl.lint.rules.table_rewrite import TableRewrite
+from expandctl.lint.rules.transaction_left_open import TransactionLeftOpen
+from expandctl.lint.rules.truncate_table import TruncateTable
+from expandctl.lint.rules.unbatched_update_delete import UnbatchedUpdateDelete
+from expandctl.lint.rules.unique_constraint_builds_index import UniqueConstraintBuildsIndex
+from expandctl.lint.rules.unused_suppression import UnusedSuppression
+from expandctl.lint.rules.unverifiable_statement import UnverifiableStatement
+from expandctl.model.config import LintSettings
+
+RULES: tuple[Rule, ...] = (
+    # locking
+    CreateIndexNonConcurrently(),
+    DropIndexNonConcurrently(),
+    ReindexNonConcurrently(),
+    ConstraintAddedValidated(),
+    UniqueConstraintBuildsIndex(),
+    SetNotNullWithoutCheck(),
+    ColumnTypeRewrite(),
+    AddColumnRewrite(),
+    TableRewrite(),
+    ExplicitLockTable(),
+    StatementsAfterExclusiveLock(),
+    UnbatchedUpdateDelete(),
+    EnumAddValueInTransaction(),
+    # compatibility
+    DropColumnRule(),
+    DropTableRule(),
+    DropObjectRule(),
+    RenameColumnRule(),
+    RenameTableRule(),
+    RenameObjectRule(),
+    AddColumnNotNullWithoutDefault(),
+    ChangeColumnType(),
+    DropDefaultOnNotNull(),
+    RevokePrivileges(),
+    SetSchemaRule(),
+    # data-loss
+    TruncateTable(),
+    DeleteWithoutWhere(),
+    DropCascade(),
+    # transactions
+    ConcurrentlyInTransaction(),
+    NestedBegin(),
+    TransactionLeftOpen(),
+    # unverifiable
+    UnverifiableStatement(),
+    DynamicSql(),
+    # style (opt-in)
+    PreferJsonb(),
+    PreferText(),
+    PreferTimestamptz(),
+    PreferBigintPrimaryKey(),
+    # suppression comments
+    InvalidSuppression(),
+    UnusedSuppression(),
+)
+
+_BY_KEY: dict[str, Rule] = {r.id.lower(): r for r in RULES} | {r.name: r for r in RULES}
+
+
+def find_rule(key: str) -> Rule | None:
+    """A rule by id (any case) or kebab-case name."""
+    return _BY_KEY.get(key.strip().lower())
+
+
+def resolve(keys: Iterable[str], *, what: str) -> set[str]:
+    """Rule ids named by ids, names, groups, ``default`` or ``all``."""
+    ids: set[str] = set()
+    for raw in keys:
+        key = raw.strip().lower()
+        if key == "all":
+            ids |= {r.id for r in RULES}
+        elif key == "default":
+            ids |= {r.id for r in RULES if r.group in DEFAULT_GROUPS}
+        elif key in GROUPS:
+            ids |= {r.id for r in RULES if r.group == key}
+        elif (rule := find_rule(key)) is not None:
+            ids.add(rule.id)
+        else:
+            raise ConfigError(
+                f"unknown rule or group {raw!r} in {what}",
+                hint="see 'docs/rules.md'; groups: " + ", ".join(GROUPS) + ", default, all",
+            )
+    return ids
+
+
+@dataclass
+class RuleSet:
+    """The enabled rules with their effective severity."""
+
+    severities: dict[str, Severity]
+    rules: tuple[Rule, ...] = field(init=False)
+    _dispatch: dict[tuple[str, bool], tuple[dict[type[Action], list[Rule]], list[Rule]]] = field(
+        init=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        self.rules = tuple(r for r in RULES if r.id in self.severities)
+
+    def enabled(self, rule_id: str) -> bool:
+        return rule_id in self.severities
+
+    def dispatch(
+        self, phase: str, rollback: bool, applicable: list[Rule]
+    ) -> tuple[dict[type[Action], list[Rule]], list[Rule]]:
+        """Rules by the action types they check, plus those that see every action."""
+        key = (phase, rollback)
+        if key not in self._dispatch:
+            by_type: dict[type[Action], list[Rule]] = {}
+            generic: list[Rule] = []
+            for rule in applicable:
+                if not rule.actions:
+                    generic.append(rule)
+                for action_type in rule.actions:
+                    by_type.setdefault(action_type, []).append(rule)
+            self._dispatch[key] = (by_type, generic)
+        return self._dispatch[key]
+
+
+def rule_set(
+    settings: LintSettings | None = None,
+    *,
+    select: Iterable[str] = (),
+    ignore: Iterable[str] = (),
+    severity: Mapping[str, str] | None = None,
+) -> RuleSet:
+    """Config first, then flags: ``select`` replaces, ``ignore`` adds, severity overrides."""
+    settings = settings or LintSettings()
+    chosen = list(select) or list(settings.select)
+    enabled = (
+        resolve(chosen, what="select")
+        if chosen
+        else {r.id for r in RULES if r.group in DEFAULT_GROUPS}
+    )
+    # broken or stale suppression comments are always reported unless ignored by name
+    enabled |= {InvalidSuppression.id, UnusedSuppression.id}
+    enabled -= resolve([*settings.ignore, *ignore], what="ignore")
+    severities: dict[str, Severity] = {r.id: r.severity for r in RULES if r.id in enabled}
+    overrides = {**settings.severity, **(severity or {})}
+    for key, level in overrides.items():
+        for rule_id in resolve([key], what="severity"):
+            if level == "off":
+                severities.pop(rule_id, None)
+            elif level in ("error", "warning"):
+                severities[rule_id] = "error" if level == "error" else "warning"
+            else:
+                raise ConfigError(f"severity for {key!r} must be error, warning or off")
+    return RuleSet(severities)

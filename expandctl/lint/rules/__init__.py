@@ -1,0 +1,1 @@
+"""One module per rule; ``expandctl.lint.registry.RULES`` lists them all."""

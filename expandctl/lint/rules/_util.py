@@ -1,0 +1,28 @@
+"""Small helpers shared by the rules: name display and compatibility exemptions."""
+
+from __future__ import annotations
+
+from expandctl.lint.actions import display
+from expandctl.lint.context import LintContext
+from expandctl.model.phases import Phase
+
+__all__ = ["compat_exempt", "contract_note", "display"]
+
+
+def compat_exempt(ctx: LintContext, kind: str, name: str) -> bool:
+    """Old code cannot be broken by touching this object.
+
+    True for objects created in the same file (or by the forward file a
+    rollback undoes), and in contract for objects the manifest retires.
+    """
+    return ctx.unknown_to_old_code(kind, name) or ctx.retired(kind, name)
+
+
+def contract_note(ctx: LintContext, retires_entry: str) -> str:
+    """Extra advice in contract, where only declared objects may go."""
+    if ctx.phase is Phase.CONTRACT and not ctx.rollback:
+        return (
+            f" In contract, only objects declared in the manifest may be removed: add "
+            f'"{retires_entry}" to retires in migration.toml if this is intended.'
+        )
+    return ""

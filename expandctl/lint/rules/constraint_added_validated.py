@@ -1,0 +1,76 @@
+"""L104 constraint-added-validated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from expandctl.lint.actions import Action, AddConstraint
+from expandctl.lint.context import LintContext
+from expandctl.lint.rule import Rule, Violation
+from expandctl.lint.rules._util import display
+from expandctl.lint.source import Statement
+
+
+class ConstraintAddedValidated(Rule):
+    """Adding a FOREIGN KEY, CHECK or EXCLUDE constraint that is validated at once.
+
+    Lock or breakage: the constraint is checked against every existing row
+    while the ALTER TABLE holds its lock: ACCESS EXCLUSIVE for CHECK and
+    EXCLUDE (all queries wait), SHARE ROW EXCLUSIVE on both tables for a
+    FOREIGN KEY (all writes wait) — for as long as the full scan takes.
+
+    Safe alternative: add it ``NOT VALID`` (a catalog change; new rows are
+    checked from then on), then ``VALIDATE CONSTRAINT`` in a separate
+    statement, ideally a later phase: validation takes only a SHARE UPDATE
+    EXCLUSIVE lock, which lets reads and writes through. EXCLUDE has no
+    ``NOT VALID``: create it with the table, or accept the lock in a
+    maintenance window (suppress with a reason).
+
+    Bad:
+        ALTER TABLE orders ADD CONSTRAINT orders_user_fk
+            FOREIGN KEY (user_id) REFERENCES users (id);
+
+    Good:
+        ALTER TABLE orders ADD CONSTRAINT orders_user_fk
+            FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+        ALTER TABLE orders VALIDATE CONSTRAINT orders_user_fk;
+    """
+
+    id = "L104"
+    name = "constraint-added-validated"
+    group = "locking"
+    actions = (AddConstraint,)
+
+    def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
+        assert isinstance(action, AddConstraint)
+        if action.kind not in ("foreign key", "check", "exclude") or action.not_valid:
+            return
+        if ctx.is_new_table(action.table):
+            return
+        table = display(action.table or "")
+        name = action.name or f"{table}_{action.kind.replace(' ', '_')}"
+        if action.kind == "exclude":
+            yield Violation(
+                f"adding EXCLUDE constraint {name} builds its index and checks every row of "
+                f"{table} under an ACCESS EXCLUSIVE lock: all queries on {table} wait.",
+                "EXCLUDE constraints cannot be added NOT VALID: add it when the table is "
+                "created, or run it in a maintenance window and suppress this finding "
+                "with a reason.",
+            )
+            return
+        lock = (
+            f"SHARE ROW EXCLUSIVE locks on {table} and the referenced table: all writes to both"
+            if action.kind == "foreign key"
+            else f"an ACCESS EXCLUSIVE lock on {table}: all queries on it"
+        )
+        yield Violation(
+            f"adding {action.kind.upper()} constraint {name} validates every existing row while "
+            f"holding {lock} wait for the full scan.",
+            f"1. ALTER TABLE {table} ADD CONSTRAINT {name} {_without_not_valid(action)} "
+            f"NOT VALID;  2. in a separate statement (a later phase is best): "
+            f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+        )
+
+
+def _without_not_valid(action: AddConstraint) -> str:
+    return action.definition.removesuffix(" NOT VALID")

@@ -1,0 +1,52 @@
+"""L102 drop-index-non-concurrently."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from expandctl.lint.actions import Action, DropObjects
+from expandctl.lint.context import LintContext
+from expandctl.lint.rule import Rule, Violation
+from expandctl.lint.rules._util import display
+from expandctl.lint.source import Statement
+
+
+class DropIndexNonConcurrently(Rule):
+    """Dropping an index without ``CONCURRENTLY``.
+
+    Lock or breakage: ``DROP INDEX`` takes an ACCESS EXCLUSIVE lock on the
+    index's table. While it waits for running queries to finish, every new
+    query on the table (reads too) queues behind it.
+
+    Safe alternative: ``DROP INDEX CONCURRENTLY``, outside a transaction
+    block (one index per statement). Indexes created earlier in the same
+    file or migration may be dropped directly.
+
+    Bad:
+        DROP INDEX users_email_idx;
+
+    Good:
+        DROP INDEX CONCURRENTLY users_email_idx;
+    """
+
+    id = "L102"
+    name = "drop-index-non-concurrently"
+    group = "locking"
+    actions = (DropObjects,)
+
+    def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
+        assert isinstance(action, DropObjects)
+        if action.kind != "index" or action.concurrently:
+            return
+        names = [n for n in action.names if not ctx.unknown_to_old_code("index", n)]
+        if ctx.rollback:
+            names = [n for n in names if ("index", n) not in ctx.forward_created]
+        if not names:
+            return
+        listed = ", ".join(display(n) for n in names)
+        yield Violation(
+            f"DROP INDEX {listed} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the "
+            "index's table: every query on it, reads included, waits behind the drop.",
+            " ".join(f"DROP INDEX CONCURRENTLY IF EXISTS {display(n)};" for n in names)
+            + " (outside a transaction block, one index per statement)",
+        )

@@ -1,0 +1,49 @@
+"""L110 explicit-lock-table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from expandctl.lint.actions import Action, LockTable
+from expandctl.lint.context import LintContext
+from expandctl.lint.rule import Rule, Violation
+from expandctl.lint.rules._util import display
+from expandctl.lint.source import Statement
+
+
+class ExplicitLockTable(Rule):
+    """An explicit ``LOCK TABLE``.
+
+    Lock or breakage: ``LOCK TABLE`` defaults to ACCESS EXCLUSIVE and holds
+    the lock until the transaction ends: every query on the table waits, and
+    while the LOCK itself waits for running queries, new ones queue behind it.
+
+    Safe alternative: let each statement take the weakest lock it needs, set
+    a short ``lock_timeout`` so a blocked migration gives up instead of
+    queueing traffic, and keep transactions short.
+
+    Bad:
+        LOCK TABLE users IN ACCESS EXCLUSIVE MODE;
+
+    Good:
+        SET lock_timeout = '2s';
+    """
+
+    id = "L110"
+    name = "explicit-lock-table"
+    group = "locking"
+    actions = (LockTable,)
+
+    def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
+        assert isinstance(action, LockTable)
+        tables = [t for t in action.tables if not ctx.is_new_table(t)]
+        if not tables:
+            return
+        listed = ", ".join(display(t) for t in tables)
+        yield Violation(
+            f"LOCK TABLE {listed} takes a {action.mode} lock held until the transaction ends: "
+            f"queries on {listed} wait for the whole transaction.",
+            "drop the explicit LOCK; let each statement take the lock it needs, and set "
+            "lock_timeout (e.g. SET lock_timeout = '2s') so a waiting migration gives up "
+            "instead of queueing traffic.",
+        )

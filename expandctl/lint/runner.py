@@ -1,0 +1,245 @@
+"""Run the rules over SQL text and over a migration's phase files.
+
+``lint_sql`` and ``lint_migration`` are the stable public API: the engine's
+``plan`` and the declarative operations lint the SQL they generate through
+exactly these functions, so it meets the very same rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from expandctl.lint.context import LintContext
+from expandctl.lint.finding import Finding
+from expandctl.lint.registry import RuleSet, rule_set
+from expandctl.lint.rule import Rule, Violation
+from expandctl.lint.rules.invalid_suppression import InvalidSuppression
+from expandctl.lint.rules.unused_suppression import UnusedSuppression
+from expandctl.lint.source import Statement, read_statements
+from expandctl.lint.suppressions import read_suppressions
+from expandctl.model.migration import Migration
+from expandctl.model.phases import PHASES, Phase
+
+
+@dataclass
+class FileResult:
+    """The findings of one SQL source (a file, stdin, or an operation's SQL)."""
+
+    path: str
+    phase: Phase
+    rollback: bool
+    statements: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: int = 0
+
+
+def lint_sql(
+    text: str,
+    *,
+    phase: Phase,
+    source_name: str,
+    pg_version: int = 15,
+    context: LintContext | None = None,
+    rules: RuleSet | None = None,
+    rollback: bool = False,
+) -> list[Finding]:
+    """Lint ``text`` as the SQL of ``phase``; findings sorted by position.
+
+    ``context`` carries what earlier files of the same migration created and
+    what it retires; it is updated in place, so several texts of one phase
+    can be linted in sequence (call ``context.next_file()`` between phases).
+    """
+    return lint_source(
+        text,
+        phase=phase,
+        source_name=source_name,
+        pg_version=pg_version,
+        context=context,
+        rules=rules,
+        rollback=rollback,
+    ).findings
+
+
+def lint_source(
+    text: str,
+    *,
+    phase: Phase,
+    source_name: str,
+    pg_version: int = 15,
+    context: LintContext | None = None,
+    rules: RuleSet | None = None,
+    rollback: bool = False,
+) -> FileResult:
+    """Like ``lint_sql`` but also says how many statements and suppressions there were."""
+    ctx = context if context is not None else LintContext()
+    ctx.phase, ctx.pg_version, ctx.rollback = phase, pg_version, rollback
+    ruleset = rules if rules is not None else rule_set()
+    statements = read_statements(text)
+    applicable = [r for r in ruleset.rules if r.applies(ctx)]
+    by_type, generic = ruleset.dispatch(phase.value, rollback, applicable)
+    hits: list[tuple[Rule, Statement, Violation]] = []
+    for statement in statements:
+        for action in statement.actions:
+            for rule in (*by_type.get(type(action), ()), *generic):
+                hits.extend((rule, statement, v) for v in rule.check(action, statement, ctx))
+        ctx.apply(statement, statement.actions)
+    for rule in applicable:
+        hits.extend((rule, statement, v) for statement, v in rule.finish(ctx))
+    result = FileResult(
+        path=source_name, phase=phase, rollback=rollback, statements=len(statements)
+    )
+    _collect(result, text, statements, hits, ruleset)
+    result.findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
+    return result
+
+
+def _collect(
+    result: FileResult,
+    text: str,
+    statements: list[Statement],
+    hits: list[tuple[Rule, Statement, Violation]],
+    ruleset: RuleSet,
+) -> None:
+    per_statement, file_level, problems = read_suppressions(text, [s.sql.start for s in statements])
+    lines = text.splitlines()
+    for rule, statement, violation in hits:
+        suppressions = [*per_statement.get(statement.index, ()), *file_level]
+        matching = [s for s in suppressions if rule.id in s.rule_ids]
+        if matching:
+            for suppression in matching:
+                suppression.used = True
+            result.suppressed += 1
+            continue
+        where = (statement.line, statement.column, statement.sql.end_line)
+        result.findings.append(
+            _finding(rule, ruleset, result, where, violation, statement.source_line)
+        )
+    for problem in problems:
+        if ruleset.enabled(InvalidSuppression.id):
+            violation = Violation(
+                f"invalid suppression {problem.text.strip()!r}: {problem.message}.",
+                "write '-- expandctl-ignore: <rule>[, <rule>] <reason>' above the statement.",
+            )
+            source = lines[problem.line - 1] if problem.line <= len(lines) else ""
+            where = (problem.line, problem.column, problem.line)
+            result.findings.append(
+                _finding(InvalidSuppression(), ruleset, result, where, violation, source)
+            )
+    if not ruleset.enabled(UnusedSuppression.id):
+        return
+    every = [s for group in per_statement.values() for s in group] + file_level
+    for suppression in every:
+        if suppression.used or not all(ruleset.enabled(i) for i in suppression.rule_ids):
+            continue
+        violation = Violation(
+            f"suppression of {', '.join(sorted(suppression.rule_ids))} suppressed nothing.",
+            "remove the comment (the statement below is no longer flagged).",
+        )
+        source = lines[suppression.line - 1] if suppression.line <= len(lines) else ""
+        where = (suppression.line, suppression.column, suppression.line)
+        result.findings.append(
+            _finding(UnusedSuppression(), ruleset, result, where, violation, source)
+        )
+
+
+def _finding(
+    rule: Rule,
+    ruleset: RuleSet,
+    result: FileResult,
+    where: tuple[int, int, int],
+    violation: Violation,
+    source_line: str,
+) -> Finding:
+    line, column, end_line = where
+    return Finding(
+        rule_id=rule.id,
+        rule_name=rule.name,
+        group=rule.group,
+        severity=ruleset.severities.get(rule.id, rule.severity),
+        path=result.path,
+        line=line,
+        column=column,
+        end_line=max(end_line, line),
+        phase=result.phase.value,
+        message=violation.message,
+        fix=violation.fix,
+        source_line=source_line,
+    )
+
+
+# --- migrations -------------------------------------------------------------
+
+_OPERATION_KEYS = {
+    Phase.EXPAND: ("expand", "expand.down"),
+    Phase.SWITCH_READS: ("switch-reads", "switch-reads.down"),
+    Phase.SWITCH_WRITES: ("switch-writes", "switch-writes.down"),
+    Phase.CONTRACT: ("contract", None),
+}
+
+
+def lint_migration(
+    migration: Migration,
+    *,
+    pg_version: int = 15,
+    rules: RuleSet | None = None,
+) -> list[FileResult]:
+    """Lint every phase file (and operation SQL) of a migration with its own phase's rules.
+
+    Phases are linted in order with one context, so what expand created is
+    known to be new in later phases, and contract sees the manifest's
+    ``retires``. Each rollback file is linted as a rollback of its phase: it
+    may drop what the phase's forward SQL created.
+    """
+    ruleset = rules if rules is not None else rule_set()
+    ctx = LintContext(pg_version=pg_version, retires=frozenset(migration.manifest.retires))
+    results: list[FileResult] = []
+    for phase in PHASES:
+        if phase not in _OPERATION_KEYS:
+            continue  # backfill has no SQL file: it is described by [backfill]
+        forward_key, down_key = _OPERATION_KEYS[phase]
+        earlier = set(ctx.migration_created)
+        for name, text in _sources(migration, phase, forward_key, rollback=False):
+            results.append(
+                lint_source(
+                    text,
+                    phase=phase,
+                    source_name=name,
+                    pg_version=pg_version,
+                    context=ctx,
+                    rules=ruleset,
+                )
+            )
+        forward_created = set(ctx.file_created)
+        ctx.next_file()
+        if down_key is None:
+            continue
+        for name, text in _sources(migration, phase, down_key, rollback=True):
+            down_ctx = LintContext(
+                pg_version=pg_version,
+                migration_created=set(earlier),
+                forward_created=forward_created,
+            )
+            results.append(
+                lint_source(
+                    text,
+                    phase=phase,
+                    source_name=name,
+                    pg_version=pg_version,
+                    context=down_ctx,
+                    rules=ruleset,
+                    rollback=True,
+                )
+            )
+    return results
+
+
+def _sources(
+    migration: Migration, phase: Phase, operation_key: str, *, rollback: bool
+) -> list[tuple[str, str]]:
+    sql_file = migration.rollback_sql(phase) if rollback else migration.forward_sql(phase)
+    out = [(sql_file.path, sql_file.text)] if sql_file is not None else []
+    for i, operation in enumerate(migration.manifest.operations):
+        text = operation.model_dump(by_alias=True).get(operation_key)
+        if isinstance(text, str) and text.strip():
+            out.append((f"{migration.path}/migration.toml#operations[{i}].{operation_key}", text))
+    return out

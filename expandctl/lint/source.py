@@ -1,0 +1,114 @@
+"""Statements of a SQL text, each with its position and what it does.
+
+Splitting uses the shared splitter (``expandctl.model.sql_split``) so the
+linter and the engine agree on what a statement is. Each statement is
+tokenised once; DDL is read from the tokens (``classify``), DML and anything
+unrecognised is parsed once by sqlglot from the same tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from expandctl.lint import actions as a
+from expandctl.lint.classify import classify
+from expandctl.lint.tokens import parse_tokens, tokenize
+from expandctl.model.sql_split import SqlStatement, split_statements
+
+_DML_FIRST = frozenset({"UPDATE", "DELETE", "WITH", "MERGE"})
+# Node types that are whole statements; anything else parsed from an unknown
+# first word is a misreading, not a known statement.
+_STATEMENT_NODES = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge)
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    sql: SqlStatement
+    actions: tuple[a.Action, ...]
+    source_line: str  # the full text of the line the statement starts on
+    index: int  # 0-based position in its file
+
+    @property
+    def line(self) -> int:
+        return self.sql.line
+
+    @property
+    def column(self) -> int:
+        return self.sql.column
+
+
+def read_statements(text: str) -> list[Statement]:
+    lines = text.splitlines()
+    out: list[Statement] = []
+    for index, sql in enumerate(split_statements(text)):
+        source_line = lines[sql.line - 1] if sql.line - 1 < len(lines) else ""
+        out.append(Statement(sql, tuple(read_actions(sql.text)), source_line, index))
+    return out
+
+
+def read_actions(sql: str) -> list[a.Action]:
+    tokenised = tokenize(sql)
+    if tokenised is None:
+        return [a.Unknown(reason="the text cannot be tokenised (an unterminated string?)")]
+    raw, toks = tokenised
+    if not toks:
+        return [a.Harmless(what="empty")]
+    if toks[0].word not in _DML_FIRST:
+        found = classify(toks)
+        if found is not None:
+            return found
+    try:
+        tree = parse_tokens(raw, sql)
+    except ParseError as exc:
+        return [a.Unknown(reason=f"sqlglot cannot parse it: {_first_line(exc)}")]
+    return _from_tree(tree, toks[0].text.upper())
+
+
+def _from_tree(tree: Any, first_word: str) -> list[a.Action]:
+    if tree is None:
+        return [a.Harmless(what="empty")]
+    if isinstance(tree, exp.Command):
+        return [a.Unknown(reason=f"sqlglot reads {first_word} only as an opaque command")]
+    if not isinstance(tree, _STATEMENT_NODES):
+        # e.g. "FOO BAR" parses as a column with an alias: not a statement we know
+        return [a.Unknown(reason=f"{first_word} is not a statement the linter knows")]
+    writes = [node for node in tree.walk() if isinstance(node, exp.Update | exp.Delete)]
+    if writes:
+        return [_write(node) for node in writes]
+    return [a.Harmless(what=type(tree).__name__)]
+
+
+def _write(node: exp.Update | exp.Delete) -> a.Action:
+    verb = "UPDATE" if isinstance(node, exp.Update) else "DELETE"
+    where = node.args.get("where")
+    condition = where.this if where is not None else None
+    trivial = isinstance(condition, exp.Boolean) and condition.this is True
+    if isinstance(condition, exp.EQ) and condition.left == condition.right:
+        trivial = isinstance(condition.left, exp.Literal)
+    table = node.this if isinstance(node.this, exp.Table) else node.find(exp.Table)
+    return a.WriteRows(
+        table=table_name(table) if table is not None else None,
+        verb=verb,
+        where=where is not None,
+        trivial_where=trivial,
+    )
+
+
+def table_name(table: exp.Table) -> str:
+    parts = [table.args.get("db"), table.args.get("this")]
+    names = []
+    for part in parts:
+        if isinstance(part, exp.Identifier):
+            names.append(part.this if part.quoted else part.this.lower())
+    return ".".join(names)
+
+
+def _first_line(exc: ParseError) -> str:
+    errors = getattr(exc, "errors", None) or []
+    if errors:
+        return str(errors[0].get("description") or "syntax error")
+    return str(exc).splitlines()[0] if str(exc) else "syntax error"

@@ -1,0 +1,210 @@
+"""sqlglot's tokens reduced to what the rules need, and a cursor to walk them.
+
+Comments and string literals are never words, so a keyword inside either can
+never look like a statement. Tokenising once per statement is cheap (sqlglot's
+compiled tokenizer); the same tokens feed the parser when a parse is needed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import TokenError
+from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
+
+# sqlglot logs a warning for every statement it keeps as an opaque Command;
+# the linter reports those itself, so the log line would only be noise.
+logging.getLogger("sqlglot").setLevel(logging.ERROR)
+
+DIALECT = Dialect.get_or_raise("postgres")
+_COMMANDS = frozenset(DIALECT.tokenizer_class.COMMANDS)
+
+WORD, QUOTED, STRING, NUMBER, PUNCT = range(5)
+
+_STRING_TYPES = frozenset(
+    {
+        TokenType.STRING,
+        TokenType.NATIONAL_STRING,
+        TokenType.RAW_STRING,
+        TokenType.HEREDOC_STRING,
+        TokenType.BIT_STRING,
+        TokenType.HEX_STRING,
+        TokenType.BYTE_STRING,
+        TokenType.UNICODE_STRING,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Tok:
+    word: str  # upper-cased for words; "" for strings, numbers and punctuation
+    text: str  # as written; quoted identifiers without their quotes
+    kind: int  # WORD, QUOTED, STRING, NUMBER or PUNCT
+
+    @property
+    def name(self) -> str:
+        """An identifier as PostgreSQL folds it: unquoted lower-cased, quoted exact."""
+        return self.text if self.kind == QUOTED else self.text.lower()
+
+
+def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
+    """sqlglot's raw tokens and our reduced ones; None when the text cannot be tokenised."""
+    try:
+        raw = DIALECT.tokenize(sql)
+        # sqlglot keeps the rest of a "command" (VACUUM, LOCK, DO ...) as one
+        # string token; the rules need its words, so read that rest again.
+        rest = raw[1:]
+        if raw and raw[0].token_type in _COMMANDS and len(raw) == 2:
+            rest = DIALECT.tokenize(sql[raw[0].end + 1 :])
+    except TokenError:
+        return None
+    toks: list[Tok] = []
+    for token in raw[:1] + rest:
+        token_type = token.token_type
+        text = token.text
+        if token_type in _STRING_TYPES:
+            toks.append(Tok("", text, STRING))
+        elif token_type is TokenType.IDENTIFIER:
+            toks.append(Tok("", text, QUOTED))
+        elif token_type is TokenType.NUMBER:
+            toks.append(Tok("", text, NUMBER))
+        elif text[:1].isalpha() or text[:1] == "_":
+            # multi-word keywords ("PRIMARY KEY", "DOUBLE PRECISION") become single words
+            toks.extend(Tok(part.upper(), part, WORD) for part in text.split())
+        else:
+            toks.append(Tok("", text, PUNCT))
+    return raw, toks
+
+
+def parse_tokens(raw: list[Token], sql: str) -> Any:
+    """Parse already-tokenised SQL with sqlglot (raises sqlglot's ParseError)."""
+    return DIALECT.parser().parse(raw, sql)[0]
+
+
+class Cursor:
+    """A position in a statement's tokens with small look-ahead helpers."""
+
+    __slots__ = ("i", "toks")
+
+    def __init__(self, toks: list[Tok], i: int = 0) -> None:
+        self.toks = toks
+        self.i = i
+
+    def done(self) -> bool:
+        return self.i >= len(self.toks)
+
+    def peek(self, ahead: int = 0) -> Tok | None:
+        j = self.i + ahead
+        return self.toks[j] if j < len(self.toks) else None
+
+    def word(self, ahead: int = 0) -> str:
+        tok = self.peek(ahead)
+        return tok.word if tok is not None else ""
+
+    def at(self, *words: str) -> bool:
+        return all(self.word(k) == w for k, w in enumerate(words))
+
+    def accept(self, *words: str) -> bool:
+        if self.at(*words):
+            self.i += len(words)
+            return True
+        return False
+
+    def skip_optional(self, *phrases: tuple[str, ...]) -> None:
+        for phrase in phrases:
+            self.accept(*phrase)
+
+    def punct(self, text: str) -> bool:
+        tok = self.peek()
+        if tok is not None and tok.kind == PUNCT and tok.text == text:
+            self.i += 1
+            return True
+        return False
+
+    def name(self) -> str:
+        """A possibly qualified name (``schema.table``), or "" when none follows."""
+        parts: list[str] = []
+        while True:
+            tok = self.peek()
+            if tok is None or tok.kind not in (WORD, QUOTED):
+                break
+            parts.append(tok.name)
+            self.i += 1
+            if not self.punct("."):
+                break
+        return ".".join(parts)
+
+    def skip_group(self) -> None:
+        """Skip a balanced ``( ... )`` if one starts here."""
+        if not self.punct("("):
+            return
+        depth = 1
+        while not self.done() and depth:
+            tok = self.toks[self.i]
+            if tok.kind == PUNCT:
+                depth += tok.text == "("
+                depth -= tok.text == ")"
+            self.i += 1
+
+    def rest(self) -> list[Tok]:
+        return self.toks[self.i :]
+
+
+def split_top_level(toks: list[Tok], separator: str = ",") -> list[list[Tok]]:
+    """Split at separators that are not inside parentheses or brackets."""
+    parts: list[list[Tok]] = [[]]
+    depth = 0
+    for tok in toks:
+        if tok.kind == PUNCT:
+            if tok.text in "([":
+                depth += 1
+            elif tok.text in ")]":
+                depth -= 1
+            elif tok.text == separator and depth == 0:
+                parts.append([])
+                continue
+        parts[-1].append(tok)
+    return [p for p in parts if p]
+
+
+def inner_group(toks: list[Tok], start: int) -> tuple[list[Tok], int]:
+    """Tokens between the ``(`` at ``start`` and its match, and the index after it."""
+    depth = 0
+    for j in range(start, len(toks)):
+        tok = toks[j]
+        if tok.kind == PUNCT and tok.text == "(":
+            depth += 1
+        elif tok.kind == PUNCT and tok.text == ")":
+            depth -= 1
+            if depth == 0:
+                return toks[start + 1 : j], j + 1
+    return toks[start + 1 :], len(toks)
+
+
+def words_of(toks: list[Tok]) -> list[str]:
+    return [t.word for t in toks]
+
+
+def render(toks: list[Tok]) -> str:
+    """Tokens back to compact SQL, for messages (``varchar(10)``, ``now()``)."""
+    out: list[str] = []
+    for tok in toks:
+        text = f"'{tok.text}'" if tok.kind == STRING else tok.text
+        if tok.kind == QUOTED:
+            text = f'"{tok.text}"'
+        glue = (
+            not out
+            or text in (")", ",", ".", "::", "]")
+            or out[-1].endswith(("(", ".", "::", "["))
+            or (text in ("(", "[") and out[-1][-1:].isalnum())
+        )
+        if text == ",":
+            out.append(",")
+        elif glue:
+            out.append(text)
+        else:
+            out.append(" " + text)
+    return "".join(out).strip()
