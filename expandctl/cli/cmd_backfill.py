@@ -9,6 +9,7 @@ from expandctl.cli.output import echo_json, format_option, style
 from expandctl.commands.backfill import (
     BackfillStatusReport,
     backfill_progress,
+    dry_run_backfill,
     pause_backfill,
 )
 
@@ -56,6 +57,25 @@ def status_command(app: AppContext, migration_id: str | None, output_format: str
         echo_json(report)
         return
     render_backfill_status(report)
+
+
+@backfill_group.command("dry-run")
+@click.argument("migration_id")
+@format_option()
+@pass_app
+def dry_run_command(app: AppContext, migration_id: str, output_format: str) -> None:
+    """Run the first batch of MIGRATION_ID's backfill in a transaction, roll it back, time it."""
+    report = dry_run_backfill(app.config, migration_id)
+    if output_format == "json":
+        echo_json(report)
+        return
+    for b in report.batches:
+        click.echo(
+            f"[{b.index}] {b.table} by ({', '.join(b.key)}): one batch of {b.batch_size:,} rows"
+            f" scanned {b.rows_scanned:,}, would update {b.rows_matched:,}, took"
+            f" {b.batch_ms:.1f} ms (rolled back); {b.rows_remaining:,} rows to do in all"
+        )
+        click.echo(b.statement)
 
 
 def render_backfill_status(report: BackfillStatusReport) -> None:

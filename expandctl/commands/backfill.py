@@ -10,11 +10,18 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from expandctl.engine.backfill import BackfillCheckpoint, backfill_status, set_paused
+from expandctl.engine.backfill import (
+    BackfillCheckpoint,
+    BackfillDryRun,
+    backfill_status,
+    dry_run_batch,
+    set_paused,
+)
 from expandctl.engine.connection import connect
 from expandctl.errors import UsageError
 from expandctl.loader.migrations import load_migrations
 from expandctl.model.config import ResolvedConfig
+from expandctl.model.migration import Migration
 
 
 class BackfillPauseResult(BaseModel):
@@ -29,7 +36,7 @@ class BackfillStatusReport(BaseModel):
     backfills: list[BackfillCheckpoint]
 
 
-def _known_migration(config: ResolvedConfig, migration_id: str) -> None:
+def _known_migration(config: ResolvedConfig, migration_id: str) -> Migration:
     migrations = load_migrations(Path(config.migrations_path))
     migration = migrations.get(migration_id)
     if migration is None:
@@ -39,6 +46,7 @@ def _known_migration(config: ResolvedConfig, migration_id: str) -> None:
         )
     if not migration.manifest.backfill:
         raise UsageError(f"migration {migration_id} has no [backfill] section")
+    return migration
 
 
 def pause_backfill(
@@ -67,3 +75,19 @@ def backfill_progress(
     with connect(config, autocommit=True) as conn:
         rows = backfill_status(conn, schema=schema, migration_id=migration_id)
     return BackfillStatusReport(state_schema=schema, migration_id=migration_id, backfills=rows)
+
+
+class BackfillDryRunReport(BaseModel):
+    migration_id: str
+    batches: list[BackfillDryRun]
+
+
+def dry_run_backfill(config: ResolvedConfig, migration_id: str) -> BackfillDryRunReport:
+    """Run the first batch of every [backfill] table in a transaction and roll it back."""
+    migration = _known_migration(config, migration_id)
+    with connect(config, autocommit=True) as conn:
+        batches = [
+            dry_run_batch(conn, index=index, spec=spec, settings=config.settings)
+            for index, spec in enumerate(migration.manifest.backfill)
+        ]
+    return BackfillDryRunReport(migration_id=migration_id, batches=batches)

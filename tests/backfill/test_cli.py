@@ -53,9 +53,19 @@ def test_advance_backfills_and_the_commands_show_and_steer_it(
     empty = _cli(root, pg_database, "backfill", "status")
     assert empty.exit_code == 0 and "no backfill has run" in empty.output
 
-    for _phase in ("expand", "backfill"):
-        result = _cli(root, pg_database, "advance", "0001_email_norm")
-        assert result.exit_code == 0, result.output
+    expand = _cli(root, pg_database, "advance", "0001_email_norm")
+    assert expand.exit_code == 0, expand.output
+
+    dry = _cli(root, pg_database, "backfill", "dry-run", "0001_email_norm", "--format", "json")
+    assert dry.exit_code == 0, dry.output
+    [batch] = json.loads(dry.output)["batches"]
+    assert batch["rows_matched"] == 700 and batch["rows_remaining"] == 5000
+    assert "UPDATE users SET" in batch["statement"]
+    with pg_database.connect() as conn:  # rolled back
+        assert conn.execute("SELECT count(email_norm) FROM users").fetchone() == (0,)
+
+    backfill = _cli(root, pg_database, "advance", "0001_email_norm")
+    assert backfill.exit_code == 0, backfill.output
 
     with pg_database.connect() as conn:
         row = conn.execute(

@@ -7,17 +7,25 @@ commands use the checkpoint helpers for ``status`` and ``backfill pause|resume``
 from __future__ import annotations
 
 from expandctl.engine.backfill.checkpoint import backfill_status, reset_backfill, set_paused
+from expandctl.engine.backfill.dry_run import dry_run_batch
 from expandctl.engine.backfill.keyset import plan_text as plan_backfill_sql
-from expandctl.engine.backfill.models import BackfillCheckpoint, BackfillProgress, BackfillResult
+from expandctl.engine.backfill.models import (
+    BackfillCheckpoint,
+    BackfillDryRun,
+    BackfillProgress,
+    BackfillResult,
+)
 from expandctl.engine.backfill.runner import run_backfill
 from expandctl.engine.backfill.spec_check import check_expression, resolve_table
 
 __all__ = [
     "BackfillCheckpoint",
+    "BackfillDryRun",
     "BackfillProgress",
     "BackfillResult",
     "backfill_status",
     "check_expression",
+    "dry_run_batch",
     "plan_backfill_sql",
     "reset_backfill",
     "resolve_table",

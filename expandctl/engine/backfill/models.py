@@ -81,3 +81,19 @@ class BackfillCheckpoint(BaseModel):
     started_at: datetime | None
     updated_at: datetime | None
     finished_at: datetime | None
+
+
+class BackfillDryRun(BaseModel):
+    """One batch run and rolled back: what it would do and how long it held its rows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int
+    table: str
+    key: list[str]
+    batch_size: int
+    rows_scanned: int
+    rows_matched: int  # rows the batch would have updated
+    batch_ms: float
+    rows_remaining: int  # whole table, still matching ``where``
+    statement: str
