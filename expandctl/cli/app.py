@@ -11,6 +11,7 @@ from expandctl import __version__
 from expandctl.cli.cmd_advance import advance_command
 from expandctl.cli.cmd_backfill import backfill_group
 from expandctl.cli.cmd_history import history_command
+from expandctl.cli.cmd_lint import lint_command
 from expandctl.cli.cmd_list import list_command
 from expandctl.cli.cmd_new import new_command
 from expandctl.cli.cmd_plan import plan_command
@@ -72,6 +73,7 @@ def cli(
 COMMANDS: tuple[click.Command, ...] = (
     new_command,
     list_command,
+    lint_command,
     status_command,
     plan_command,
     advance_command,

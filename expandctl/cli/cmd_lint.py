@@ -1,0 +1,77 @@
+"""``expandctl lint``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from expandctl.cli.context import AppContext, pass_app
+from expandctl.cli.output import color_enabled
+from expandctl.model.phases import PHASES, Phase
+
+# Kept literal so that loading the CLI does not import the parser (sqlglot).
+FORMAT_NAMES = ("text", "json", "github", "sarif", "gitlab")
+
+
+@click.command("lint")
+@click.argument("paths", nargs=-1)
+@click.option(
+    "--phase",
+    type=click.Choice([p.value for p in PHASES]),
+    help="Lint plain SQL files and stdin as this phase (default: expand, the strictest).",
+)
+@click.option(
+    "--pg-version", type=int, help="Target PostgreSQL major version (default: config, else 15)."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(FORMAT_NAMES),
+    default="text",
+    show_default=True,
+    help="text for people; json (documented schema), github, sarif, gitlab for CI.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 on errors only, or on warnings too.",
+)
+@click.option("--select", multiple=True, help="Rule ids, names or groups to run (replaces config).")
+@click.option("--ignore", multiple=True, help="Rule ids, names or groups to skip.")
+@pass_app
+def lint_command(
+    app: AppContext,
+    paths: tuple[str, ...],
+    phase: str | None,
+    pg_version: int | None,
+    output_format: str,
+    fail_on: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+) -> None:
+    """Check migration SQL for locks and breakage, phase by phase.
+
+    PATHS are migration folders, the migrations directory (the default), .sql
+    files, or - for SQL on stdin. Exit code 0: no errors; 1: findings at or
+    above --fail-on; 2: usage, configuration or I/O error.
+    """
+    from expandctl.commands.lint import STDIN, run_lint
+    from expandctl.lint.formats import render
+
+    stdin_text = sys.stdin.read() if STDIN in paths else None
+    report = run_lint(
+        app.config,
+        paths,
+        phase=Phase(phase) if phase else None,
+        pg_version=pg_version,
+        select=select,
+        ignore=ignore,
+        fail_on="warning" if fail_on == "warning" else "error",
+        stdin_text=stdin_text,
+    )
+    click.echo(render(report, output_format, color=color_enabled()))
+    if report.failed:
+        click.get_current_context().exit(1)

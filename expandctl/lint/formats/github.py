@@ -1,0 +1,32 @@
+"""``--format github``: GitHub Actions workflow commands, one annotation per finding."""
+
+from __future__ import annotations
+
+from expandctl.lint.finding import LintReport
+
+
+def _data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _property(text: str) -> str:
+    return _data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(report: LintReport) -> str:
+    lines = []
+    for f in report.findings:
+        props = ",".join(
+            [
+                f"file={_property(f.path)}",
+                f"line={f.line}",
+                f"endLine={f.end_line}",
+                f"col={f.column}",
+                f"title={_property(f'{f.rule_id} {f.rule_name}')}",
+            ]
+        )
+        body = _data(f"{f.message}\nSafe: {f.fix}")
+        lines.append(f"::{f.severity} {props}::{body}")
+    s = report.summary
+    lines.append(f"expandctl lint: {s.errors} errors, {s.warnings} warnings in {s.files} files")
+    return "\n".join(lines)
