@@ -1,0 +1,1 @@
+"""Declarative operations: one module per ``op``, listed in registry.OPERATION_CLASSES."""

@@ -1,0 +1,133 @@
+"""``add_column``: any default / NOT NULL combination, the safe way.
+
+expand adds the column nullable and without a default, then sets the default
+(a catalog-only change that new rows use): never a table rewrite, even for a
+volatile default. backfill fills existing rows. NOT NULL comes as a CHECK
+added NOT VALID and validated in switch-reads, then turned into a real NOT
+NULL in contract, where the validated check makes it instant.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from expandctl.model.backfill import BackfillSpec
+from expandctl.model.ops import checks
+from expandctl.model.ops.base import (
+    PlanContext,
+    TableOperation,
+    backfill,
+    check_steps,
+    generated_name,
+    sql,
+)
+from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.phases import Phase
+from expandctl.model.sql_quote import quote_ident
+from expandctl.model.steps import Step
+
+
+class AddColumn(TableOperation):
+    """``op = "add_column"``: ``column`` of ``type``, optional ``default`` and ``not_null``."""
+
+    op: Literal["add_column"]
+    column: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    default: str | None = Field(default=None, description="SQL default for new rows")
+    not_null: bool = False
+    backfill: str | None = Field(
+        default=None, description="SQL for existing rows (default: the default)"
+    )
+
+    @model_validator(mode="after")
+    def _not_null_needs_a_value(self) -> AddColumn:
+        if self.not_null and self.default is None:
+            raise ValueError(
+                "not_null needs a default: old app versions insert rows without this column"
+            )
+        return self
+
+    @property
+    def fill(self) -> str | None:
+        return self.backfill or self.default
+
+    def _check_name(self, ctx: PlanContext) -> str:
+        return quote_ident(generated_name(ctx, self.table, self.column, "not_null"))
+
+    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
+        return [
+            checks.table_exists(self.schema_, self.table),
+            checks.column_absent(self.schema_, self.table, self.column),
+        ]
+
+    def backfill_count(self) -> int:
+        return 1 if self.fill else 0
+
+    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        column = quote_ident(self.column)
+        if phase is Phase.EXPAND:
+            steps = [
+                *check_steps(self, ctx),
+                sql(self, ctx, f"ALTER TABLE {self.target} ADD COLUMN {column} {self.type}"),
+            ]
+            if self.default is not None:
+                steps.append(
+                    sql(
+                        self,
+                        ctx,
+                        f"ALTER TABLE {self.target} ALTER COLUMN {column}"
+                        f" SET DEFAULT {self.default}",
+                    )
+                )
+            return steps
+        if phase is Phase.BACKFILL and self.fill:
+            spec = BackfillSpec(
+                table=self.target, set={self.column: self.fill}, where=f"{column} IS NULL"
+            )
+            return [backfill(ctx, spec)]
+        if phase is Phase.SWITCH_READS and self.not_null:
+            return [
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} ADD CONSTRAINT {self._check_name(ctx)}"
+                    f" CHECK ({column} IS NOT NULL) NOT VALID",
+                ),
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} VALIDATE CONSTRAINT {self._check_name(ctx)}",
+                    autocommit=True,
+                ),
+            ]
+        if phase is Phase.CONTRACT and self.not_null:
+            return [
+                sql(self, ctx, f"ALTER TABLE {self.target} ALTER COLUMN {column} SET NOT NULL"),
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {self._check_name(ctx)}",
+                ),
+            ]
+        return []
+
+    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        if phase is Phase.EXPAND:
+            return [
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} DROP COLUMN IF EXISTS {quote_ident(self.column)}",
+                )
+            ]
+        if phase is Phase.SWITCH_READS and self.not_null:
+            return [
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {self._check_name(ctx)}",
+                )
+            ]
+        return []

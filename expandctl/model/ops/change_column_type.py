@@ -1,0 +1,53 @@
+"""``change_column_type``: a new column of the new type, converted both ways.
+
+``up`` turns the old column into the new type (default: a plain CAST);
+``down`` turns the new column back (required: narrowing must be explicit).
+The new column gets its own name; see column_sync for the phases.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from expandctl.model.ops.base import PlanContext, TableOperation
+from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.ops.column_sync import ColumnSync, NewColumn, OldColumn
+from expandctl.model.phases import Phase
+from expandctl.model.sql_quote import quote_ident
+from expandctl.model.steps import Step
+
+
+class ChangeColumnType(TableOperation):
+    """``op = "change_column_type"``: ``column`` -> ``to`` of ``type``, via ``up``/``down``."""
+
+    op: Literal["change_column_type"]
+    column: str = Field(min_length=1)
+    to: str = Field(min_length=1, description="name of the new column")
+    type: str = Field(min_length=1, description="the new SQL type, e.g. bigint")
+    up: str | None = Field(default=None, description="SQL over the old column; default CAST")
+    down: str = Field(min_length=1, description="SQL over the new column giving the old value")
+    not_null: bool = False
+    unique: bool = False
+
+    def sync(self) -> ColumnSync:
+        up = self.up or f"CAST({quote_ident(self.column)} AS {self.type})"
+        return ColumnSync(
+            op=self,
+            old=(OldColumn(self.column, down=self.down),),
+            new=(NewColumn(self.to, self.type, up=up, not_null=self.not_null, unique=self.unique),),
+            carried_not_null=((self.column, self.not_null, "not_null"),),
+        )
+
+    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
+        return self.sync().checks(ctx)
+
+    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        return self.sync().forward(phase, ctx)
+
+    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        return self.sync().reverse(phase, ctx)
+
+    def backfill_count(self) -> int:
+        return 1

@@ -1,0 +1,132 @@
+"""Catalog preconditions of an operation, as data.
+
+An operation states what must hold in the live catalog before its expand runs
+(the table exists, the column does not yet ...). Each CatalogCheck is one SQL
+query returning a boolean plus the message to show when it returns false.
+
+Until the engine runs checks natively, ``as_sql`` renders a check as a DO
+block that raises the message; operations put those at the head of their
+expand steps, so a failed check stops expand before it changes anything, in
+the same transaction.
+"""
+
+# ruff: noqa: S608 -- generating SQL is this module's job: names go through
+# quote_ident, expressions are the developer's SQL and the linter checks them.
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from expandctl.model.sql_quote import dollar_quote, qualified, quote_literal
+
+
+class CatalogCheck(BaseModel):
+    """``sql`` must return true; otherwise expand stops with ``message``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sql: str  # a SELECT of one boolean
+    message: str
+    hint: str | None = None
+
+    def as_sql(self) -> str:
+        text = self.message + (f" ({self.hint})" if self.hint else "")
+        body = (
+            f"\nBEGIN\n  IF NOT coalesce(({self.sql}), false) THEN\n"
+            f"    RAISE EXCEPTION USING MESSAGE = {quote_literal(text)},"
+            " ERRCODE = 'object_not_in_prerequisite_state';\n"
+            "  END IF;\nEND\n"
+        )
+        return f"DO {dollar_quote(body)}"
+
+
+def _regclass(schema: str | None, name: str) -> str:
+    return f"to_regclass({quote_literal(qualified(schema, name))})"
+
+
+def _display(schema: str | None, name: str) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+def attribute(schema: str | None, table: str, column: str, condition: str = "true") -> str:
+    return (
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute"
+        f" WHERE attrelid = {_regclass(schema, table)} AND attname = {quote_literal(column)}"
+        f" AND attnum > 0 AND NOT attisdropped AND {condition})"
+    )
+
+
+def table_exists(schema: str | None, table: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=f"SELECT {_regclass(schema, table)} IS NOT NULL",
+        message=f"table {_display(schema, table)} does not exist",
+        hint="check the table name and schema, or create the table in an earlier migration",
+    )
+
+
+def table_absent(schema: str | None, table: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=f"SELECT {_regclass(schema, table)} IS NULL",
+        message=f"table {_display(schema, table)} already exists",
+        hint="pick another name, or drop the old table in an earlier migration",
+    )
+
+
+def column_exists(schema: str | None, table: str, column: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=attribute(schema, table, column),
+        message=f"column {_display(schema, table)}.{column} does not exist",
+        hint="check the column name",
+    )
+
+
+def column_absent(schema: str | None, table: str, column: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=f"SELECT NOT ({attribute(schema, table, column)})",
+        message=f"column {_display(schema, table)}.{column} already exists",
+        hint="pick another name for the new column",
+    )
+
+
+def column_nullable(schema: str | None, table: str, column: str, *, option: str) -> CatalogCheck:
+    """A NOT NULL old column must be carried over explicitly (never silently lost)."""
+    return CatalogCheck(
+        sql=f"SELECT NOT ({attribute(schema, table, column, 'attnotnull')})",
+        message=f"column {_display(schema, table)}.{column} is NOT NULL"
+        " but the operation would make its replacement nullable",
+        hint=f"set {option} = true on the operation",
+    )
+
+
+def column_has_no_default(schema: str | None, table: str, column: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=f"SELECT NOT ({attribute(schema, table, column, 'atthasdef')})",
+        message=f"column {_display(schema, table)}.{column} already has a default",
+        hint="drop the default first, or leave default out of the operation",
+    )
+
+
+def constraint_absent(schema: str | None, table: str, name: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
+            f" WHERE conrelid = {_regclass(schema, table)} AND conname = {quote_literal(name)})"
+        ),
+        message=f"constraint {name} already exists on {_display(schema, table)}",
+        hint="pick another constraint name",
+    )
+
+
+def relation_absent(schema: str | None, name: str, kind: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=f"SELECT {_regclass(schema, name)} IS NULL",
+        message=f"{kind} {_display(schema, name)} already exists",
+        hint=f"pick another {kind} name",
+    )
+
+
+def relation_exists(schema: str | None, name: str, kind: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=f"SELECT {_regclass(schema, name)} IS NOT NULL",
+        message=f"{kind} {_display(schema, name)} does not exist",
+        hint=f"check the {kind} name and schema",
+    )

@@ -1,0 +1,301 @@
+"""The shared machinery of rename_column, change_column_type and replace_column.
+
+Old columns O are replaced by new columns N, with ``N = up(O)`` and
+``O = down(N)``. While both app versions run, a BEFORE INSERT OR UPDATE row
+trigger keeps the two shapes equal, whichever one a writer set:
+
+- expand: add N (nullable), the sync function (old side wins a conflict) and
+  its trigger, so every write from now on is mirrored;
+- backfill: set N = up(O) for the existing rows, in keyset batches;
+- switch-reads: check no row is left with N distinct from up(O); carry NOT NULL
+  over (CHECK ... NOT VALID, then VALIDATE) and uniqueness (index CONCURRENTLY);
+- switch-writes: replace the function so the new side wins a conflict; old
+  columns keep being derived from N, so a rollback finds them correct;
+- contract: drop the trigger, the function and O; SET NOT NULL on N (instant:
+  the validated check proves it) and drop the helper check.
+
+Expressions (``up``/``down``) are SQL written by the developer. In the trigger
+they are evaluated over ``(SELECT NEW.*) AS r``, so they name columns exactly
+as they would in an UPDATE.
+"""
+
+# ruff: noqa: S608 -- generating SQL is this module's job: names go through
+# quote_ident, expressions are the developer's SQL and the linter checks them.
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from expandctl.model.backfill import BackfillSpec
+from expandctl.model.ops import checks
+from expandctl.model.ops.base import (
+    PlanContext,
+    TableOperation,
+    backfill,
+    check_steps,
+    generated_name,
+    sql,
+    trigger_clause,
+)
+from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.phases import Phase
+from expandctl.model.sql_quote import dollar_quote, object_name, quote_ident
+from expandctl.model.steps import Step
+
+
+@dataclass(frozen=True)
+class OldColumn:
+    name: str
+    down: str  # SQL over the new columns giving this old column
+
+
+@dataclass(frozen=True)
+class NewColumn:
+    name: str
+    type: str
+    up: str  # SQL over the old columns giving this new column
+    not_null: bool = False
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class ColumnSync:
+    op: TableOperation
+    old: tuple[OldColumn, ...]
+    new: tuple[NewColumn, ...]
+    # Old NOT NULL columns whose replacement the operation did not declare NOT NULL:
+    # refuse them before expand instead of silently dropping the constraint.
+    carried_not_null: tuple[tuple[str, bool, str], ...] = ()
+
+    # --- names ---
+
+    def function_name(self, ctx: PlanContext) -> str:
+        return generated_name(ctx, self.op.table, *(c.name for c in self.old), "sync")
+
+    def not_null_check(self, ctx: PlanContext, column: NewColumn) -> str:
+        return generated_name(ctx, self.op.table, column.name, "not_null")
+
+    def unique_index(self, column: NewColumn) -> str:
+        return object_name(self.op.table, column.name, "key")
+
+    # --- SQL pieces ---
+
+    def _row(self, prefix: str, columns: tuple[OldColumn, ...] | tuple[NewColumn, ...]) -> str:
+        return "ROW(" + ", ".join(f"{prefix}{quote_ident(c.name)}" for c in columns) + ")"
+
+    def _up_row(self) -> str:
+        return "ROW(" + ", ".join(f"CAST(({c.up}) AS {c.type})" for c in self.new) + ")"
+
+    def stale_condition(self) -> str:
+        """True for a row whose new shape is not up(old shape)."""
+        return f"{self._row('', self.new)} IS DISTINCT FROM {self._up_row()}"
+
+    def _function(self, ctx: PlanContext, *, new_wins: bool, replace: bool) -> str:
+        news = ", ".join(f"NEW.{quote_ident(c.name)}" for c in self.new)
+        olds = ", ".join(f"NEW.{quote_ident(c.name)}" for c in self.old)
+        compute_new = (
+            f"SELECT {', '.join(c.up for c in self.new)} INTO {news} FROM (SELECT NEW.*) AS r;"
+        )
+        compute_old = (
+            f"SELECT {', '.join(c.down for c in self.old)} INTO {olds} FROM (SELECT NEW.*) AS r;"
+        )
+        consistent = (
+            f"(SELECT ROW({news}) IS NOT DISTINCT FROM {self._up_row()} FROM (SELECT NEW.*) AS r)"
+        )
+        if new_wins:
+            decide = (
+                f"  IF new_written THEN\n    IF NOT {consistent} THEN\n      {compute_old}\n"
+                f"    END IF;\n  ELSIF old_written THEN\n    {compute_new}\n  END IF;\n"
+            )
+        else:
+            decide = (
+                f"  IF old_written THEN\n    {compute_new}\n"
+                f"  ELSIF new_written AND NOT {consistent} THEN\n    {compute_old}\n  END IF;\n"
+            )
+        old_now = self._row("NEW.", self.old)
+        new_now = self._row("NEW.", self.new)
+        body = (
+            "\n#variable_conflict use_column\n"
+            "DECLARE\n  old_written boolean;\n  new_written boolean;\nBEGIN\n"
+            "  -- Which shape did this writer set? Mirror it into the other one.\n"
+            "  IF TG_OP = 'INSERT' THEN\n"
+            f"    old_written := num_nonnulls({olds}) > 0;\n"
+            f"    new_written := num_nonnulls({news}) > 0;\n"
+            "  ELSE\n"
+            f"    old_written := {old_now} IS DISTINCT FROM {self._row('OLD.', self.old)};\n"
+            f"    new_written := {new_now} IS DISTINCT FROM {self._row('OLD.', self.new)};\n"
+            "  END IF;\n"
+            f"{decide}"
+            "  RETURN NEW;\nEND\n"
+        )
+        verb = "CREATE OR REPLACE FUNCTION" if replace else "CREATE FUNCTION"
+        winner = "new" if new_wins else "old"
+        return (
+            f"-- keeps {self.op.display} old and new columns equal; the {winner} side wins\n"
+            f"{verb} {self.op.in_schema(self.function_name(ctx))}() RETURNS trigger"
+            f" LANGUAGE plpgsql AS {dollar_quote(body)}"
+        )
+
+    # --- phases ---
+
+    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
+        schema, table = self.op.schema_, self.op.table
+        found = [checks.table_exists(schema, table)]
+        found += [checks.column_exists(schema, table, c.name) for c in self.old]
+        found += [checks.column_absent(schema, table, c.name) for c in self.new]
+        found += [
+            checks.column_nullable(schema, table, name, option=opt)
+            for name, declared, opt in self.carried_not_null
+            if not declared
+        ]
+        return found
+
+    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        op, target = self.op, self.op.target
+        function = self.op.in_schema(self.function_name(ctx))
+        trigger = quote_ident(self.function_name(ctx))
+        if phase is Phase.EXPAND:
+            adds = ", ".join(f"ADD COLUMN {quote_ident(c.name)} {c.type}" for c in self.new)
+            return [
+                *check_steps(op, ctx),
+                sql(op, ctx, f"ALTER TABLE {target} {adds}"),
+                sql(op, ctx, self._function(ctx, new_wins=False, replace=False)),
+                sql(
+                    op,
+                    ctx,
+                    f"CREATE TRIGGER {trigger} BEFORE INSERT OR UPDATE ON {target}"
+                    f" FOR EACH ROW {trigger_clause(ctx)} {function}()",
+                ),
+            ]
+        if phase is Phase.BACKFILL:
+            spec = BackfillSpec(
+                table=target,
+                set={c.name: f"CAST(({c.up}) AS {c.type})" for c in self.new},
+                where=self.stale_condition(),
+            )
+            return [backfill(ctx, spec)]
+        if phase is Phase.SWITCH_READS:
+            steps: list[Step] = [
+                sql(
+                    op,
+                    ctx,
+                    checks.CatalogCheck(
+                        sql=f"SELECT NOT EXISTS (SELECT 1 FROM {target}"
+                        f" WHERE {self.stale_condition()})",
+                        message=f"{op.display} still has rows whose new columns do not match"
+                        " the old ones",
+                        hint="run the backfill phase to completion first",
+                    ).as_sql(),
+                )
+            ]
+            for column in self.new:
+                if column.not_null:
+                    name = quote_ident(self.not_null_check(ctx, column))
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            f"ALTER TABLE {target} ADD CONSTRAINT {name}"
+                            f" CHECK ({quote_ident(column.name)} IS NOT NULL) NOT VALID",
+                        )
+                    )
+                    # Its own transaction: validating scans the table under a weak lock only.
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            f"ALTER TABLE {target} VALIDATE CONSTRAINT {name}",
+                            autocommit=True,
+                        )
+                    )
+                if column.unique:
+                    index = self.op.in_schema(self.unique_index(column))
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS"
+                            f" {quote_ident(self.unique_index(column))} ON {target}"
+                            f" ({quote_ident(column.name)})",
+                            autocommit=True,
+                            index=index,
+                            action="create",
+                        )
+                    )
+            return steps
+        if phase is Phase.SWITCH_WRITES:
+            return [sql(op, ctx, self._function(ctx, new_wins=True, replace=True))]
+        if phase is Phase.CONTRACT:
+            steps = [
+                sql(op, ctx, f"DROP TRIGGER IF EXISTS {trigger} ON {target}"),
+                sql(op, ctx, f"DROP FUNCTION IF EXISTS {function}()"),
+                sql(
+                    op,
+                    ctx,
+                    f"ALTER TABLE {target} "
+                    + ", ".join(f"DROP COLUMN IF EXISTS {quote_ident(c.name)}" for c in self.old),
+                ),
+            ]
+            for column in self.new:
+                if column.not_null:
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            f"ALTER TABLE {target} ALTER COLUMN"
+                            f" {quote_ident(column.name)} SET NOT NULL",
+                        )
+                    )
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS"
+                            f" {quote_ident(self.not_null_check(ctx, column))}",
+                        )
+                    )
+            return steps
+        return []
+
+    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        op, target = self.op, self.op.target
+        function = self.op.in_schema(self.function_name(ctx))
+        trigger = quote_ident(self.function_name(ctx))
+        if phase is Phase.EXPAND:
+            return [
+                sql(op, ctx, f"DROP TRIGGER IF EXISTS {trigger} ON {target}"),
+                sql(op, ctx, f"DROP FUNCTION IF EXISTS {function}()"),
+                sql(
+                    op,
+                    ctx,
+                    f"ALTER TABLE {target} "
+                    + ", ".join(f"DROP COLUMN IF EXISTS {quote_ident(c.name)}" for c in self.new),
+                ),
+            ]
+        if phase is Phase.SWITCH_READS:
+            steps: list[Step] = []
+            for column in reversed(self.new):
+                if column.unique:
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            "DROP INDEX CONCURRENTLY IF EXISTS"
+                            f" {self.op.in_schema(self.unique_index(column))}",
+                            autocommit=True,
+                            index=self.op.in_schema(self.unique_index(column)),
+                            action="drop",
+                        )
+                    )
+                if column.not_null:
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS"
+                            f" {quote_ident(self.not_null_check(ctx, column))}",
+                        )
+                    )
+            return steps
+        if phase is Phase.SWITCH_WRITES:
+            return [sql(op, ctx, self._function(ctx, new_wins=False, replace=True))]
+        return []

@@ -1,0 +1,64 @@
+"""``drop_not_null``: allow NULLs (expand). Instant; old code keeps writing values.
+
+Undoing it is the careful direction: a CHECK NOT VALID, validated in its own
+transaction, then SET NOT NULL (instant thanks to the check) and the helper
+dropped. It fails if NULLs were written meanwhile, as it must.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from expandctl.model.ops import checks
+from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, generated_name, sql
+from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.phases import Phase
+from expandctl.model.sql_quote import quote_ident
+from expandctl.model.steps import Step
+
+
+class DropNotNull(TableOperation):
+    """``op = "drop_not_null"``: ``column`` may hold NULL from now on."""
+
+    op: Literal["drop_not_null"]
+    column: str = Field(min_length=1)
+
+    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
+        return [
+            checks.table_exists(self.schema_, self.table),
+            checks.column_exists(self.schema_, self.table, self.column),
+        ]
+
+    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        if phase is Phase.EXPAND:
+            return [
+                *check_steps(self, ctx),
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} ALTER COLUMN"
+                    f" {quote_ident(self.column)} DROP NOT NULL",
+                ),
+            ]
+        return []
+
+    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        if phase is not Phase.EXPAND:
+            return []
+        column = quote_ident(self.column)
+        name = quote_ident(generated_name(ctx, self.table, self.column, "not_null"))
+        return [
+            sql(
+                self,
+                ctx,
+                f"ALTER TABLE {self.target} ADD CONSTRAINT {name}"
+                f" CHECK ({column} IS NOT NULL) NOT VALID",
+            ),
+            sql(
+                self, ctx, f"ALTER TABLE {self.target} VALIDATE CONSTRAINT {name}", autocommit=True
+            ),
+            sql(self, ctx, f"ALTER TABLE {self.target} ALTER COLUMN {column} SET NOT NULL"),
+            sql(self, ctx, f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {name}"),
+        ]

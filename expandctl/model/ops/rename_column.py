@@ -1,0 +1,57 @@
+"""``rename_column``: users.name -> users.full_name without breaking either app version.
+
+The new column is a copy kept equal by a sync trigger until contract drops
+the old one; see column_sync for the phase by phase story.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from expandctl.model.ops.base import PlanContext, TableOperation
+from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.ops.column_sync import ColumnSync, NewColumn, OldColumn
+from expandctl.model.phases import Phase
+from expandctl.model.sql_quote import quote_ident
+from expandctl.model.steps import Step
+
+
+class RenameColumn(TableOperation):
+    """Rename a column: ``op = "rename_column"``, ``column``, ``to``, its ``type``."""
+
+    op: Literal["rename_column"]
+    column: str = Field(min_length=1)
+    to: str = Field(min_length=1)
+    type: str = Field(min_length=1, description="the column's SQL type, e.g. text")
+    not_null: bool = Field(default=False, description="the column is NOT NULL: keep it so")
+    unique: bool = Field(default=False, description="the column is unique: keep it so")
+
+    def sync(self) -> ColumnSync:
+        return ColumnSync(
+            op=self,
+            old=(OldColumn(self.column, down=quote_ident(self.to)),),
+            new=(
+                NewColumn(
+                    self.to,
+                    self.type,
+                    up=quote_ident(self.column),
+                    not_null=self.not_null,
+                    unique=self.unique,
+                ),
+            ),
+            carried_not_null=((self.column, self.not_null, "not_null"),),
+        )
+
+    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
+        return self.sync().checks(ctx)
+
+    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        return self.sync().forward(phase, ctx)
+
+    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        return self.sync().reverse(phase, ctx)
+
+    def backfill_count(self) -> int:
+        return 1

@@ -1,0 +1,122 @@
+"""``set_not_null``: NOT NULL on an existing column without a long exclusive lock.
+
+expand sets the optional ``default`` (so writers that omit the column stop
+producing NULLs); backfill replaces the NULLs already there; switch-reads adds
+``CHECK (column IS NOT NULL) NOT VALID`` and validates it in its own
+transaction; contract turns it into a real NOT NULL, which PostgreSQL 12+
+accepts without a scan thanks to the validated check, and drops the helper.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from expandctl.model.backfill import BackfillSpec
+from expandctl.model.ops import checks
+from expandctl.model.ops.base import (
+    PlanContext,
+    TableOperation,
+    backfill,
+    check_steps,
+    generated_name,
+    sql,
+)
+from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.phases import Phase
+from expandctl.model.sql_quote import quote_ident
+from expandctl.model.steps import Step
+
+
+class SetNotNull(TableOperation):
+    """``op = "set_not_null"``: ``column``; ``backfill`` fills NULLs, ``default`` stops new ones."""
+
+    op: Literal["set_not_null"]
+    column: str = Field(min_length=1)
+    default: str | None = None
+    backfill: str | None = Field(default=None, description="SQL for rows that are NULL now")
+
+    @property
+    def fill(self) -> str | None:
+        return self.backfill or self.default
+
+    def _check_name(self, ctx: PlanContext) -> str:
+        return quote_ident(generated_name(ctx, self.table, self.column, "not_null"))
+
+    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
+        found = [
+            checks.table_exists(self.schema_, self.table),
+            checks.column_exists(self.schema_, self.table, self.column),
+        ]
+        if self.default is not None:
+            found.append(checks.column_has_no_default(self.schema_, self.table, self.column))
+        return found
+
+    def backfill_count(self) -> int:
+        return 1 if self.fill else 0
+
+    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        column = quote_ident(self.column)
+        if phase is Phase.EXPAND:
+            steps = check_steps(self, ctx)
+            if self.default is not None:
+                steps.append(
+                    sql(
+                        self,
+                        ctx,
+                        f"ALTER TABLE {self.target} ALTER COLUMN {column}"
+                        f" SET DEFAULT {self.default}",
+                    )
+                )
+            return steps
+        if phase is Phase.BACKFILL and self.fill:
+            spec = BackfillSpec(
+                table=self.target, set={self.column: self.fill}, where=f"{column} IS NULL"
+            )
+            return [backfill(ctx, spec)]
+        if phase is Phase.SWITCH_READS:
+            return [
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} ADD CONSTRAINT {self._check_name(ctx)}"
+                    f" CHECK ({column} IS NOT NULL) NOT VALID",
+                ),
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} VALIDATE CONSTRAINT {self._check_name(ctx)}",
+                    autocommit=True,
+                ),
+            ]
+        if phase is Phase.CONTRACT:
+            return [
+                sql(self, ctx, f"ALTER TABLE {self.target} ALTER COLUMN {column} SET NOT NULL"),
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {self._check_name(ctx)}",
+                ),
+            ]
+        return []
+
+    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        if phase is Phase.EXPAND and self.default is not None:
+            return [
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} ALTER COLUMN"
+                    f" {quote_ident(self.column)} DROP DEFAULT",
+                )
+            ]
+        if phase is Phase.SWITCH_READS:
+            return [
+                sql(
+                    self,
+                    ctx,
+                    f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {self._check_name(ctx)}",
+                )
+            ]
+        return []

@@ -1,0 +1,44 @@
+"""``sql``: raw SQL per phase, exactly as the phase files would hold it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from expandctl.model.ops.base import OperationBase, PlanContext, source
+from expandctl.model.phases import Phase
+from expandctl.model.steps import Step
+
+
+class SqlOperation(OperationBase):
+    """Raw SQL per phase; ``<phase>.down`` keys hold the reverse of a phase."""
+
+    op: Literal["sql"]
+    expand: str | None = None
+    switch_reads: str | None = Field(default=None, alias="switch-reads")
+    switch_writes: str | None = Field(default=None, alias="switch-writes")
+    contract: str | None = None
+    expand_down: str | None = Field(default=None, alias="expand.down")
+    switch_reads_down: str | None = Field(default=None, alias="switch-reads.down")
+    switch_writes_down: str | None = Field(default=None, alias="switch-writes.down")
+
+    def _text(self, phase: Phase, rollback: bool) -> str | None:
+        attr = phase.value.replace("-", "_") + ("_down" if rollback else "")
+        value = getattr(self, attr, None)
+        return value if isinstance(value, str) else None
+
+    def _steps(self, phase: Phase, ctx: PlanContext, rollback: bool) -> list[Step]:
+        # Late import: planning imports the operation models, not the other way round.
+        from expandctl.model.planning import sql_steps
+
+        text = self._text(phase, rollback)
+        if not text:
+            return []
+        return list(sql_steps(text, source=source(self, ctx), server_version=ctx.server_version))
+
+    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        return self._steps(phase, ctx, rollback=False)
+
+    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        return self._steps(phase, ctx, rollback=True)

@@ -1,0 +1,326 @@
+"""Every operation, on a real database: each phase forward, undone, redone; then the end state.
+
+After each reversible phase is rolled back the catalog must equal its
+snapshot from before the phase; after contract the data must have the new
+shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.conftest import PgDatabase
+from tests.operations.schema import create_schema
+from tests.operations.support import forward_rollback_forward, parse, query
+
+pytestmark = pytest.mark.db
+
+Check = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    ops: list[dict[str, Any]]
+    check: Check
+
+
+def columns(dsn: str, table: str = "users") -> dict[str, tuple[str, bool]]:
+    rows = query(
+        dsn,
+        "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        table,
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def constraints(dsn: str, table: str = "users") -> dict[str, tuple[str, bool]]:
+    rows = query(
+        dsn,
+        "SELECT conname, contype::text, convalidated FROM pg_constraint"
+        " WHERE conrelid = %s::regclass",
+        table,
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def index_names(dsn: str) -> set[str]:
+    return {r[0] for r in query(dsn, "SELECT indexname FROM pg_indexes WHERE schemaname='public'")}
+
+
+def no_helpers_left(dsn: str) -> None:
+    assert query(dsn, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal") == []
+    assert query(dsn, "SELECT proname FROM pg_proc WHERE proname LIKE 'expandctl%%'") == []
+    assert not any(name.startswith("expandctl") for name in constraints(dsn))
+
+
+def check_rename(dsn: str) -> None:
+    cols = columns(dsn)
+    assert "name" not in cols
+    assert cols["full_name"] == ("text", True)
+    assert query(dsn, "SELECT full_name FROM users WHERE id = 1") == [("First1 Last1",)]
+    no_helpers_left(dsn)
+
+
+def check_split(dsn: str) -> None:
+    cols = columns(dsn)
+    assert "name" not in cols
+    assert cols["first_name"] == ("text", True)
+    assert query(dsn, "SELECT first_name, last_name FROM users WHERE id = 12") == [
+        ("First12", "Last12")
+    ]
+    no_helpers_left(dsn)
+
+
+def check_bigint(dsn: str) -> None:
+    cols = columns(dsn)
+    assert "age" not in cols
+    assert cols["age_big"] == ("bigint", False)
+    assert query(dsn, "SELECT count(*) FROM users WHERE age_big IS NULL") == [(300 // 7,)]
+    no_helpers_left(dsn)
+
+
+def check_add_column(dsn: str) -> None:
+    assert columns(dsn)["status"] == ("text", True)
+    assert query(dsn, "SELECT count(*) FROM users WHERE status = 'active'") == [(300,)]
+    no_helpers_left(dsn)
+
+
+def check_set_not_null(dsn: str) -> None:
+    assert columns(dsn)["nickname"] == ("text", True)
+    assert query(dsn, "SELECT count(*) FROM users WHERE nickname = 'anon'") == [(100,)]
+    no_helpers_left(dsn)
+
+
+def check_drop_not_null(dsn: str) -> None:
+    assert columns(dsn)["email"] == ("text", False)
+
+
+def check_add_check(dsn: str) -> None:
+    assert constraints(dsn)["users_age_positive"] == ("c", True)
+
+
+def check_foreign_key(dsn: str) -> None:
+    assert constraints(dsn)["users_org_id_fkey"] == ("f", True)
+
+
+def check_unique(dsn: str) -> None:
+    assert constraints(dsn)["users_nickname_key"] == ("u", True)
+
+
+def check_create_index(dsn: str) -> None:
+    assert "users_age_idx" in index_names(dsn)
+
+
+def check_drop_index(dsn: str) -> None:
+    assert "users_email_key" not in index_names(dsn)
+
+
+def check_drop_column(dsn: str) -> None:
+    assert "nickname" not in columns(dsn)
+
+
+def check_create_table(dsn: str) -> None:
+    assert set(columns(dsn, "teams")) == {"id", "name"}
+
+
+def check_drop_table(dsn: str) -> None:
+    assert query(dsn, "SELECT to_regclass('orgs')") == [(None,)]
+
+
+def check_rename_table(dsn: str) -> None:
+    assert query(dsn, "SELECT to_regclass('people')::text, to_regclass('users')") == [
+        ("people", None)
+    ]
+    assert query(dsn, "SELECT count(*) FROM people") == [(300,)]
+
+
+def check_sql(dsn: str) -> None:
+    assert "users_created_idx" in index_names(dsn)
+
+
+SPLIT = {
+    "op": "replace_column",
+    "table": "users",
+    "old": [{"name": "name", "down": "first_name || ' ' || last_name"}],
+    "new": [
+        {"name": "first_name", "type": "text", "up": "split_part(name, ' ', 1)", "not_null": True},
+        {
+            "name": "last_name",
+            "type": "text",
+            "up": "substr(name, length(split_part(name, ' ', 1)) + 2)",
+        },
+    ],
+}
+
+CASES = [
+    Case(
+        "rename_column",
+        [
+            {
+                "op": "rename_column",
+                "table": "users",
+                "column": "name",
+                "to": "full_name",
+                "type": "text",
+                "not_null": True,
+            }
+        ],
+        check_rename,
+    ),
+    Case("replace_column", [SPLIT], check_split),
+    Case(
+        "change_column_type",
+        [
+            {
+                "op": "change_column_type",
+                "table": "users",
+                "column": "age",
+                "to": "age_big",
+                "type": "bigint",
+                "down": "CAST(age_big AS integer)",
+            }
+        ],
+        check_bigint,
+    ),
+    Case(
+        "add_column",
+        [
+            {
+                "op": "add_column",
+                "table": "users",
+                "column": "status",
+                "type": "text",
+                "default": "'active'",
+                "not_null": True,
+            }
+        ],
+        check_add_column,
+    ),
+    Case(
+        "set_not_null",
+        [{"op": "set_not_null", "table": "users", "column": "nickname", "default": "'anon'"}],
+        check_set_not_null,
+    ),
+    Case(
+        "drop_not_null",
+        [{"op": "drop_not_null", "table": "users", "column": "email"}],
+        check_drop_not_null,
+    ),
+    Case(
+        "add_check",
+        [{"op": "add_check", "table": "users", "name": "users_age_positive", "check": "age > 0"}],
+        check_add_check,
+    ),
+    Case(
+        "add_foreign_key",
+        [
+            {
+                "op": "add_foreign_key",
+                "table": "users",
+                "name": "users_org_id_fkey",
+                "columns": ["org_id"],
+                "references": "orgs",
+                "references_columns": ["id"],
+                "on_delete": "set null",
+            }
+        ],
+        check_foreign_key,
+    ),
+    Case(
+        "add_unique",
+        [
+            {
+                "op": "add_unique",
+                "table": "users",
+                "name": "users_nickname_key",
+                "columns": ["nickname"],
+            }
+        ],
+        check_unique,
+    ),
+    Case(
+        "create_index",
+        [
+            {
+                "op": "create_index",
+                "table": "users",
+                "name": "users_age_idx",
+                "columns": ["age"],
+                "where": "age IS NOT NULL",
+            }
+        ],
+        check_create_index,
+    ),
+    Case("drop_index", [{"op": "drop_index", "name": "users_email_key"}], check_drop_index),
+    Case(
+        "drop_column",
+        [{"op": "drop_column", "table": "users", "column": "nickname"}],
+        check_drop_column,
+    ),
+    Case(
+        "create_table",
+        [
+            {
+                "op": "create_table",
+                "table": "teams",
+                "columns": [
+                    {"name": "id", "type": "bigint", "identity": True, "not_null": True},
+                    {"name": "name", "type": "text", "not_null": True},
+                ],
+                "primary_key": ["id"],
+            }
+        ],
+        check_create_table,
+    ),
+    Case(
+        "drop_table",
+        [
+            {"op": "drop_column", "table": "users", "column": "org_id"},
+            {"op": "drop_table", "table": "orgs"},
+        ],
+        check_drop_table,
+    ),
+    Case(
+        "rename_table",
+        [{"op": "rename_table", "table": "users", "to": "people"}],
+        check_rename_table,
+    ),
+    Case(
+        "sql",
+        [
+            {
+                "op": "sql",
+                "expand": "CREATE INDEX CONCURRENTLY users_created_idx ON users (created_at)",
+                "expand.down": "DROP INDEX CONCURRENTLY IF EXISTS users_created_idx",
+            }
+        ],
+        check_sql,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_forward_rollback_forward_then_contract(pg_database: PgDatabase, case: Case) -> None:
+    create_schema(pg_database.dsn)
+    ops = [parse(raw) for raw in case.ops]
+    forward_rollback_forward(pg_database.dsn, ops)
+    case.check(pg_database.dsn)
+    assert (
+        query(
+            pg_database.dsn,
+            "SELECT count(*) FROM pg_class WHERE relname = 'users' OR relname = 'people'",
+        )[0][0]
+        >= 1
+    )
+
+
+def test_every_operation_has_a_case() -> None:
+    from expandctl.model.ops.registry import OPERATION_NAMES
+
+    assert {c.id for c in CASES} == set(OPERATION_NAMES)

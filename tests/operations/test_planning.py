@@ -1,0 +1,110 @@
+"""Operation planning as pure data: order, backfill numbering, validation, preconditions."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from pydantic import ValidationError
+
+from expandctl.model.manifest import Manifest
+from expandctl.model.ops.registry import plan_operations
+from expandctl.model.phases import Phase
+from expandctl.model.steps import BackfillStep, SqlStep
+from tests.conftest import PgDatabase
+from tests.operations.schema import create_schema
+from tests.operations.support import parse, plan, run_phase
+
+RENAME = {
+    "op": "rename_column",
+    "table": "users",
+    "column": "name",
+    "to": "full_name",
+    "type": "text",
+    "not_null": True,
+}
+ADD = {"op": "add_column", "table": "users", "column": "status", "type": "text", "default": "'x'"}
+
+
+def test_manifest_discriminates_operations_on_op() -> None:
+    manifest = Manifest.model_validate({"description": "d", "operations": [RENAME, ADD]})
+    assert [type(op).__name__ for op in manifest.operations] == ["RenameColumn", "AddColumn"]
+
+
+def test_unknown_op_and_unknown_keys_are_refused() -> None:
+    with pytest.raises(ValidationError, match="rename_colum"):
+        Manifest.model_validate({"description": "d", "operations": [{"op": "rename_colum"}]})
+    with pytest.raises(ValidationError, match="colour"):
+        Manifest.model_validate({"description": "d", "operations": [{**RENAME, "colour": 1}]})
+
+
+def test_not_null_add_column_needs_a_default() -> None:
+    with pytest.raises(ValidationError, match="not_null needs a default"):
+        parse({**ADD, "default": None, "not_null": True})
+
+
+def test_backfill_indexes_continue_after_the_manifest_entries() -> None:
+    ops = [parse(RENAME), parse(ADD)]
+    steps = plan_operations(
+        ops, Phase.BACKFILL, rollback=False, migration_id="0010_x", first_backfill_index=2
+    )
+    assert [s.index for s in steps if isinstance(s, BackfillStep)] == [2, 3]
+
+
+def test_rollback_undoes_operations_in_reverse_order() -> None:
+    ops = [parse(RENAME), parse(ADD)]
+    sources = [s.source for s in plan(ops, Phase.EXPAND, rollback=True) if isinstance(s, SqlStep)]
+    assert sources[0].startswith("operation 2") and sources[-1].startswith("operation 1")
+
+
+def test_concurrent_index_steps_run_in_autocommit_and_name_their_index() -> None:
+    op = parse({"op": "create_index", "table": "users", "name": "Users Age", "columns": ["age"]})
+    (step,) = [s for s in plan([op], Phase.EXPAND) if isinstance(s, SqlStep)][-1:]
+    assert step.autocommit and step.concurrent_action == "create"
+    assert step.concurrent_index == '"Users Age"'
+
+
+def test_old_servers_get_execute_procedure() -> None:
+    text = " ".join(
+        s.sql for s in plan([parse(RENAME)], Phase.EXPAND, version=10) if isinstance(s, SqlStep)
+    )
+    assert "EXECUTE PROCEDURE" in text
+
+
+def test_names_from_the_manifest_are_quoted() -> None:
+    op = parse({**RENAME, "table": 'we"ird', "column": "select", "to": "Full Name"})
+    text = " ".join(s.sql for s in plan([op], Phase.EXPAND) if isinstance(s, SqlStep))
+    assert 'ALTER TABLE "we""ird" ADD COLUMN "Full Name" text' in text
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({**RENAME, "column": "nope"}, "column users.nope does not exist"),
+        ({**RENAME, "to": "email"}, "column users.email already exists"),
+        ({**RENAME, "not_null": False}, "users.name is NOT NULL"),
+        ({**RENAME, "table": "ghosts"}, "table ghosts does not exist"),
+        ({**ADD, "column": "age"}, "column users.age already exists"),
+        ({"op": "drop_column", "table": "users", "column": "email"}, "NOT NULL without a default"),
+        ({"op": "drop_index", "name": "nope_idx"}, "index nope_idx does not exist"),
+        (
+            {"op": "create_table", "table": "users", "columns": [{"name": "a", "type": "int"}]},
+            "table users already exists",
+        ),
+    ],
+)
+def test_catalog_checks_stop_expand_before_any_change(
+    pg_database: PgDatabase, raw: dict[str, object], message: str
+) -> None:
+    create_schema(pg_database.dsn)
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match=message):
+        run_phase(pg_database.dsn, [parse(raw)], Phase.EXPAND)
+
+
+@pytest.mark.db
+def test_switch_reads_refuses_when_the_backfill_did_not_run(pg_database: PgDatabase) -> None:
+    create_schema(pg_database.dsn)
+    ops = [parse(RENAME)]
+    run_phase(pg_database.dsn, ops, Phase.EXPAND)
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="run the backfill"):
+        run_phase(pg_database.dsn, ops, Phase.SWITCH_READS)
