@@ -329,7 +329,7 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
         raise StateError(
             "this expandctl has no backfill runner yet (expandctl.engine.backfill)",
         ) from None
-    run_backfill(
+    result = run_backfill(
         ctx.connect,
         schema=ctx.store.schema,
         migration_id=plan.migration_id,
@@ -337,6 +337,12 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
         spec=step.spec,
         settings=ctx.settings,
     )
+    summary = (
+        f"backfill {result.table}: {result.rows_updated} rows in {result.batches} batches, "
+        f"{result.seconds:.1f}s ({result.retries} batch retries)"
+    )
+    log.info("%s", summary)
+    _event(ctx, plan, "backfill", "ok", duration_ms=int(result.seconds * 1000), detail=summary)
 
 
 def _reset_backfill(ctx: RunContext, plan: PhasePlan) -> None:
