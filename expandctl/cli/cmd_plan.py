@@ -62,6 +62,7 @@ def render_plan(report: PlanReport) -> None:
         click.echo("steps:")
     for step in report.steps:
         where = f"{step.source}:{step.line}" if step.source and step.line else (step.source or "")
+        where = where or step.kind
         done = " (done)" if step.done else ""
         click.echo(f"  {step.number}. [{step.mode}] {where}{done}")
         for line in step.text.splitlines():

@@ -341,7 +341,7 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
         f"backfill {result.table}: {result.rows_updated} rows in {result.batches} batches, "
         f"{result.seconds:.1f}s ({result.retries} batch retries)"
     )
-    log.info("%s", summary)
+    log.debug("%s", summary)
     _event(ctx, plan, "backfill", "ok", duration_ms=int(result.seconds * 1000), detail=summary)
 
 
