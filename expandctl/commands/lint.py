@@ -17,7 +17,7 @@ from pathlib import Path
 from expandctl import __version__
 from expandctl.errors import LintError, UsageError
 from expandctl.lint import LintReport, lint_migration, lint_source, rule_set
-from expandctl.lint.finding import LintedFile, Severity, Summary
+from expandctl.lint.finding import Finding, LintedFile, Severity, Summary
 from expandctl.lint.registry import RuleSet
 from expandctl.lint.runner import FileResult
 from expandctl.loader.migrations import MANIFEST_NAME, load_migration, load_migrations
@@ -31,7 +31,7 @@ STDIN = "-"
 
 @dataclass
 class _Targets:
-    migrations: dict[str, set[str] | None] = field(default_factory=dict)  # folder -> only files
+    migrations: dict[str, set[Path] | None] = field(default_factory=dict)  # folder -> only files
     plain: list[Path] = field(default_factory=list)
     stdin: bool = False
 
@@ -123,8 +123,8 @@ def _read(path: Path) -> str:
 
 
 def _report(results: list[FileResult], version: int, fail_on: Severity, cwd: Path) -> LintReport:
-    findings = []
-    files = []
+    findings: list[Finding] = []
+    files: list[LintedFile] = []
     for result in results:
         shown = _relative(result.path, cwd)
         files.append(

@@ -49,6 +49,11 @@ class Rule:
     phases: ClassVar[frozenset[Phase]] = ALL_PHASES
     actions: ClassVar[tuple[type[Action], ...]] = ()  # () = every action
     rollback: ClassVar[bool] = True  # also applies to *.down.sql files
+    # How the docstring's examples are linted: Bad as expand, without retires;
+    # Good in example_phase with example_retires declared (docs and the contract test).
+    example_phase: ClassVar[Phase] = Phase.EXPAND
+    example_pg_version: ClassVar[int] = 15
+    example_retires: ClassVar[tuple[str, ...]] = ()
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterable[Violation]:
         return ()

@@ -9,6 +9,7 @@ from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules._util import compat_exempt, contract_note, display
 from expandctl.lint.source import Statement
+from expandctl.model.phases import Phase
 
 
 class DropColumnRule(Rule):
@@ -34,6 +35,8 @@ class DropColumnRule(Rule):
     id = "C201"
     name = "drop-column"
     group = "compatibility"
+    example_phase = Phase.CONTRACT
+    example_retires = ("users.name",)
     actions = (DropColumn,)
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:

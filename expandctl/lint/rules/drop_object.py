@@ -9,6 +9,7 @@ from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules._util import compat_exempt, contract_note, display
 from expandctl.lint.source import Statement
+from expandctl.model.phases import Phase
 
 _KINDS = {
     "view": "view", "materialized view": "view", "function": "function",
@@ -40,6 +41,8 @@ class DropObjectRule(Rule):
     id = "C203"
     name = "drop-object"
     group = "compatibility"
+    example_phase = Phase.CONTRACT
+    example_retires = ("view:active_users",)
     actions = (DropObjects,)
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:

@@ -9,6 +9,7 @@ from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules._util import compat_exempt, contract_note, display
 from expandctl.lint.source import Statement
+from expandctl.model.phases import Phase
 
 
 class DropTableRule(Rule):
@@ -33,6 +34,8 @@ class DropTableRule(Rule):
     id = "C202"
     name = "drop-table"
     group = "compatibility"
+    example_phase = Phase.CONTRACT
+    example_retires = ("legacy_sessions",)
     actions = (DropObjects,)
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:

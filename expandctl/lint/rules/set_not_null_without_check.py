@@ -18,7 +18,7 @@ class SetNotNullWithoutCheck(Rule):
     no NULL, while holding an ACCESS EXCLUSIVE lock: every query on the
     table waits for the scan.
 
-    Safe alternative (PostgreSQL 12+): add ``CHECK (col IS NOT NULL) NOT
+    Safe alternative: on PostgreSQL 12+, add ``CHECK (col IS NOT NULL) NOT
     VALID``, ``VALIDATE`` it in a separate statement (a weak lock), then
     SET NOT NULL skips the scan because the validated check proves it;
     finally drop the helper check. The linter recognises the check when it
