@@ -8,6 +8,7 @@ compiled tokenizer); the same tokens feed the parser when a parse is needed.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,7 @@ DIALECT = Dialect.get_or_raise("postgres")
 _COMMANDS = frozenset(DIALECT.tokenizer_class.COMMANDS)
 
 WORD, QUOTED, STRING, NUMBER, PUNCT = range(5)
+_PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 
 _STRING_TYPES = frozenset(
     {
@@ -46,8 +48,16 @@ class Tok:
 
     @property
     def name(self) -> str:
-        """An identifier as PostgreSQL folds it: unquoted lower-cased, quoted exact."""
-        return self.text if self.kind == QUOTED else self.text.lower()
+        """An identifier as PostgreSQL folds it, spelled so it can be pasted back into SQL.
+
+        Unquoted names are lower-cased; quoted ones keep their quotes unless they
+        would fold to themselves (``"users"`` is just ``users``).
+        """
+        if self.kind != QUOTED:
+            return self.text.lower()
+        if _PLAIN_NAME.fullmatch(self.text):
+            return self.text
+        return '"' + self.text.replace('"', '""') + '"'
 
 
 def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
