@@ -11,9 +11,9 @@ requests served and the errors seen per version.
 from __future__ import annotations
 
 import time
-from functools import partial
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from expandctl.engine.workload.clients import Workload
 from expandctl.model.phases import PHASES, Phase
