@@ -46,7 +46,9 @@ def render_runs(report: AdvanceReport, output_format: str) -> None:
 @click.command("advance")
 @click.argument("migration_id", required=False)
 @click.option("--to", "to", type=PHASE_CHOICE, help="Run phases one by one up to this one.")
-@click.option("--all", "all_migrations", is_flag=True, help="Move every migration one phase.")
+@click.option(
+    "--all", "all_migrations", is_flag=True, help="Move every migration one phase (or up to --to)."
+)
 @click.option("--yes", "-y", is_flag=True, help="Confirm contract (irreversible) without asking.")
 @format_option()
 @pass_app

@@ -41,6 +41,7 @@ class PhaseRunReport(BaseModel):
 class AdvanceReport(BaseModel):
     runs: list[PhaseRunReport] = Field(default_factory=list)
     messages: list[str] = Field(default_factory=list)
+    current: str | None = Field(default=None, exclude=True)  # the migration being worked on
 
 
 def load_set(config: ResolvedConfig) -> MigrationSet:
@@ -90,13 +91,13 @@ def advance(
     yes: bool = False,
     confirm: Confirm | None = None,
 ) -> AdvanceReport:
-    if all_migrations and (migration_id or to):
-        raise UsageError("--all moves every migration one phase; it takes no ID or --to")
+    if all_migrations and migration_id:
+        raise UsageError("--all moves every migration; it takes no ID")
     migrations = load_set(config)
     report = AdvanceReport()
     if to is Phase.CONTRACT and not yes:
         # Ask before running anything, not after the phases leading up to it.
-        target = migration_id or "the next migration"
+        target = migration_id or ("every migration" if all_migrations else "the next migration")
         question = f"advance {target} up to contract, which cannot be undone. Continue?"
         if confirm is None or not confirm(question):
             raise StateError(
@@ -106,36 +107,57 @@ def advance(
         yes = True
     before: dict[str, MigrationRecord] = {}
     with write_session(config, before_lock=before) as session:
-        records = session.records()
-        changed = states_differ(before, records, migrations.ids)
-        if changed:
-            raise StateError(
-                f"another expandctl changed {', '.join(changed)} while this one waited for the "
-                "lock; nothing was done",
-                hint="check 'expandctl status', then run the command again if still needed",
+        try:
+            _advance(
+                session, migrations, before, migration_id, to, all_migrations, yes, confirm, report
             )
-        if all_migrations:
-            targets = [m for m in migrations.migrations]
-        elif migration_id:
-            targets = [require_migration(migrations, migration_id)]
-        else:
-            chosen = default_migration(migrations, records)
-            if chosen is None:
-                report.messages.append("nothing to advance: every migration is complete")
-                return report
-            targets = [chosen]
-        for migration in targets:
-            _advance_one(
-                session,
-                migrations,
-                migration,
-                to,
-                yes,
-                confirm,
-                report,
-                quiet_when_done=all_migrations,
-            )
+        except StateError as refusal:
+            session.record_refusal("advance", report.current, refusal)
+            raise
     return report
+
+
+def _advance(
+    session: Session,
+    migrations: MigrationSet,
+    before: dict[str, MigrationRecord],
+    migration_id: str | None,
+    to: Phase | None,
+    all_migrations: bool,
+    yes: bool,
+    confirm: Confirm | None,
+    report: AdvanceReport,
+) -> None:
+    records = session.records()
+    changed = states_differ(before, records, migrations.ids)
+    if changed:
+        raise StateError(
+            f"another expandctl changed {', '.join(changed)} while this one waited for the "
+            "lock; nothing was done",
+            hint="check 'expandctl status', then run the command again if still needed",
+        )
+    if all_migrations:
+        targets = list(migrations.migrations)
+    elif migration_id:
+        targets = [require_migration(migrations, migration_id)]
+    else:
+        chosen = default_migration(migrations, records)
+        if chosen is None:
+            report.messages.append("nothing to advance: every migration is complete")
+            return
+        targets = [chosen]
+    for migration in targets:
+        report.current = migration.id
+        _advance_one(
+            session,
+            migrations,
+            migration,
+            to,
+            yes,
+            confirm,
+            report,
+            quiet_when_done=all_migrations,
+        )
 
 
 def _advance_one(

@@ -33,35 +33,39 @@ def rollback(
     report = AdvanceReport()
     before: dict[str, MigrationRecord] = {}
     with write_session(config, before_lock=before) as session:
-        assert session.run is not None
-        records = session.records()
-        if states_differ(before, records, [migration.id]):
-            raise StateError(
-                f"another expandctl changed {migration.id} while this one waited for the lock; "
-                "nothing was done",
-                hint="check 'expandctl status', then run the command again if still needed",
-            )
-        decision = decide_rollback(migration, migrations, records)
-        if decision.nothing_to_do:
-            report.messages.append(decision.nothing_to_do)
-            return report
-        raise_refusals(decision)
-        assert decision.phase is not None
-        plan = plan_phase(
-            migration, decision.phase, rollback=True, server_version=session.server_version
-        )
-        record = records.get(migration.id) or MigrationRecord(id=migration.id)
-        if decision.resume_from is None and plan.steps and not yes:
-            question = (
-                f"roll back {plan.phase.value} of {migration.id} "
-                f"({len(plan.steps)} steps)? Run 'expandctl plan {migration.id} --rollback' "
-                "to see them. Continue?"
-            )
-            if confirm is None or not confirm(question):
+        try:
+            assert session.run is not None
+            records = session.records()
+            if states_differ(before, records, [migration.id]):
                 raise StateError(
-                    f"rolling back {plan.phase.value} of {migration.id} needs confirmation",
-                    hint="pass --yes (or answer the prompt on a terminal)",
+                    f"another expandctl changed {migration.id} while this one waited for the lock; "
+                    "nothing was done",
+                    hint="check 'expandctl status', then run the command again if still needed",
                 )
-        run = run_plan(session.run, plan, migration, record)
-        report.runs.append(PhaseRunReport(**asdict(run)))
+            decision = decide_rollback(migration, migrations, records)
+            if decision.nothing_to_do:
+                report.messages.append(decision.nothing_to_do)
+                return report
+            raise_refusals(decision)
+            assert decision.phase is not None
+            plan = plan_phase(
+                migration, decision.phase, rollback=True, server_version=session.server_version
+            )
+            record = records.get(migration.id) or MigrationRecord(id=migration.id)
+            if decision.resume_from is None and plan.steps and not yes:
+                question = (
+                    f"roll back {plan.phase.value} of {migration.id} "
+                    f"({len(plan.steps)} steps)? Run 'expandctl plan {migration.id} --rollback' "
+                    "to see them. Continue?"
+                )
+                if confirm is None or not confirm(question):
+                    raise StateError(
+                        f"rolling back {plan.phase.value} of {migration.id} needs confirmation",
+                        hint="pass --yes (or answer the prompt on a terminal)",
+                    )
+            run = run_plan(session.run, plan, migration, record)
+            report.runs.append(PhaseRunReport(**asdict(run)))
+        except StateError as refusal:
+            session.record_refusal("rollback", migration.id, refusal)
+            raise
     return report

@@ -171,6 +171,10 @@ def run_plan(
                 _finish(ctx, plan, migration, record, progress)
     except ExpandctlError as exc:
         _fail(ctx, plan, str(exc), started)
+        exc.recorded = True  # type: ignore[attr-defined]  # logged here; callers need not
+        raise
+    except KeyboardInterrupt:
+        _fail(ctx, plan, "interrupted (Ctrl-C)", started)
         raise
     except psycopg.Error as exc:
         error = _step_error(plan, at[0] if at else None, exc, total)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 
+import psycopg
+
 from expandctl.engine.connection import (
     Connection,
     connect_url,
     current_actor,
+    database_error,
     database_url,
     server_major,
 )
@@ -32,12 +36,27 @@ class Session:
     def records(self) -> dict[str, MigrationRecord]:
         return self.store.load(self.control)
 
+    def record_refusal(self, action: str, migration_id: str | None, error: Exception) -> None:
+        """Refusals belong in the audit log too; never let logging them hide the refusal."""
+        if self.run is None or getattr(error, "recorded", False):
+            return
+        with contextlib.suppress(psycopg.Error):
+            self.store.append_event(
+                self.control,
+                self.run.actor,
+                action=action,
+                outcome="refused",
+                migration_id=migration_id,
+                detail=str(error),
+                secrets=self.run.secrets,
+            )
+
 
 @contextmanager
 def read_session(config: ResolvedConfig) -> Iterator[Session]:
     """Read state without locking or creating anything."""
     url = database_url(config)
-    with connect_url(url, autocommit=True) as conn:
+    with _database_errors(url), connect_url(url, autocommit=True) as conn:
         yield Session(conn, StateStore(config.settings.state_schema), server_major(conn))
 
 
@@ -54,7 +73,7 @@ def write_session(
     url = database_url(config)
     store = StateStore(settings.state_schema)
     actor = current_actor()
-    with ExitStack() as stack:
+    with _database_errors(url), ExitStack() as stack:
         control = stack.enter_context(connect_url(url, autocommit=True))
         if before_lock is not None:
             before_lock.update(store.load(control))
@@ -73,3 +92,12 @@ def write_session(
             secrets=(password_of(url),),
         )
         yield Session(control, store, server_major(control), run)
+
+
+@contextmanager
+def _database_errors(url: str) -> Iterator[None]:
+    """Any driver error that escapes becomes a one-line DatabaseError (exit 3), redacted."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise database_error("PostgreSQL error", exc, url) from None

@@ -262,3 +262,27 @@ def test_connection_errors_never_show_the_password(project: Project) -> None:
     with pytest.raises(DatabaseError) as info:
         advance(config)
     assert "s3cret-pw" not in str(info.value)
+
+
+def test_refusals_are_recorded_in_the_event_log(project: Project) -> None:
+    project.add("0001_a", expand="CREATE TABLE a (id int);")
+    project.add("0002_b", expand="CREATE TABLE b (id int);", manifest='requires = ["0001_a"]\n')
+    advance(project.config(), "0001_a")
+    project.query("DELETE FROM expandctl.migrations")  # pretend 0001_a never ran
+    with pytest.raises(StateError):
+        advance(project.config(), "0002_b")
+    refused = project.query(
+        "SELECT action, migration_id, detail FROM expandctl.events WHERE outcome = 'refused'"
+    )
+    assert len(refused) == 1
+    assert refused[0][:2] == ("advance", "0002_b") and "requires 0001_a" in refused[0][2]
+
+
+def test_all_with_to_moves_every_migration_up_to_the_phase(project: Project) -> None:
+    project.add("0001_a", expand="CREATE TABLE a (id int);")
+    project.add("0002_b", expand="CREATE TABLE b (id int);", manifest='requires = ["0001_a"]\n')
+    report = advance(project.config(), all_migrations=True, to=Phase.SWITCH_READS)
+    assert len(report.runs) == 6
+    assert project.state("0001_a") == project.state("0002_b") == "switch-reads"
+    with pytest.raises(StateError, match="every migration"):
+        advance(project.config(), all_migrations=True, to=Phase.CONTRACT)
