@@ -1,0 +1,29 @@
+"""docs/rules.md is generated from the rule docstrings and must not go stale."""
+
+from __future__ import annotations
+
+from expandctl.lint import RULES
+from expandctl.lint.docs import parse_docstring, render_rules_markdown
+from tests.conftest import PROJECT_ROOT
+
+
+def test_rules_md_is_up_to_date() -> None:
+    committed = (PROJECT_ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert committed == render_rules_markdown(), (
+        "docs/rules.md is stale: run 'python scripts/gen_rule_docs.py'"
+    )
+
+
+def test_every_rule_is_documented_with_all_sections() -> None:
+    page = render_rules_markdown()
+    for rule in RULES:
+        doc = parse_docstring(rule)
+        assert doc["summary"] and doc["lock"] and doc["safe"] and doc["bad"] and doc["good"]
+        assert f"### {rule.id} {rule.name}" in page
+
+
+def test_lint_docs_link_the_rules_page() -> None:
+    lint_md = (PROJECT_ROOT / "docs" / "lint.md").read_text(encoding="utf-8")
+    assert "rules.md" in lint_md
+    for fmt in ("text", "json", "github", "sarif", "gitlab"):
+        assert f"`{fmt}`" in lint_md
