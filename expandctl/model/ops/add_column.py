@@ -25,6 +25,7 @@ from expandctl.model.ops.base import (
 )
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
+from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
@@ -61,6 +62,10 @@ class AddColumn(TableOperation):
             checks.table_exists(self.schema_, self.table),
             checks.column_absent(self.schema_, self.table, self.column),
         ]
+
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        name = generated_name(ctx, self.table, self.column, "not_null")
+        return [self.retired(ObjectKind.CONSTRAINT, name)]
 
     def backfill_count(self) -> int:
         return 1 if self.fill else 0

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from expandctl.model.backfill import BackfillSpec
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
+from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import object_name, qualified
 from expandctl.model.steps import BackfillStep, SqlStep, Step
 
@@ -47,6 +48,10 @@ class OperationBase(BaseModel):
     def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
         return []
 
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        """What contract removes, so the lint gate knows those drops are intended."""
+        return []
+
     def backfill_count(self) -> int:
         """How many BackfillSteps this operation adds (to number the next one's)."""
         return 0
@@ -70,6 +75,11 @@ class TableOperation(OperationBase):
     @property
     def display(self) -> str:
         return f"{self.schema_}.{self.table}" if self.schema_ else self.table
+
+    def retired(self, kind: ObjectKind, *parts: str) -> RetiredObject:
+        """``retires`` entry for an object of this table (names as PostgreSQL stores them)."""
+        prefix = [self.schema_] if self.schema_ else []
+        return RetiredObject(kind=kind, name=".".join([*prefix, *parts]).lower())
 
     def in_schema(self, name: str) -> str:
         """Another object (function, index) in the table's schema."""

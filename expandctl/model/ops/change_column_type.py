@@ -15,6 +15,7 @@ from expandctl.model.ops.base import PlanContext, TableOperation
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.ops.column_sync import ColumnSync, NewColumn, OldColumn
 from expandctl.model.phases import Phase
+from expandctl.model.retires import RetiredObject
 from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
@@ -48,6 +49,9 @@ class ChangeColumnType(TableOperation):
 
     def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         return self.sync().reverse(phase, ctx)
+
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        return self.sync().retires(ctx)
 
     def backfill_count(self) -> int:
         return 1

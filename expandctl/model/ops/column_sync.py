@@ -38,6 +38,7 @@ from expandctl.model.ops.base import (
 )
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
+from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import dollar_quote, object_name, quote_ident
 from expandctl.model.steps import Step
 
@@ -134,6 +135,18 @@ class ColumnSync:
             f"{verb} {self.op.in_schema(self.function_name(ctx))}() RETURNS trigger"
             f" LANGUAGE plpgsql AS {dollar_quote(body)}"
         )
+
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        return [
+            *(self.op.retired(ObjectKind.COLUMN, self.op.table, c.name) for c in self.old),
+            self.op.retired(ObjectKind.FUNCTION, self.function_name(ctx)),
+            self.op.retired(ObjectKind.TRIGGER, self.function_name(ctx)),
+            *(
+                self.op.retired(ObjectKind.CONSTRAINT, self.not_null_check(ctx, c))
+                for c in self.new
+                if c.not_null
+            ),
+        ]
 
     # --- phases ---
 

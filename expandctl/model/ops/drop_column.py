@@ -16,6 +16,7 @@ from expandctl.model.ops import checks
 from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, sql
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
+from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
@@ -40,6 +41,9 @@ class DropColumn(TableOperation):
                 hint="add a drop_not_null operation for it before drop_column",
             ),
         ]
+
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        return [self.retired(ObjectKind.COLUMN, self.table, self.column)]
 
     def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         if phase is Phase.EXPAND:

@@ -14,6 +14,7 @@ from expandctl.model.ops import checks
 from expandctl.model.ops.base import OperationBase, PlanContext, check_steps, sql
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
+from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import qualified
 from expandctl.model.steps import Step
 
@@ -27,6 +28,10 @@ class DropIndex(OperationBase):
 
     def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
         return [checks.relation_exists(self.schema_, self.name, "index")]
+
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        name = f"{self.schema_}.{self.name}" if self.schema_ else self.name
+        return [RetiredObject(kind=ObjectKind.INDEX, name=name.lower())]
 
     def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         if phase is Phase.EXPAND:

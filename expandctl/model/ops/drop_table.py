@@ -8,6 +8,7 @@ from expandctl.model.ops import checks
 from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, sql
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
+from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.steps import Step
 
 
@@ -18,6 +19,9 @@ class DropTable(TableOperation):
 
     def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
         return [checks.table_exists(self.schema_, self.table)]
+
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        return [self.retired(ObjectKind.TABLE, self.table)]
 
     def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         if phase is Phase.EXPAND:

@@ -27,6 +27,7 @@ from expandctl.model.ops.replace_column import ReplaceColumn
 from expandctl.model.ops.set_not_null import SetNotNull
 from expandctl.model.ops.sql_op import SqlOperation
 from expandctl.model.phases import Phase
+from expandctl.model.retires import RetiredObject
 from expandctl.model.steps import Step
 
 OPERATION_CLASSES: tuple[type[OperationBase], ...] = (
@@ -90,3 +91,23 @@ def plan_operations(
     for op, ctx in reversed(pairs) if rollback else pairs:
         steps.extend(plan_operation(op, phase, rollback, ctx))
     return steps
+
+
+def plan_retires(operations: Sequence[OperationBase], *, migration_id: str) -> list[RetiredObject]:
+    """Everything the operations remove in contract (added to the manifest's ``retires``)."""
+    found: list[RetiredObject] = []
+    for position, op in enumerate(operations):
+        ctx = PlanContext(migration_id=migration_id, position=position)
+        found.extend(r for r in op.retires(ctx) if r not in found)
+    return found
+
+
+def steps_as_sql(steps: Sequence[Step]) -> str:
+    """The SQL steps as one script (``plan`` output, lint input); backfills as comments."""
+    parts: list[str] = []
+    for step in steps:
+        if step.kind == "sql":
+            parts.append(step.sql.rstrip().rstrip(";") + ";")
+        else:
+            parts.append("-- " + step.summary)
+    return "\n\n".join(parts) + ("\n" if parts else "")

@@ -18,6 +18,7 @@ from expandctl.model.ops import checks
 from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, sql
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
+from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
@@ -34,11 +35,19 @@ class RenameTable(TableOperation):
             checks.relation_absent(self.schema_, self.to, "table"),
         ]
 
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        return [self.retired(ObjectKind.VIEW, self.table)]
+
     def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         if phase is Phase.EXPAND:
             return [
                 *check_steps(self, ctx),
-                sql(self, ctx, f"ALTER TABLE {self.target} RENAME TO {quote_ident(self.to)}"),
+                sql(
+                    self,
+                    ctx,
+                    "-- expandctl-ignore: C205 the view created next keeps the old name working\n"
+                    f"ALTER TABLE {self.target} RENAME TO {quote_ident(self.to)}",
+                ),
                 sql(
                     self,
                     ctx,

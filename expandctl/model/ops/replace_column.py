@@ -25,6 +25,7 @@ from expandctl.model.ops.base import PlanContext, TableOperation
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.ops.column_sync import ColumnSync, NewColumn, OldColumn
 from expandctl.model.phases import Phase
+from expandctl.model.retires import RetiredObject
 from expandctl.model.steps import Step
 
 
@@ -77,6 +78,9 @@ class ReplaceColumn(TableOperation):
 
     def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         return self.sync().reverse(phase, ctx)
+
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        return self.sync().retires(ctx)
 
     def backfill_count(self) -> int:
         return 1

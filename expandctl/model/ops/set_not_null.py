@@ -25,6 +25,7 @@ from expandctl.model.ops.base import (
 )
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
+from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
@@ -52,6 +53,10 @@ class SetNotNull(TableOperation):
         if self.default is not None:
             found.append(checks.column_has_no_default(self.schema_, self.table, self.column))
         return found
+
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        name = generated_name(ctx, self.table, self.column, "not_null")
+        return [self.retired(ObjectKind.CONSTRAINT, name)]
 
     def backfill_count(self) -> int:
         return 1 if self.fill else 0
@@ -107,6 +112,7 @@ class SetNotNull(TableOperation):
                 sql(
                     self,
                     ctx,
+                    "-- expandctl-ignore: C209 the column stays nullable until contract\n"
                     f"ALTER TABLE {self.target} ALTER COLUMN"
                     f" {quote_ident(self.column)} DROP DEFAULT",
                 )
