@@ -129,7 +129,10 @@ def _advance(
     report: AdvanceReport,
 ) -> None:
     records = session.records()
-    changed = states_differ(before, records, migrations.ids)
+    # Another run that changed what this one is about to do makes it stop; one that
+    # advanced an unrelated migration meanwhile does not.
+    watched = [require_migration(migrations, migration_id).id] if migration_id else migrations.ids
+    changed = states_differ(before, records, watched)
     if changed:
         raise StateError(
             f"another expandctl changed {', '.join(changed)} while this one waited for the "
