@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from expandctl.errors import UsageError
 from expandctl.loader.migrations import MANIFEST_NAME, load_migrations
 from expandctl.model.config import ResolvedConfig
+from expandctl.model.ops.scaffold import ScaffoldInput, scaffold_operation
 from expandctl.model.sqlfiles import SQL_FILE_NAMES
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_]*$")
@@ -47,7 +48,10 @@ class CreatedMigration(BaseModel):
 
 
 def create_migration(
-    config: ResolvedConfig, slug: str, description: str | None = None
+    config: ResolvedConfig,
+    slug: str,
+    description: str | None = None,
+    operation: ScaffoldInput | None = None,
 ) -> CreatedMigration:
     slug = slug.strip().lower().replace("-", "_")
     if not _SLUG.match(slug):
@@ -66,9 +70,12 @@ def create_migration(
     manifest = MANIFEST_TEMPLATE.format(
         migration_id=migration_id, description=text.replace("\\", "\\\\").replace('"', '\\"')
     )
+    if operation is not None:
+        # A declarative operation generates every phase's SQL: no phase files needed.
+        manifest += "\n" + scaffold_operation(operation)
     (folder / MANIFEST_NAME).write_text(manifest, encoding="utf-8")
     files = [MANIFEST_NAME]
-    for name in SQL_FILE_NAMES:
+    for name in SQL_FILE_NAMES if operation is None else ():
         (folder / name).write_text("", encoding="utf-8")
         files.append(name)
     return CreatedMigration(id=migration_id, path=str(folder), files=files)
