@@ -1,5 +1,8 @@
 """What a statement does, as plain facts the rules check.
 
+Plain slotted dataclasses (not frozen: building ten thousand frozen ones is
+measurably slower); nothing mutates them after the reader built them.
+
 The statement reader (``classify``) turns each statement into one or more
 actions; an ``ALTER TABLE`` with three clauses is three actions. Rules look
 only at actions and the lint context, never at raw text, so a rule is a
@@ -11,14 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Action:
     """Base class. ``table`` is the table the action locks or changes, if any."""
 
     table: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Column:
     name: str
     type_text: str = ""  # as written, e.g. "varchar(20)"
@@ -36,13 +39,13 @@ class Column:
 # --- creating things --------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CreateTable(Action):
     columns: tuple[Column, ...] = ()
     primary_key_columns: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CreateObject(Action):
     """CREATE VIEW / FUNCTION / TYPE / SEQUENCE / SCHEMA / TRIGGER ..."""
 
@@ -50,7 +53,7 @@ class CreateObject(Action):
     name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CreateIndex(Action):
     name: str = ""
     concurrently: bool = False
@@ -58,12 +61,12 @@ class CreateIndex(Action):
     columns_text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AddColumn(Action):
     column: Column = field(default_factory=lambda: Column(name=""))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AddConstraint(Action):
     name: str = ""
     kind: str = ""  # "foreign key", "check", "exclude", "unique", "primary key"
@@ -73,7 +76,7 @@ class AddConstraint(Action):
     not_null_column: str | None = None  # set for CHECK (col IS NOT NULL)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ValidateConstraint(Action):
     name: str = ""
 
@@ -81,17 +84,17 @@ class ValidateConstraint(Action):
 # --- changing columns -------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetNotNull(Action):
     column: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DropNotNull(Action):
     column: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AlterColumnType(Action):
     column: str = ""
     type_text: str = ""
@@ -100,7 +103,7 @@ class AlterColumnType(Action):
     using: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DropDefault(Action):
     column: str = ""
 
@@ -108,19 +111,19 @@ class DropDefault(Action):
 # --- removing and renaming --------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DropColumn(Action):
     column: str = ""
     cascade: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DropConstraint(Action):
     name: str = ""
     cascade: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DropObjects(Action):
     """DROP TABLE / VIEW / INDEX / FUNCTION / TYPE / SCHEMA / SEQUENCE ... of one or more names."""
 
@@ -130,7 +133,7 @@ class DropObjects(Action):
     concurrently: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rename(Action):
     """ALTER ... RENAME: of a table, view, column, function, type, enum value ..."""
 
@@ -139,7 +142,7 @@ class Rename(Action):
     new_name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SetSchema(Action):
     kind: str = ""
     name: str = ""
@@ -149,32 +152,32 @@ class SetSchema(Action):
 # --- heavy operations and locks ---------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rewrite(Action):
     """VACUUM FULL, CLUSTER, SET TABLESPACE, SET LOGGED / UNLOGGED."""
 
     how: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reindex(Action):
     target: str = ""
     concurrently: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LockTable(Action):
     tables: tuple[str, ...] = ()
     mode: str = "ACCESS EXCLUSIVE"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Partition(Action):
     how: str = ""  # "attach", "detach"
     concurrently: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OtherAlterTable(Action):
     """An ALTER TABLE clause no rule cares about (OWNER TO, SET (fillfactor) ...)."""
 
@@ -185,7 +188,7 @@ class OtherAlterTable(Action):
 # --- data -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WriteRows(Action):
     """UPDATE or DELETE."""
 
@@ -194,18 +197,18 @@ class WriteRows(Action):
     trivial_where: bool = False  # WHERE true / 1 = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Truncate(Action):
     tables: tuple[str, ...] = ()
     cascade: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Revoke(Action):
     text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EnumAddValue(Action):
     type_name: str = ""
     value: str = ""
@@ -214,31 +217,31 @@ class EnumAddValue(Action):
 # --- transactions, dynamic and unknown SQL ----------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Begin(Action):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EndTransaction(Action):
     verb: str = "COMMIT"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Dynamic(Action):
     """DO blocks and EXECUTE: SQL that only exists at run time."""
 
     what: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Unknown(Action):
     """Neither sqlglot nor the token reader could tell what this does."""
 
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Harmless(Action):
     """A statement known to take no strong lock and break nothing (SELECT, INSERT, SET ...)."""
 

@@ -151,7 +151,9 @@ def _finding(
     source_line: str,
 ) -> Finding:
     line, column, end_line = where
-    return Finding(
+    # model_construct: every field is built here from checked values; validating
+    # thousands of findings again would only cost time.
+    return Finding.model_construct(
         rule_id=rule.id,
         rule_name=rule.name,
         group=rule.group,

@@ -8,6 +8,7 @@ unrecognised is parsed once by sqlglot from the same tokens.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,18 @@ from expandctl.lint.tokens import parse_tokens, tokenize
 from expandctl.model.sql_split import SqlStatement, split_statements
 
 _DML_FIRST = frozenset({"UPDATE", "DELETE", "WITH", "MERGE"})
+_FIRST_WORD = re.compile(r"[A-Za-z_]+")
+_QUICK_HARMLESS = frozenset(
+    {"SELECT", "INSERT", "COMMENT", "SET", "RESET", "SHOW", "GRANT", "ANALYZE", "NOTIFY"}
+)
+_IDENT = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
+_ROUTINE = re.compile(
+    rf"CREATE\s+(?:OR\s+REPLACE\s+)?(?P<kind>FUNCTION|PROCEDURE)\s+"
+    rf"(?P<name>{_IDENT}(?:\s*\.\s*{_IDENT})?)",
+    re.IGNORECASE,
+)
+_NAME_PART = re.compile(_IDENT)
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 # Node types that are whole statements; anything else parsed from an unknown
 # first word is a misreading, not a known statement.
 _STATEMENT_NODES = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge)
@@ -51,6 +64,9 @@ def read_statements(text: str) -> list[Statement]:
 
 
 def read_actions(sql: str) -> list[a.Action]:
+    quick = _quick_read(sql)
+    if quick is not None:
+        return quick
     tokenised = tokenize(sql)
     if tokenised is None:
         return [a.Unknown(reason="the text cannot be tokenised (an unterminated string?)")]
@@ -66,6 +82,36 @@ def read_actions(sql: str) -> list[a.Action]:
     except ParseError as exc:
         return [a.Unknown(reason=f"sqlglot cannot parse it: {_first_line(exc)}")]
     return _from_tree(tree, toks[0].text.upper())
+
+
+def _quick_read(sql: str) -> list[a.Action] | None:
+    """Statements whose first word settles what they do, read without tokenising.
+
+    Most of a migration's text is often function bodies, inserts and comments;
+    none can take a strong lock or break old code, so they skip the tokenizer.
+    """
+    first = _FIRST_WORD.match(sql)
+    if first is None:
+        return None
+    word = first.group(0).upper()
+    if word in _QUICK_HARMLESS:
+        return [a.Harmless(what=word)]
+    if word == "CREATE" and (routine := _ROUTINE.match(sql)) is not None:
+        kind = routine.group("kind").lower()
+        return [a.CreateObject(kind=kind, name=_fold(routine.group("name")))]
+    return None
+
+
+def _fold(name: str) -> str:
+    """A possibly quoted, possibly qualified name as the token reader would spell it."""
+    parts = []
+    for part in _NAME_PART.findall(name):
+        if part.startswith('"'):
+            inner = part[1:-1].replace('""', '"')
+            parts.append(inner if _PLAIN.fullmatch(inner) else part)
+        else:
+            parts.append(part.lower())
+    return ".".join(parts)
 
 
 def _from_tree(tree: Any, first_word: str) -> list[a.Action]:

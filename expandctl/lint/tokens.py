@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import TokenError
@@ -21,6 +20,8 @@ from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
 logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 DIALECT = Dialect.get_or_raise("postgres")
+# One tokenizer for every statement: building one per call costs more than tokenising.
+_TOKENIZER = DIALECT.tokenizer()
 _COMMANDS = frozenset(DIALECT.tokenizer_class.COMMANDS)
 
 WORD, QUOTED, STRING, NUMBER, PUNCT = range(5)
@@ -40,8 +41,7 @@ _STRING_TYPES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Tok:
+class Tok(NamedTuple):
     word: str  # upper-cased for words; "" for strings, numbers and punctuation
     text: str  # as written; quoted identifiers without their quotes
     kind: int  # WORD, QUOTED, STRING, NUMBER or PUNCT
@@ -63,12 +63,12 @@ class Tok:
 def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
     """sqlglot's raw tokens and our reduced ones; None when the text cannot be tokenised."""
     try:
-        raw = DIALECT.tokenize(sql)
+        raw = _TOKENIZER.tokenize(sql)
         # sqlglot keeps the rest of a "command" (VACUUM, LOCK, DO ...) as one
         # string token; the rules need its words, so read that rest again.
         rest = raw[1:]
         if raw and raw[0].token_type in _COMMANDS and len(raw) == 2:
-            rest = DIALECT.tokenize(sql[raw[0].end + 1 :])
+            rest = _TOKENIZER.tokenize(sql[raw[0].end + 1 :])
     except TokenError:
         return None
     toks: list[Tok] = []
@@ -82,8 +82,11 @@ def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
         elif token_type is TokenType.NUMBER:
             toks.append(Tok("", text, NUMBER))
         elif text[:1].isalpha() or text[:1] == "_":
-            # multi-word keywords ("PRIMARY KEY", "DOUBLE PRECISION") become single words
-            toks.extend(Tok(part.upper(), part, WORD) for part in text.split())
+            if " " in text:
+                # multi-word keywords ("PRIMARY KEY", "DOUBLE PRECISION") become single words
+                toks.extend(Tok(part.upper(), part, WORD) for part in text.split())
+            else:
+                toks.append(Tok(text.upper(), text, WORD))
         else:
             toks.append(Tok("", text, PUNCT))
     return raw, toks
