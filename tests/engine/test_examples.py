@@ -63,4 +63,3 @@ def test_examples_roll_back_from_every_reversible_phase(examples: Project, phase
     for mid in ids:
         advance(config, mid, to=phase)
     assert _public_schema(examples) == before
-
