@@ -18,6 +18,8 @@ from expandctl.lint.rules.unused_suppression import UnusedSuppression
 from expandctl.lint.source import Statement, read_statements
 from expandctl.lint.suppressions import read_suppressions
 from expandctl.model.migration import Migration
+from expandctl.model.ops.base import OperationBase
+from expandctl.model.ops.registry import migration_operation_steps, plan_retires, steps_as_sql
 from expandctl.model.phases import PHASES, Phase
 
 
@@ -171,12 +173,6 @@ def _finding(
 
 # --- migrations -------------------------------------------------------------
 
-_OPERATION_KEYS = {
-    Phase.EXPAND: ("expand", "expand.down"),
-    Phase.SWITCH_READS: ("switch-reads", "switch-reads.down"),
-    Phase.SWITCH_WRITES: ("switch-writes", "switch-writes.down"),
-    Phase.CONTRACT: ("contract", None),
-}
 
 
 def lint_migration(
@@ -193,14 +189,14 @@ def lint_migration(
     may drop what the phase's forward SQL created.
     """
     ruleset = rules if rules is not None else rule_set()
-    ctx = LintContext(pg_version=pg_version, retires=frozenset(migration.manifest.retires))
+    operations = [op for op in migration.manifest.operations if isinstance(op, OperationBase)]
+    # What the declarative operations remove in contract counts as declared too.
+    retires = {*migration.manifest.retires, *plan_retires(operations, migration_id=migration.id)}
+    ctx = LintContext(pg_version=pg_version, retires=frozenset(retires))
     results: list[FileResult] = []
     for phase in PHASES:
-        if phase not in _OPERATION_KEYS:
-            continue  # backfill has no SQL file: it is described by [backfill]
-        forward_key, down_key = _OPERATION_KEYS[phase]
         earlier = set(ctx.migration_created)
-        for name, text in _sources(migration, phase, forward_key, rollback=False):
+        for name, text in _sources(migration, phase, pg_version, rollback=False):
             results.append(
                 lint_source(
                     text,
@@ -213,9 +209,9 @@ def lint_migration(
             )
         forward_created = set(ctx.file_created)
         ctx.next_file()
-        if down_key is None:
+        if not phase.reversible:
             continue
-        for name, text in _sources(migration, phase, down_key, rollback=True):
+        for name, text in _sources(migration, phase, pg_version, rollback=True):
             down_ctx = LintContext(
                 pg_version=pg_version,
                 migration_created=set(earlier),
@@ -236,12 +232,23 @@ def lint_migration(
 
 
 def _sources(
-    migration: Migration, phase: Phase, operation_key: str, *, rollback: bool
+    migration: Migration, phase: Phase, pg_version: int, *, rollback: bool
 ) -> list[tuple[str, str]]:
+    """The SQL the declarative operations generate for the phase, then the phase file.
+
+    That is the order ``advance`` runs them in (``model.planning.plan_phase``),
+    and the operations' SQL is exactly what ``plan`` prints (``steps_as_sql``),
+    so it meets the very same rules as hand-written SQL.
+    """
+    out: list[tuple[str, str]] = []
+    steps = migration_operation_steps(
+        migration, phase, rollback=rollback, server_version=pg_version
+    )
+    text = steps_as_sql(steps)
+    if text.strip():
+        suffix = ".down" if rollback else ""
+        out.append((f"{migration.path}/migration.toml#operations.{phase.value}{suffix}", text))
     sql_file = migration.rollback_sql(phase) if rollback else migration.forward_sql(phase)
-    out = [(sql_file.path, sql_file.text)] if sql_file is not None else []
-    for i, operation in enumerate(migration.manifest.operations):
-        text = operation.model_dump(by_alias=True).get(operation_key)
-        if isinstance(text, str) and text.strip():
-            out.append((f"{migration.path}/migration.toml#operations[{i}].{operation_key}", text))
+    if sql_file is not None:
+        out.append((sql_file.path, sql_file.text))
     return out

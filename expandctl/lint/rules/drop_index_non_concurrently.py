@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from expandctl.lint.actions import Action, DropObjects
-from expandctl.lint.context import LintContext
+from expandctl.lint.context import LintContext, norm
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules._util import display
 from expandctl.lint.source import Statement
@@ -19,8 +19,9 @@ class DropIndexNonConcurrently(Rule):
     query on the table (reads too) queues behind it.
 
     Safe alternative: ``DROP INDEX CONCURRENTLY``, outside a transaction
-    block (one index per statement). Indexes created earlier in the same
-    file or migration may be dropped directly.
+    block (one index per statement). An index created earlier in the same
+    file may be dropped directly; a rollback file should drop the index its
+    forward file built concurrently too, as it has served traffic since.
 
     Bad:
         DROP INDEX users_email_idx;
@@ -38,9 +39,9 @@ class DropIndexNonConcurrently(Rule):
         assert isinstance(action, DropObjects)
         if action.kind != "index" or action.concurrently:
             return
-        names = [n for n in action.names if not ctx.unknown_to_old_code("index", n)]
-        if ctx.rollback:
-            names = [n for n in names if ("index", n) not in ctx.forward_created]
+        # Only an index built in this very file is still unused; one a forward file
+        # built has served traffic since, and dropping it locks its table all the same.
+        names = [n for n in action.names if ("index", norm(n)) not in ctx.file_created]
         if not names:
             return
         listed = ", ".join(display(n) for n in names)
