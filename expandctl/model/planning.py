@@ -9,13 +9,12 @@ what to run; it runs what this module returns.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from expandctl.errors import ManifestError, StateError
 from expandctl.model.migration import Migration
-from expandctl.model.operations import SqlOperation
+from expandctl.model.ops.registry import migration_operation_steps, operations_backfill
+from expandctl.model.ops.sql_op import SqlOperation
 from expandctl.model.phases import Phase
 from expandctl.model.sql_split import find_comments, split_statements
 from expandctl.model.steps import (
@@ -116,39 +115,19 @@ def sql_steps(
 
 # --- operations: each produces steps for a phase; the planner concatenates them ---
 
-OperationPlanner = Callable[[Any, Phase, bool, int, int], list[SqlStep]]
-
-
-def _plan_sql_operation(
-    op: SqlOperation, phase: Phase, rollback: bool, position: int, server_version: int
-) -> list[SqlStep]:
-    attr = phase.value.replace("-", "_") + ("_down" if rollback else "")
-    text = getattr(op, attr, None)
-    if not text:
-        return []
-    return sql_steps(text, source=f"operation {position + 1}", server_version=server_version)
-
-
-# The explicit registry: a new declarative operation adds one entry here.
-OPERATION_PLANNERS: dict[type, OperationPlanner] = {SqlOperation: _plan_sql_operation}
-
 
 def operation_steps(
     migration: Migration, phase: Phase, *, rollback: bool, server_version: int
-) -> list[SqlStep]:
-    steps: list[SqlStep] = []
-    operations = list(migration.manifest.operations)
-    # Rolling back undoes operations in reverse order.
-    order = list(enumerate(operations))
-    for position, op in reversed(order) if rollback else order:
-        planner = OPERATION_PLANNERS.get(type(op))
-        if planner is None:
-            raise ManifestError(
-                f"operation {position + 1} ({type(op).__name__}) has no planner yet",
-                path=Path(migration.path) / "migration.toml",
-            )
-        steps.extend(planner(op, phase, rollback, position, server_version))
-    return steps
+) -> list[Step]:
+    """The declarative operations' steps for ``phase`` (in reverse order when undoing).
+
+    Each operation plans itself (expandctl.model.ops: ``forward``/``reverse``
+    return steps); the registry there numbers their backfills after the
+    manifest's own ``[[backfill]]`` entries.
+    """
+    return migration_operation_steps(
+        migration, phase, rollback=rollback, server_version=server_version
+    )
 
 
 def file_steps(
@@ -212,23 +191,15 @@ def _plan_rollback(migration: Migration, phase: Phase, server_version: int) -> P
     notes: list[str] = []
     steps: list[Step] = []
     if phase is Phase.BACKFILL:
-        if migration.manifest.backfill:
+        if migration.manifest.backfill or operations_backfill(migration):
             steps.append(ResetBackfillStep())
         notes.append("rows the backfill already filled keep their values; only the state resets")
     else:
-        forward = operation_steps(
-            migration, phase, rollback=False, server_version=server_version
-        ) + file_steps(migration, phase, rollback=False, server_version=server_version)
+        _refuse_missing_reverse(migration, phase, server_version)
         steps.extend(
             operation_steps(migration, phase, rollback=True, server_version=server_version)
         )
         steps.extend(file_steps(migration, phase, rollback=True, server_version=server_version))
-        if forward and not steps:
-            raise StateError(
-                f"no reverse steps for {phase.value} of {migration.id}: add {phase.value}.down.sql",
-                path=Path(migration.path),
-                hint="expandctl never guesses how to undo SQL",
-            )
         if not steps:
             notes.append(f"{phase.value} ran no SQL: only the recorded state changes")
     return PhasePlan(
@@ -237,4 +208,33 @@ def _plan_rollback(migration: Migration, phase: Phase, server_version: int) -> P
         direction=Direction.ROLLBACK,
         steps=steps,
         notes=notes,
+    )
+
+
+def _refuse_missing_reverse(migration: Migration, phase: Phase, server_version: int) -> None:
+    """Raw SQL that ran forward needs its reverse written out; never guess one.
+
+    Declarative operations plan their own reverse (an empty one means there is
+    nothing to undo, e.g. a VALIDATE CONSTRAINT); raw SQL, in phase files or
+    ``op = "sql"`` operations, must come with its ``.down``.
+    """
+    forward = file_steps(migration, phase, rollback=False, server_version=server_version)
+    reverse = file_steps(migration, phase, rollback=True, server_version=server_version)
+    missing = f"{phase.value}.down.sql" if forward and not reverse else None
+    attr = phase.value.replace("-", "_")
+    for position, op in enumerate(migration.manifest.operations):
+        raw = isinstance(op, SqlOperation) and _has_sql(getattr(op, attr, None))
+        if raw and not _has_sql(getattr(op, f"{attr}_down", None)):
+            missing = missing or f'"{phase.value}.down" to operation {position + 1}'
+    if missing:
+        raise StateError(
+            f"no reverse steps for {phase.value} of {migration.id}: add {missing}",
+            path=Path(migration.path),
+            hint="expandctl never guesses how to undo SQL",
+        )
+
+
+def _has_sql(text: object) -> bool:
+    return isinstance(text, str) and any(
+        without_comments(statement.text) for statement in split_statements(text)
     )

@@ -142,3 +142,20 @@ def test_gates_are_planned_for_the_phase(tmp_path: Path) -> None:
         "sql returns true: SELECT true",
     ]
     assert plan_phase(m, Phase.EXPAND).gates == []
+
+
+def test_a_raw_sql_operation_without_its_down_refuses_rollback(tmp_path: Path) -> None:
+    manifest = '[[operations]]\nop = "sql"\nexpand = "CREATE TABLE t (id int)"\n'
+    m = _migration(tmp_path, manifest)
+    with pytest.raises(StateError, match='add "expand.down" to operation 1'):
+        plan_phase(m, Phase.EXPAND, rollback=True)
+
+
+def test_a_raw_sql_operation_with_its_down_rolls_back(tmp_path: Path) -> None:
+    manifest = (
+        '[[operations]]\nop = "sql"\nexpand = "CREATE TABLE t (id int)"\n'
+        '"expand.down" = "DROP TABLE t"\n'
+    )
+    m = _migration(tmp_path, manifest)
+    steps = plan_phase(m, Phase.EXPAND, rollback=True).steps
+    assert [s.sql for s in steps if isinstance(s, SqlStep)] == ["DROP TABLE t"]
