@@ -90,7 +90,7 @@ ACTIONS: dict[str, Literal["create", "drop"]] = {"create": "create", "drop": "dr
 
 
 def source(op: OperationBase, ctx: PlanContext) -> str:
-    return f"operation {ctx.position + 1} ({op.label})"
+    return f"operation {ctx.position + 1}"
 
 
 def sql(
