@@ -147,7 +147,7 @@ def test_gates_are_planned_for_the_phase(tmp_path: Path) -> None:
 def test_a_raw_sql_operation_without_its_down_refuses_rollback(tmp_path: Path) -> None:
     manifest = '[[operations]]\nop = "sql"\nexpand = "CREATE TABLE t (id int)"\n'
     m = _migration(tmp_path, manifest)
-    with pytest.raises(StateError, match='add "expand.down" to operation 1'):
+    with pytest.raises(StateError, match=r'add "expand\.down" to operation 1'):
         plan_phase(m, Phase.EXPAND, rollback=True)
 
 
