@@ -148,7 +148,7 @@ def test_two_concurrent_advances_apply_the_phase_exactly_once(project: Project) 
         "advance",
         "0001_items",
         EXPANDCTL_TEST_PAUSE_AFTER_STEP="2",
-        EXPANDCTL_TEST_PAUSE_SECONDS="2",
+        EXPANDCTL_TEST_PAUSE_SECONDS="5",
     )
     _wait_for_pause(first)  # holds the lock, mid-phase
     second = _start(project, project.db.url, "advance", "0001_items")
