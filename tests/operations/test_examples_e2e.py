@@ -7,15 +7,12 @@ forward again, checking the schema comes back identical.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from expandctl.commands.advance import advance, load_set
 from expandctl.commands.rollback import rollback
-from expandctl.model import planning
-from expandctl.model.ops.registry import migration_operation_steps
 from expandctl.model.phases import PHASES, Phase, State
 from tests.conftest import PROJECT_ROOT, PgDatabase
 from tests.engine.conftest import Project
@@ -23,24 +20,14 @@ from tests.operations.support import snapshot
 
 pytestmark = pytest.mark.db
 
-# The old seam (a planner per operation class) is still in place: rolling back an
-# operation whose phase only checks needs planning to accept "no reverse steps".
-NOT_WIRED = hasattr(planning, "OPERATION_PLANNERS")
-
-STAGED = Path(__file__).parent / "staged_migrations"
 OPERATION_EXAMPLES = ["0010", "0011", "0012", "0013", "0014"]
 
 
 @pytest.fixture
-def project(tmp_path: Path, pg_database: PgDatabase, monkeypatch: pytest.MonkeyPatch) -> Project:
-    # Until planning.operation_steps delegates to the operations registry itself.
-    monkeypatch.setattr(planning, "operation_steps", migration_operation_steps)
-    target = tmp_path / "migrations"
-    for source in (PROJECT_ROOT / "migrations", STAGED):
-        for folder in sorted(source.iterdir()):
-            if folder.is_dir() and folder.name[:2] in ("00",):
-                shutil.copytree(folder, target / folder.name, dirs_exist_ok=True)
-    return Project(root=tmp_path, db=pg_database, overrides={})
+def project(tmp_path: Path, pg_database: PgDatabase) -> Project:
+    project = Project(root=tmp_path, db=pg_database, overrides={})
+    project.overrides["migrations_dir"] = str(PROJECT_ROOT / "migrations")
+    return project
 
 
 def seed(project: Project) -> None:
@@ -90,7 +77,6 @@ def test_examples_reach_their_new_shape_with_the_data(project: Project) -> None:
     )
 
 
-@pytest.mark.skipif(NOT_WIRED, reason="planning does not delegate to the operations yet")
 @pytest.mark.parametrize("phase", [p for p in PHASES if p.reversible], ids=lambda p: p.value)
 def test_examples_roll_back_and_forward_to_the_same_schema(project: Project, phase: Phase) -> None:
     seed(project)
