@@ -23,10 +23,14 @@ class ExplicitLockTable(Rule):
     queueing traffic, and keep transactions short.
 
     Bad:
+        BEGIN;
         LOCK TABLE users IN ACCESS EXCLUSIVE MODE;
+        ALTER TABLE users ADD COLUMN nickname text;
+        COMMIT;
 
     Good:
         SET lock_timeout = '2s';
+        ALTER TABLE users ADD COLUMN nickname text;
     """
 
     id = "L110"

@@ -21,10 +21,10 @@ class RevokePrivileges(Rule):
     needed the privilege is gone.
 
     Bad:
-        REVOKE UPDATE ON users FROM app_rw;
+        REVOKE UPDATE ON users FROM PUBLIC;
 
     Good:
-        GRANT SELECT ON users TO app_ro;
+        GRANT SELECT ON users TO PUBLIC;
     """
 
     id = "C210"
