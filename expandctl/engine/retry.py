@@ -32,6 +32,7 @@ WATCH_POLL_S = 0.1
 
 @dataclass(frozen=True)
 class Retry:
+    reason: str  # "lock timeout" or "deadlock"
     attempt: int  # 1-based retry number
     delay_s: float
     blocker: str  # "pid 123 (idle in transaction): LOCK TABLE ..." or "unknown"
@@ -95,8 +96,9 @@ def with_lock_retries(
 ) -> tuple[T, int]:
     """Run ``unit``; on lock timeout (55P03) retry up to ``retries`` times.
 
-    ``unit`` must leave nothing half-done when it raises (a rolled-back
-    transaction, or an autocommit statement that can be re-run).
+    A deadlock (40P01) is retried the same way. ``unit`` must leave nothing
+    half-done when it raises (a rolled-back transaction, or an autocommit
+    statement that can be re-run).
     """
     attempt = 0
     while True:
@@ -104,7 +106,10 @@ def with_lock_retries(
         try:
             with watch:
                 return unit(), attempt
-        except pg_errors.LockNotAvailable:
+        except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as exc:
+            # Both leave nothing behind (the transaction rolled back; an interrupted
+            # concurrent index build is dropped before the next attempt).
+            reason = "deadlock" if isinstance(exc, pg_errors.DeadlockDetected) else "lock timeout"
             attempt += 1
             blocker = watch.last or "unknown (the blocker finished before it could be seen)"
             if attempt > retries:
@@ -115,9 +120,10 @@ def with_lock_retries(
                     "nothing was left half-done",
                 ) from None
             delay = backoff_delay(attempt)
-            retry = Retry(attempt=attempt, delay_s=delay, blocker=blocker)
+            retry = Retry(reason=reason, attempt=attempt, delay_s=delay, blocker=blocker)
             log.warning(
-                "lock timeout on %s; retry %d/%d in %.2fs; blocked by %s",
+                "%s on %s; retry %d/%d in %.2fs; blocked by %s",
+                reason,
                 what,
                 attempt,
                 retries,

@@ -223,7 +223,7 @@ def _run_group(
             ctx,
             plan,
             "retry",
-            "lock-timeout",
+            retry.reason.replace(" ", "-"),
             detail=f"{what}: retry {retry.attempt} in {retry.delay_s:.2f}s; "
             f"blocked by {retry.blocker}",
         )

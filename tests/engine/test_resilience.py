@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from expandctl.commands.advance import advance
+from expandctl.errors import DatabaseError
 from tests.conftest import PROJECT_ROOT
 from tests.engine.conftest import Project
 from tests.pg_provider import Server, fresh_database
@@ -233,3 +234,41 @@ def test_default_lock_timeout_is_one_second(tmp_path: Path) -> None:
     from expandctl.model.config import Settings
 
     assert Settings().lock_timeout.total_seconds() == 1.0
+
+
+def test_when_retries_run_out_nothing_is_half_done(project: Project) -> None:
+    project.query("CREATE TABLE accounts (id int PRIMARY KEY)")
+    project.add(
+        "0001_accounts",
+        expand="CREATE TABLE side (id int);\nALTER TABLE accounts ADD COLUMN note text;",
+    )
+    config = project.config(lock_timeout=timedelta(milliseconds=100), lock_retries=1)
+    with psycopg.connect(project.db.dsn) as blocker:
+        blocker.execute("SELECT count(*) FROM accounts")
+        pid = blocker.info.backend_pid
+        with pytest.raises(
+            DatabaseError,
+            match=rf"still waiting for a lock after 1 retries; "
+            rf"blocked by pid {pid}",
+        ):
+            advance(config)
+    assert project.one("SELECT to_regclass('side')") is None  # same transaction: rolled back
+    assert project.state("0001_accounts") == "pending"
+    outcomes = [r[0] for r in project.query("SELECT outcome FROM expandctl.events ORDER BY id")]
+    assert outcomes == ["started", "lock-timeout", "failed"]
+    advance(project.config())
+    assert project.state("0001_accounts") == "expand"
+
+
+def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    import random
+
+    from expandctl.engine.retry import BACKOFF_CAP_S, backoff_delay
+
+    rng = random.Random(7)
+    first = [backoff_delay(1, rng) for _ in range(50)]
+    assert all(0.125 <= d <= 0.375 for d in first) and len(set(first)) > 1
+    assert all(
+        0.5 * BACKOFF_CAP_S <= backoff_delay(30, rng) <= 1.5 * BACKOFF_CAP_S for _ in range(20)
+    )
+    assert backoff_delay(3, random.Random(1)) > backoff_delay(1, random.Random(1))
