@@ -1,7 +1,7 @@
 """Read what a statement does from its tokens.
 
-sqlglot's PostgreSQL grammar leaves many DDL forms unparsed (``SET NOT NULL``
-beside other clauses, ``VALIDATE CONSTRAINT``, ``USING INDEX``, ``ALTER TYPE
+sqlglot's PostgreSQL grammar leaves many DDL forms unparsed (multi-clause
+``ALTER TABLE`` with ``NOT VALID``, ``VALIDATE CONSTRAINT``, ``USING INDEX``, ``ALTER TYPE
 … ADD VALUE``, ``VACUUM``, ``REINDEX``, ``LOCK``, multi-name ``DROP INDEX`` …)
 and returns an opaque ``Command`` or fails. DDL therefore goes through this
 keyword reader, which knows each form the rules need; DML and anything the

@@ -91,8 +91,8 @@ def _quick_read(sql: str) -> list[a.Action] | None:
     none can take a strong lock or break old code, so they skip the tokenizer.
     """
     first = _FIRST_WORD.match(sql)
-    if first is None:
-        return None
+    if first is None or sql.count("'") % 2:
+        return None  # an odd quote count may be an unterminated string: tokenise it
     word = first.group(0).upper()
     if word in _QUICK_HARMLESS:
         return [a.Harmless(what=word)]
