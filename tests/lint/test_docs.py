@@ -27,3 +27,14 @@ def test_lint_docs_link_the_rules_page() -> None:
     assert "rules.md" in lint_md
     for fmt in ("text", "json", "github", "sarif", "gitlab"):
         assert f"`{fmt}`" in lint_md
+
+
+def test_pre_commit_hook_runs_the_gate_on_sql_files() -> None:
+    import yaml
+
+    hooks = yaml.safe_load((PROJECT_ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    [hook] = hooks
+    assert hook["id"] == "expandctl-lint"
+    assert hook["entry"] == "expandctl lint"
+    assert hook["types"] == ["sql"]
+    assert hook["language"] == "python"
