@@ -10,6 +10,7 @@ import click
 from expandctl import __version__
 from expandctl.cli.cmd_advance import advance_command
 from expandctl.cli.cmd_backfill import backfill_group
+from expandctl.cli.cmd_demo import demo_command
 from expandctl.cli.cmd_history import history_command
 from expandctl.cli.cmd_lint import lint_command
 from expandctl.cli.cmd_list import list_command
@@ -79,6 +80,7 @@ COMMANDS: tuple[click.Command, ...] = (
     advance_command,
     rollback_command,
     history_command,
+    demo_command,
     backfill_group,
 )
 
