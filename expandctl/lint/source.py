@@ -32,6 +32,9 @@ _ROUTINE = re.compile(
     re.IGNORECASE,
 )
 _NAME_PART = re.compile(_IDENT)
+_INSERT_INTO = re.compile(
+    rf"INSERT\s+INTO\s+(?P<name>{_IDENT}(?:\s*\.\s*{_IDENT})?)", re.IGNORECASE
+)
 _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 # Node types that are whole statements; anything else parsed from an unknown
 # first word is a misreading, not a known statement.
@@ -94,6 +97,8 @@ def _quick_read(sql: str) -> list[a.Action] | None:
     if first is None or sql.count("'") % 2:
         return None  # an odd quote count may be an unterminated string: tokenise it
     word = first.group(0).upper()
+    if word == "INSERT" and (target := _INSERT_INTO.match(sql)) is not None:
+        return [a.Harmless(what=word, table=_fold(target.group("name")))]
     if word in _QUICK_HARMLESS:
         return [a.Harmless(what=word)]
     if word == "CREATE" and (routine := _ROUTINE.match(sql)) is not None:

@@ -4,11 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from expandctl.lint.actions import Action, EndTransaction
-from expandctl.lint.context import LintContext
+from expandctl.lint.actions import Action, EndTransaction, Harmless, WriteRows
+from expandctl.lint.context import LintContext, norm
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules._util import display
 from expandctl.lint.source import Statement
+
+# Migration tools record the applied version in the same transaction; that
+# one-row write is part of every tool's pattern and takes no time.
+BOOKKEEPING_TABLES = frozenset(
+    {
+        "alembic_version", "django_migrations", "flyway_schema_history", "schema_migrations",
+        "goose_db_version", "knex_migrations", "schema_version", "__diesel_schema_migrations",
+    }
+)  # fmt: skip
+
+
+def _instant(action: Action, ctx: LintContext) -> bool:
+    """Settings, and writes to version tables or tables created in this file."""
+    if isinstance(action, Harmless) and action.what in ("SET", "RESET"):
+        return True
+    if isinstance(action, Harmless | WriteRows) and action.table:
+        return norm(action.table) in BOOKKEEPING_TABLES or ctx.is_new_table(action.table)
+    return False
 
 
 class StatementsAfterExclusiveLock(Rule):
@@ -22,7 +40,9 @@ class StatementsAfterExclusiveLock(Rule):
 
     Safe alternative: commit right after the statement that takes the strong
     lock: put it in its own transaction (or leave out BEGIN/COMMIT so each
-    statement commits on its own), and do the other work separately.
+    statement commits on its own), and do the other work separately. ``SET``
+    and the one-row version bookkeeping of migration tools (``alembic_version``,
+    ``django_migrations``, ``flyway_schema_history`` ...) are not counted.
 
     Bad:
         BEGIN;
@@ -44,6 +64,8 @@ class StatementsAfterExclusiveLock(Rule):
         if tx.exclusive_table is None or tx.exclusive_reported:
             return
         if isinstance(action, EndTransaction) or action is not statement.actions[0]:
+            return
+        if all(_instant(x, ctx) for x in statement.actions):
             return
         tx.exclusive_reported = True
         table = display(tx.exclusive_table)
