@@ -286,3 +286,36 @@ def test_all_with_to_moves_every_migration_up_to_the_phase(project: Project) -> 
     assert project.state("0001_a") == project.state("0002_b") == "switch-reads"
     with pytest.raises(StateError, match="every migration"):
         advance(project.config(), all_migrations=True, to=Phase.CONTRACT)
+
+
+def test_changing_the_files_of_a_half_done_phase_is_drift(project: Project) -> None:
+    folder = project.add(
+        "0001_t",
+        expand="CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_i ON t (id);\n"
+        "SELECT 1 / count(*) FROM flag;\n",
+    )
+    project.query("CREATE TABLE flag (id int)")
+    with pytest.raises(DatabaseError):
+        advance(project.config())
+    (folder / "expand.sql").write_text("CREATE TABLE t (id int);\nSELECT 1;\n")
+    with pytest.raises(StateError, match="drift: the files of expand of 0001_t changed"):
+        advance(project.config())
+
+
+def test_status_tells_running_from_interrupted(project: Project) -> None:
+    from expandctl.commands.status import status
+    from expandctl.engine.locking import lock_key
+
+    project.add("0001_t", expand="CREATE TABLE t (id int);\nSELECT 1 / count(*) FROM flag;\n")
+    project.query("CREATE TABLE flag (id int)")
+    with pytest.raises(DatabaseError):
+        advance(project.config())
+    progress = status(project.config()).migrations[0].in_progress
+    assert progress is not None and progress.interrupted and not progress.running
+    with psycopg.connect(project.db.dsn, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", lock_key("expandctl"))
+        report = status(project.config())
+        progress = report.migrations[0].in_progress
+        assert progress is not None and progress.running and not progress.interrupted
+        assert report.lock_holder and f"pid {other.info.backend_pid}" in report.lock_holder
+        assert report.migrations[0].next_action == "running expand now"
