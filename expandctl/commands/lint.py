@@ -1,7 +1,8 @@
 """``expandctl lint``: find the SQL to check, lint it with the right phase, report.
 
 Paths may be migration folders, the migrations directory, directories of
-plain ``.sql`` files, single ``.sql`` files, or ``-`` for SQL on stdin. A
+plain ``.sql`` files, single ``.sql`` files, a ``migration.toml`` (its whole
+migration), or ``-`` for SQL on stdin. A
 phase file given alone (``migrations/0003_x/contract.sql``, as pre-commit
 passes it) is linted with its whole migration, so it sees its phase, the
 earlier phases and the manifest's ``retires``.
@@ -121,6 +122,8 @@ def _resolve(
             raise LintError(f"{raw}: no such file or directory")
         if path.is_dir():
             _add_directory(targets, path)
+        elif path.name == MANIFEST_NAME:
+            targets.migrations[str(path.parent)] = None  # the manifest changes every phase
         elif (
             phase is None
             and (path.parent / MANIFEST_NAME).is_file()

@@ -76,6 +76,14 @@ def test_a_single_phase_file_is_linted_with_its_migration(project: Path) -> None
     assert [f["path"] for f in json.loads(result.output)["files"]] == [path]
 
 
+def test_a_manifest_path_lints_its_whole_migration(project: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["lint", "--format", "json", "migrations/0001_rename_name/migration.toml"]
+    )
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["files"]) == 4
+
+
 def test_plain_file_defaults_to_expand_and_phase_flag_changes_it(project: Path) -> None:
     _write(project / "adhoc.sql", "REVOKE UPDATE ON users FROM app;\n")
     assert CliRunner().invoke(cli, ["lint", "adhoc.sql"]).exit_code == 1

@@ -30,11 +30,15 @@ def test_lint_docs_link_the_rules_page() -> None:
 
 
 def test_pre_commit_hook_runs_the_gate_on_sql_files() -> None:
+    import re
+
     import yaml
 
     hooks = yaml.safe_load((PROJECT_ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     [hook] = hooks
     assert hook["id"] == "expandctl-lint"
     assert hook["entry"] == "expandctl lint"
-    assert hook["types"] == ["sql"]
+    assert re.search(hook["files"], "migrations/0001_x/contract.sql")
+    assert re.search(hook["files"], "migrations/0001_x/migration.toml")
+    assert not re.search(hook["files"], "pyproject.toml")
     assert hook["language"] == "python"
