@@ -102,7 +102,11 @@ def run_plan(
     started = time.monotonic()
     total = len(plan.steps)
     resume = record.in_progress
-    if resume and (resume.phase, resume.direction) == (plan.phase, plan.direction):
+    resuming = resume is not None and (resume.phase, resume.direction) == (
+        plan.phase,
+        plan.direction,
+    )
+    if resume is not None and resuming:
         start = resume.next_step
         progress = resume
         log.info(
@@ -131,8 +135,8 @@ def run_plan(
         ctx,
         plan,
         "phase",
-        "resumed" if start else "started",
-        detail=f"step {start + 1} of {total}" if start else f"{total} steps",
+        "resumed" if resuming else "started",
+        detail=f"at step {start + 1} of {total}" if resuming else f"{total} steps",
     )
     _timeouts(ctx.work, ctx.settings, local=False)
 
@@ -142,7 +146,7 @@ def run_plan(
         direction=plan.direction.value,
         steps_total=total,
         steps_run=0,
-        resumed_from=start if resume and start else None,
+        resumed_from=start if resuming else None,
         retries=0,
         duration_ms=0,
     )
@@ -160,7 +164,7 @@ def run_plan(
                 progress,
                 group,
                 last,
-                resuming=bool(resume) and group[0][0] == start,
+                resuming=resuming and group[0][0] == start,
                 run=run,
                 at=at,
             )
