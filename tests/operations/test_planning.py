@@ -12,7 +12,7 @@ from expandctl.model.phases import Phase
 from expandctl.model.steps import BackfillStep, SqlStep
 from tests.conftest import PgDatabase
 from tests.operations.schema import create_schema
-from tests.operations.support import parse, plan, run_phase
+from tests.operations.support import parse, plan, run_phase, snapshot
 
 RENAME = {
     "op": "rename_column",
@@ -108,3 +108,30 @@ def test_switch_reads_refuses_when_the_backfill_did_not_run(pg_database: PgDatab
     run_phase(pg_database.dsn, ops, Phase.EXPAND)
     with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="run the backfill"):
         run_phase(pg_database.dsn, ops, Phase.SWITCH_READS)
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"new": [{"name": "first", "type": "text", "up": "split_part(nmae, ' ', 1)"}]},
+        {"old": [{"name": "name", "down": "frist"}]},
+        {"new": [{"name": "first", "type": "text", "up": "no_such_function(name)"}]},
+    ],
+    ids=["up-typo", "down-typo", "unknown-function"],
+)
+def test_a_bad_expression_fails_expand_and_changes_nothing(
+    pg_database: PgDatabase, bad: dict[str, object]
+) -> None:
+    create_schema(pg_database.dsn)
+    raw = {
+        "op": "replace_column",
+        "table": "users",
+        "old": [{"name": "name", "down": "first"}],
+        "new": [{"name": "first", "type": "text", "up": "name"}],
+        **bad,
+    }
+    before = snapshot(pg_database.dsn)
+    with pytest.raises((psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedFunction)):
+        run_phase(pg_database.dsn, [parse(raw)], Phase.EXPAND)
+    assert snapshot(pg_database.dsn) == before

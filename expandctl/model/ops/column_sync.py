@@ -86,6 +86,20 @@ class ColumnSync:
     def _up_row(self) -> str:
         return "ROW(" + ", ".join(f"CAST(({c.up}) AS {c.type})" for c in self.new) + ")"
 
+    def _expressions_check(self) -> str:
+        """Plan (not run) every up/down over the table: a typo fails expand, not a client.
+
+        The trigger's plpgsql would only compile them on the first write; this
+        statement makes PostgreSQL resolve their columns, functions and casts now,
+        inside expand's transaction, so a mistake rolls the whole phase back.
+        """
+        ups = [f"CAST(({c.up}) AS {c.type})" for c in self.new]
+        downs = [f"({c.down})" for c in self.old]
+        return (
+            "-- up and down must make sense over the table before any write depends on them\n"
+            f"SELECT {', '.join(ups + downs)} FROM {self.op.target} LIMIT 0"
+        )
+
     def stale_condition(self) -> str:
         """True for a row whose new shape is not up(old shape)."""
         return f"{self._row('', self.new)} IS DISTINCT FROM {self._up_row()}"
@@ -171,6 +185,7 @@ class ColumnSync:
             return [
                 *check_steps(op, ctx),
                 sql(op, ctx, f"ALTER TABLE {target} {adds}"),
+                sql(op, ctx, self._expressions_check()),
                 sql(op, ctx, self._function(ctx, new_wins=False, replace=False)),
                 sql(
                     op,
