@@ -319,3 +319,13 @@ def test_status_tells_running_from_interrupted(project: Project) -> None:
         assert progress is not None and progress.running and not progress.interrupted
         assert report.lock_holder and f"pid {other.info.backend_pid}" in report.lock_holder
         assert report.migrations[0].next_action == "running expand now"
+
+
+def test_sql_with_percent_signs_and_braces_runs_verbatim(project: Project) -> None:
+    project.add(
+        "0001_t",
+        expand="CREATE TABLE t AS SELECT '100%' AS pct, '{\"a\": 1}'::jsonb AS doc, "
+        "format('%s%%', 5) AS f;\n",
+    )
+    advance(project.config())
+    assert project.query("SELECT pct, doc, f FROM t") == [("100%", {"a": 1}, "5%")]
