@@ -177,4 +177,4 @@ def states_differ(
     return [mid for mid in ids if key(before, mid) != key(after, mid)]
 
 
-__all__ = ["PHASES", "Decision", "Drift", "decide_advance", "decide_rollback", "drift"]
+__all__ = ["Decision", "Drift", "decide_advance", "decide_rollback", "drift", "states_differ"]
