@@ -6,19 +6,21 @@ to the runner, built by the same planner from the same decision.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set, require_migration
 from expandctl.engine.decide import decide_advance, decide_rollback, default_migration
+from expandctl.engine.gates import soak_problem
 from expandctl.engine.session import read_session
 from expandctl.errors import UsageError
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.phases import Phase, State
 from expandctl.model.planning import plan_phase
 from expandctl.model.state import MigrationRecord
-from expandctl.model.steps import Direction, PhasePlan, SqlStep
+from expandctl.model.steps import Direction, GateCheck, PhasePlan, SqlStep
 
 
 class PlannedStep(BaseModel):
@@ -120,6 +122,11 @@ def plan(
         phase_plan = plan_phase(
             migration, decision.phase, rollback=rollback, server_version=session.server_version
         )
+        if not rollback:
+            now = session.store.now(session.control)
+            gates = [_gate_status(g, record, now) for g in phase_plan.gates]
+        else:
+            gates = []
         report = _report(
             phase_plan, None if decision.fresh_start else decision.resume_from, offline=False
         )
@@ -128,6 +135,7 @@ def plan(
                 "from_state": record.state,
                 "refusals": decision.refusals,
                 "hints": decision.hints,
+                "gates": gates,
                 "needs_confirmation": phase_plan.irreversible
                 or (rollback and bool(phase_plan.steps)),
             }
@@ -151,3 +159,11 @@ def _report(phase_plan: PhasePlan, resume_from: int | None, *, offline: bool) ->
         needs_confirmation=phase_plan.irreversible,
         plan=phase_plan,
     )
+
+
+def _gate_status(gate: GateCheck, record: MigrationRecord, now: datetime) -> str:
+    """A gate and whether it holds now; SQL gates run only when advance does."""
+    if gate.kind == "sql":
+        return f"{gate.summary} (checked when advance runs)"
+    problem = soak_problem(gate, record, now)
+    return f"{gate.summary} ({'not yet: ' + problem if problem else 'holds now'})"

@@ -33,20 +33,7 @@ def _check(
     conn: Connection, gate: GateCheck, record: MigrationRecord, settings: Settings, now: datetime
 ) -> str | None:
     if gate.kind == "min_soak":
-        assert gate.min_soak is not None
-        if gate.since_phase is None:
-            return None  # expand has no previous phase to soak after
-        done = record.phases.get(gate.since_phase)
-        if done is None:
-            return f"{gate.since_phase.value} has no recorded finish"
-        soaked = now - done.finished_at
-        if soaked >= gate.min_soak:
-            return None
-        left = gate.min_soak - soaked
-        return (
-            f"{gate.since_phase.value} finished {human(soaked)} ago, "
-            f"needs {format_duration(gate.min_soak)} ({human(left)} to go)"
-        )
+        return soak_problem(gate, record, now)
     assert gate.sql is not None
     query = " ".join(gate.sql.split())
     try:
@@ -63,6 +50,23 @@ def _check(
     if value is True:
         return None
     return f"the query returned {value!r}, not true: {query}"
+
+
+def soak_problem(gate: GateCheck, record: MigrationRecord, now: datetime) -> str | None:
+    """Why a min_soak gate does not hold yet, or None; pure, so ``plan`` can show it."""
+    if gate.min_soak is None or gate.since_phase is None:
+        return None  # expand has no previous phase to soak after
+    done = record.phases.get(gate.since_phase)
+    if done is None:
+        return f"{gate.since_phase.value} has no recorded finish"
+    soaked = now - done.finished_at
+    if soaked >= gate.min_soak:
+        return None
+    left = gate.min_soak - soaked
+    return (
+        f"{gate.since_phase.value} finished {human(soaked)} ago, "
+        f"needs {format_duration(gate.min_soak)} ({human(left)} to go)"
+    )
 
 
 def human(delta: timedelta) -> str:

@@ -130,7 +130,9 @@ def test_plan_rollback_and_gates(project: Project) -> None:
     advance(project.config(), all_migrations=True)
     advance(project.config(), "0002_b", to=Phase.SWITCH_WRITES)
     forward = plan(project.config(), "0002_b")
-    assert forward.gates == ["min_soak 1d since switch-writes finished"]
+    assert len(forward.gates) == 1
+    assert forward.gates[0].startswith("min_soak 1d since switch-writes finished (not yet: ")
+    assert forward.gates[0].endswith("to go)")
     assert forward.needs_confirmation
     back = plan(project.config(), "0001_a", rollback=True)
     assert back.refusals == ["0002_b requires 0001_a and is switch-writes"]
