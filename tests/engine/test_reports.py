@@ -132,7 +132,7 @@ def test_plan_rollback_and_gates(project: Project) -> None:
     forward = plan(project.config(), "0002_b")
     assert len(forward.gates) == 1
     assert forward.gates[0].startswith("min_soak 1d since switch-writes finished (not yet: ")
-    assert forward.gates[0].endswith("to go)")
+    assert forward.gates[0].endswith("(23h 59min to go))")
     assert forward.needs_confirmation
     back = plan(project.config(), "0001_a", rollback=True)
     assert back.refusals == ["0002_b requires 0001_a and is switch-writes"]
