@@ -34,6 +34,9 @@ class Column:
     identity: bool = False
     serial: bool = False
     generated_stored: bool = False
+    references: str | None = None  # an inline REFERENCES other_table
+    unique: bool = False  # an inline UNIQUE
+    check: bool = False  # an inline CHECK
 
 
 # --- creating things --------------------------------------------------------

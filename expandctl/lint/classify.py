@@ -118,7 +118,13 @@ def _create(cur: Cursor) -> list[a.Action] | None:
     for kind in _CREATE_KINDS:
         if cur.accept(*kind):
             cur.skip_optional(("IF", "NOT", "EXISTS"))
-            return [a.CreateObject(kind=" ".join(kind).lower(), name=cur.name())]
+            name = cur.name()
+            table = None
+            if kind[-1] in ("TRIGGER", "POLICY", "RULE"):  # ... ON table: it locks that table
+                words = [t.word for t in cur.toks]
+                if "ON" in words[cur.i :]:
+                    table = Cursor(cur.toks, words.index("ON", cur.i) + 1).name() or None
+            return [a.CreateObject(kind=" ".join(kind).lower(), name=name, table=table)]
     return None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from expandctl.lint.actions import Column
-from expandctl.lint.tokens import PUNCT, WORD, Tok, inner_group, render
+from expandctl.lint.tokens import PUNCT, WORD, Cursor, Tok, inner_group, render
 
 # Words that end the type and start a column constraint.
 _CONSTRAINT_WORDS = frozenset(
@@ -62,13 +62,16 @@ def read_column(toks: list[Tok]) -> Column:
         identity=bool(fields["identity"]),
         serial=serial,
         generated_stored=bool(fields["stored"]),
+        references=fields["references"] if isinstance(fields["references"], str) else None,
+        unique=bool(fields["unique"]),
+        check=bool(fields["check"]),
     )
 
 
 def _read_constraints(toks: list[Tok]) -> dict[str, bool | str | None]:
     out: dict[str, bool | str | None] = {
         "not_null": False, "primary_key": False, "default": None, "volatile": False,
-        "identity": False, "stored": False,
+        "identity": False, "stored": False, "references": None, "unique": False, "check": False,
     }  # fmt: skip
     i = 0
     while i < len(toks):
@@ -79,6 +82,16 @@ def _read_constraints(toks: list[Tok]) -> dict[str, bool | str | None]:
         elif word == "PRIMARY":
             out["primary_key"] = True
             i += 2
+        elif word == "UNIQUE":
+            out["unique"] = True
+            i += 1
+        elif word == "CHECK":
+            out["check"] = True
+            i += 1
+        elif word == "REFERENCES":
+            target = Cursor(toks, i + 1)
+            out["references"] = target.name()
+            i = target.i
         elif word == "DEFAULT":
             expr, i = _expression(toks, i + 1)
             out["default"] = render(expr)

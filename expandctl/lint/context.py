@@ -48,6 +48,11 @@ class LintContext:
     not_null_columns: set[Key] = field(default_factory=set)
     nullable_columns: set[Key] = field(default_factory=set)
     tx: TransactionState = field(default_factory=TransactionState)
+    # Phase files and operation SQL: ``advance`` runs consecutive transactional
+    # statements in one transaction (a group) and autocommit ones alone, so a
+    # strong lock is held until the group ends even without BEGIN/COMMIT.
+    managed_transactions: bool = False
+    group: TransactionState = field(default_factory=TransactionState)
 
     # --- questions the rules ask ----------------------------------------
 
@@ -97,7 +102,14 @@ class LintContext:
 
     @property
     def in_transaction(self) -> bool:
+        """Inside an explicit BEGIN … COMMIT block."""
         return self.tx.open_at is not None
+
+    def lock_holder(self) -> TransactionState | None:
+        """The transaction a statement runs in: an explicit block, or the engine's group."""
+        if self.tx.open_at is not None:
+            return self.tx
+        return self.group if self.managed_transactions else None
 
     # --- learning from a statement --------------------------------------
 
@@ -149,6 +161,14 @@ class LintContext:
 
     def _apply_transaction(self, statement: object, action: a.Action) -> None:
         tx = self.tx
+        if self.managed_transactions and tx.open_at is None and not isinstance(action, a.Begin):
+            if runs_in_autocommit(action, self.pg_version):
+                self.group = TransactionState()  # it runs alone: the group before it committed
+            elif self.group.exclusive_table is None:
+                table = takes_access_exclusive(action)
+                if table is not None and not self.is_new_table(table):
+                    self.group.exclusive_table = table
+            return
         if isinstance(action, a.Begin):
             if tx.open_at is None:
                 tx.open_at = statement
@@ -164,6 +184,7 @@ class LintContext:
         self.migration_created |= self.file_created
         self.file_created = set()
         self.tx = TransactionState()
+        self.group = TransactionState()
 
 
 _OBJECT_KINDS: dict[str, ObjectKind] = {
@@ -186,6 +207,17 @@ _EXCLUSIVE_ACTIONS = (
     a.AddColumn, a.DropColumn, a.AlterColumnType, a.SetNotNull, a.DropNotNull, a.DropDefault,
     a.AddConstraint, a.DropConstraint, a.Rewrite, a.Truncate, a.SetSchema,
 )  # fmt: skip
+
+
+def runs_in_autocommit(action: a.Action, pg_version: int) -> bool:
+    """Statements the engine runs alone, outside any transaction (see model.planning)."""
+    if isinstance(action, a.CreateIndex | a.DropObjects | a.Reindex | a.Partition):
+        return action.concurrently
+    if isinstance(action, a.Rewrite):
+        return action.how == "VACUUM FULL"
+    if isinstance(action, a.Harmless):
+        return action.what == "VACUUM"
+    return isinstance(action, a.EnumAddValue) and pg_version < 12
 
 
 def takes_access_exclusive(action: a.Action) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from expandctl.lint.actions import Action, AddConstraint
+from expandctl.lint.actions import Action, AddColumn, AddConstraint
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules._util import display
@@ -39,9 +39,12 @@ class ConstraintAddedValidated(Rule):
     id = "L104"
     name = "constraint-added-validated"
     group = "locking"
-    actions = (AddConstraint,)
+    actions = (AddConstraint, AddColumn)
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
+        if isinstance(action, AddColumn):
+            yield from _inline(action, ctx)
+            return
         assert isinstance(action, AddConstraint)
         if action.kind not in ("foreign key", "check", "exclude") or action.not_valid:
             return
@@ -69,6 +72,33 @@ class ConstraintAddedValidated(Rule):
             f"1. ALTER TABLE {table} ADD CONSTRAINT {name} {_without_not_valid(action)} "
             f"NOT VALID;  2. in a separate statement (a later phase is best): "
             f"ALTER TABLE {table} VALIDATE CONSTRAINT {name};",
+        )
+
+
+def _inline(action: AddColumn, ctx: LintContext) -> Iterator[Violation]:
+    """``ADD COLUMN ... REFERENCES t`` / ``CHECK (...)``: validated on the spot."""
+    col = action.column
+    if ctx.is_new_table(action.table) or not (col.references or col.check):
+        return
+    table = display(action.table or "")
+    if col.references:
+        other = display(col.references)
+        name = f"{table}_{col.name}_fkey"
+        yield Violation(
+            f"ADD COLUMN {col.name} ... REFERENCES {other} adds a validated FOREIGN KEY: it "
+            f"takes SHARE ROW EXCLUSIVE locks on {table} and {other} (all writes to both wait) "
+            "and checks every row.",
+            f"1. ALTER TABLE {table} ADD COLUMN {col.name} {col.type_text};  "
+            f"2. ALTER TABLE {table} ADD CONSTRAINT {name} FOREIGN KEY ({col.name}) "
+            f"REFERENCES {other} NOT VALID;  3. later: ALTER TABLE {table} VALIDATE "
+            f"CONSTRAINT {name};",
+        )
+    if col.check:
+        yield Violation(
+            f"ADD COLUMN {col.name} ... CHECK checks every row of {table} while holding an "
+            f"ACCESS EXCLUSIVE lock: all queries on {table} wait for the scan.",
+            f"add the column without the CHECK, then ALTER TABLE {table} ADD CONSTRAINT ... "
+            "CHECK (...) NOT VALID and VALIDATE it in a separate statement.",
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from expandctl.lint.actions import Action, AddConstraint
+from expandctl.lint.actions import Action, AddColumn, AddConstraint
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules._util import display
@@ -33,9 +33,12 @@ class UniqueConstraintBuildsIndex(Rule):
     id = "L105"
     name = "unique-constraint-builds-index"
     group = "locking"
-    actions = (AddConstraint,)
+    actions = (AddConstraint, AddColumn)
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
+        if isinstance(action, AddColumn):
+            yield from _inline(action, ctx)
+            return
         assert isinstance(action, AddConstraint)
         if action.kind not in ("unique", "primary key") or action.using_index:
             return
@@ -55,3 +58,20 @@ class UniqueConstraintBuildsIndex(Rule):
             f"1. CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({columns});  "
             f"2. ALTER TABLE {table} ADD CONSTRAINT {name} {kind} USING INDEX {name};",
         )
+
+
+def _inline(action: AddColumn, ctx: LintContext) -> Iterator[Violation]:
+    """``ADD COLUMN ... UNIQUE`` / ``PRIMARY KEY``: the index is built under the lock."""
+    col = action.column
+    if ctx.is_new_table(action.table) or not (col.unique or col.primary_key):
+        return
+    table = display(action.table or "")
+    kind = "PRIMARY KEY" if col.primary_key else "UNIQUE"
+    name = f"{table}_{col.name}_key"
+    yield Violation(
+        f"ADD COLUMN {col.name} ... {kind} builds a unique index on {table} while holding an "
+        f"ACCESS EXCLUSIVE lock: every query on {table} waits for the whole build.",
+        f"1. ALTER TABLE {table} ADD COLUMN {col.name} {col.type_text};  2. CREATE UNIQUE INDEX "
+        f"CONCURRENTLY {name} ON {table} ({col.name});  3. ALTER TABLE {table} ADD CONSTRAINT "
+        f"{name} {kind} USING INDEX {name};",
+    )
