@@ -119,6 +119,16 @@ def run_plan(
         )
     else:
         start = 0
+        autocommit = sum(1 for step in plan.steps if step.autocommit)
+        log.info(
+            "%s %s of %s: %d steps (%d in transactions, %d in autocommit)",
+            "rolling back" if plan.direction is Direction.ROLLBACK else "running",
+            plan.phase.value,
+            plan.migration_id,
+            total,
+            total - autocommit,
+            autocommit,
+        )
         progress = InProgress(
             phase=plan.phase,
             direction=plan.direction,
