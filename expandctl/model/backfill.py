@@ -27,6 +27,9 @@ class BackfillSpec(BaseModel):
     lock_timeout: Duration | None = None
     statement_timeout: Duration | None = None
     max_replication_lag: Duration | None = None
+    max_wal_bytes_per_second: int | None = Field(
+        default=None, gt=0, description="pause while the server's WAL rate is above this"
+    )
 
     @field_validator("batch_size")
     @classmethod

@@ -23,7 +23,7 @@ from expandctl.engine.backfill.keyset import KeysetSql, batch_params
 from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
 from expandctl.engine.backfill.sizing import BatchSizer
 from expandctl.engine.backfill.spec_check import TableInfo, check_statements, resolve_table
-from expandctl.engine.backfill.throttle import RateLimiter, lag_wait_reason
+from expandctl.engine.backfill.throttle import RateLimiter, WalRateLimiter, lag_wait_reason
 from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
 from expandctl.errors import DatabaseError
 from expandctl.model.backfill import BackfillSpec
@@ -90,6 +90,7 @@ class _Runner:
         self.progress = progress
         self.sizer = BatchSizer.for_spec(spec.batch_size, spec.target_batch_ms)
         self.limiter = RateLimiter(spec.max_rows_per_second)
+        self.wal_limiter = WalRateLimiter(spec.max_wal_bytes_per_second)
         self.lock_timeout_ms = to_milliseconds(spec.lock_timeout or settings.lock_timeout)
         self.statement_timeout_ms = to_milliseconds(
             spec.statement_timeout or settings.statement_timeout
@@ -109,6 +110,7 @@ class _Runner:
         check_statements(self.conn, sql.update(lower=True), len(info.key))
         cp, resumed = self._start_or_resume(info, sql)
         self.scanned_at_start = cp.rows_scanned
+        self.wal_limiter.wait_seconds(self.conn)  # the starting point
         while not cp.finished and cp.end_key is not None and cp.last_key != cp.end_key:
             self._wait_while_paused(info, cp)
             exhausted = self._batch_with_retries(sql, cp)
@@ -231,7 +233,10 @@ class _Runner:
         while reason := lag_wait_reason(self.conn, self.spec.max_replication_lag):
             self._report(info, cp, reason=reason)
             time.sleep(PAUSE_POLL_SECONDS)
-        wait = max(self.spec.pause_ms / 1000, self.limiter.add(0))
+        wal_wait = self.wal_limiter.wait_seconds(self.conn)
+        if wal_wait > 0:
+            self._report(info, cp, reason="WAL rate above max_wal_bytes_per_second")
+        wait = max(self.spec.pause_ms / 1000, self.limiter.add(0), wal_wait)
         if wait > 0:
             time.sleep(wait)
 

@@ -32,6 +32,30 @@ class RateLimiter:
         return max(0.0, due - time.monotonic())
 
 
+@dataclass
+class WalRateLimiter:
+    """Keeps the server's WAL rate since start at or below ``bytes_per_second``.
+
+    pg_current_wal_lsn() counts every writer, not only us: the point is what
+    standbys and the archiver have to keep up with.
+    """
+
+    bytes_per_second: int | None
+    started: float = field(default_factory=time.monotonic)
+    start_lsn: int | None = None
+
+    def wait_seconds(self, conn: psycopg.Connection[Any]) -> float:
+        if not self.bytes_per_second:
+            return 0.0
+        row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint").fetchone()
+        lsn = int(row[0]) if row else 0
+        if self.start_lsn is None:
+            self.start_lsn, self.started = lsn, time.monotonic()
+            return 0.0
+        due = self.started + (lsn - self.start_lsn) / self.bytes_per_second
+        return max(0.0, due - time.monotonic())
+
+
 def replication_lag(conn: psycopg.Connection[Any]) -> timedelta | None:
     """The largest replay lag of any connected standby, None without standbys.
 
