@@ -13,7 +13,8 @@ and fills ``email_norm = lower(email)`` four ways:
   (b) a naive loop over fixed 1,000-row id ranges,
   (c) pgroll-style batches: ``SELECT ... LIMIT 1000 FOR NO KEY UPDATE`` on the
       next rows still to do (keyset on the primary key, as pgroll does), then UPDATE,
-  (d) expandctl's runner (``run_backfill``),
+  (d) expandctl's runner (``run_backfill``) with ``--target-ms`` (default 20),
+  (e) the same with the spec's default target_batch_ms = 100,
 
 each on a fresh copy of the table, once alone and once while pgbench runs a
 fixed-rate custom script that reads and updates random rows of the same table.
@@ -62,6 +63,7 @@ METHODS = {
     "b": "naive 1000-id ranges",
     "c": "pgroll-style 1000 FOR NO KEY UPDATE",
     "d": "expandctl runner",
+    "e": "expandctl runner, target_batch_ms=100 (default)",
 }
 
 
@@ -274,6 +276,7 @@ def one_run(
         "b": lambda: method_b(dsn, run),
         "c": lambda: method_c(dsn, run),
         "d": lambda: method_d(dsn, run, args.target_ms),
+        "e": lambda: method_d(dsn, run, 100),
     }
     pgbench = Pgbench(args, url, load_seconds, workdir) if load_seconds else None
     if pgbench:
@@ -412,10 +415,10 @@ def main() -> None:
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--rows", type=int, default=2_000_000, help="table size")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per method and load")
-    parser.add_argument("--methods", default="abcd", help="subset of abcd")
+    parser.add_argument("--methods", default="abcde", help="subset of abcde")
     parser.add_argument("--rate", type=int, default=200, help="pgbench transactions per second")
     parser.add_argument("--clients", type=int, default=4, help="pgbench clients")
-    parser.add_argument("--target-ms", type=int, default=100, help="(d) target_batch_ms")
+    parser.add_argument("--target-ms", type=int, default=20, help="(d) target_batch_ms")
     parser.add_argument("--baseline-seconds", type=int, default=20)
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before start")
     parser.add_argument("--no-load", action="store_true", help="skip the pgbench runs")
