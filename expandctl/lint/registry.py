@@ -34,6 +34,7 @@ from expandctl.lint.rules.enum_add_value_in_transaction import EnumAddValueInTra
 from expandctl.lint.rules.explicit_lock_table import ExplicitLockTable
 from expandctl.lint.rules.invalid_suppression import InvalidSuppression
 from expandctl.lint.rules.nested_begin import NestedBegin
+from expandctl.lint.rules.phase_transaction_holds_lock import PhaseTransactionHoldsLock
 from expandctl.lint.rules.prefer_bigint_primary_key import PreferBigintPrimaryKey
 from expandctl.lint.rules.prefer_jsonb import PreferJsonb
 from expandctl.lint.rules.prefer_text import PreferText
@@ -47,6 +48,9 @@ from expandctl.lint.rules.set_not_null_without_check import SetNotNullWithoutChe
 from expandctl.lint.rules.set_schema import SetSchemaRule
 from expandctl.lint.rules.statements_after_exclusive_lock import StatementsAfterExclusiveLock
 from expandctl.lint.rules.table_rewrite import TableRewrite
+from expandctl.lint.rules.transaction_control_in_phase_file import (
+    TransactionControlInPhaseFile,
+)
 from expandctl.lint.rules.transaction_left_open import TransactionLeftOpen
 from expandctl.lint.rules.truncate_table import TruncateTable
 from expandctl.lint.rules.unbatched_update_delete import UnbatchedUpdateDelete
@@ -70,6 +74,7 @@ RULES: tuple[Rule, ...] = (
     StatementsAfterExclusiveLock(),
     UnbatchedUpdateDelete(),
     EnumAddValueInTransaction(),
+    PhaseTransactionHoldsLock(),
     # compatibility
     DropColumnRule(),
     DropTableRule(),
@@ -90,6 +95,7 @@ RULES: tuple[Rule, ...] = (
     ConcurrentlyInTransaction(),
     NestedBegin(),
     TransactionLeftOpen(),
+    TransactionControlInPhaseFile(),
     # unverifiable
     UnverifiableStatement(),
     DynamicSql(),

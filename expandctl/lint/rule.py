@@ -54,6 +54,7 @@ class Rule:
     example_phase: ClassVar[Phase] = Phase.EXPAND
     example_pg_version: ClassVar[int] = 15
     example_retires: ClassVar[tuple[str, ...]] = ()
+    example_managed: ClassVar[bool] = False  # lint the examples as a migration phase file
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterable[Violation]:
         return ()

@@ -192,7 +192,9 @@ def lint_migration(
     operations = [op for op in migration.manifest.operations if isinstance(op, OperationBase)]
     # What the declarative operations remove in contract counts as declared too.
     retires = {*migration.manifest.retires, *plan_retires(operations, migration_id=migration.id)}
-    ctx = LintContext(pg_version=pg_version, retires=frozenset(retires))
+    ctx = LintContext(
+        pg_version=pg_version, retires=frozenset(retires), managed_transactions=True
+    )
     results: list[FileResult] = []
     for phase in PHASES:
         earlier = set(ctx.migration_created)
@@ -216,6 +218,7 @@ def lint_migration(
                 pg_version=pg_version,
                 migration_created=set(earlier),
                 forward_created=forward_created,
+                managed_transactions=True,
             )
             results.append(
                 lint_source(

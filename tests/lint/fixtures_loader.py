@@ -28,6 +28,7 @@ class Case:
     rollback: bool = False
     forward: str = ""
     select: list[str] = field(default_factory=list)
+    managed: bool = False  # a phase file: the engine groups statements into transactions
 
     @property
     def id(self) -> str:
@@ -51,6 +52,7 @@ def load_cases() -> list[Case]:
                     rollback=bool(raw.get("rollback", False)),
                     forward=raw.get("forward", ""),
                     select=list(raw.get("select", data.get("select", ["default"]))),
+                    managed=bool(raw.get("managed", False)),
                 )
             )
     return cases
@@ -58,7 +60,10 @@ def load_cases() -> list[Case]:
 
 def run_case(case: Case) -> list[Finding]:
     rules = rule_set(select=case.select)
-    context = LintContext(retires=frozenset(RetiredObject.parse(r) for r in case.retires))
+    context = LintContext(
+        retires=frozenset(RetiredObject.parse(r) for r in case.retires),
+        managed_transactions=case.managed,
+    )
     if case.rollback:
         forward = LintContext()
         lint_sql(case.forward, phase=case.phase, source_name="forward.sql", context=forward)

@@ -24,13 +24,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     _write(tmp_path / "expandctl.toml", "pg_version = 15\n")
     folder = tmp_path / "migrations" / "0001_rename_name"
     _write(folder / "migration.toml", 'description = "x"\nretires = ["users.name"]\n')
-    _write(folder / "expand.sql", "ALTER TABLE users ADD COLUMN full_name text;\n")
-    _write(folder / "expand.down.sql", "ALTER TABLE users DROP COLUMN full_name;\n")
     _write(
-        folder / "switch-reads.sql",
-        "ALTER TABLE users ADD CONSTRAINT fn_nn CHECK (full_name IS NOT NULL) NOT VALID;\n"
-        "ALTER TABLE users VALIDATE CONSTRAINT fn_nn;\n",
+        folder / "expand.sql",
+        "ALTER TABLE users ADD COLUMN full_name text;\n"
+        "ALTER TABLE users ADD CONSTRAINT fn_nn CHECK (full_name IS NOT NULL) NOT VALID;\n",
     )
+    _write(folder / "expand.down.sql", "ALTER TABLE users DROP COLUMN full_name;\n")
+    _write(folder / "switch-reads.sql", "ALTER TABLE users VALIDATE CONSTRAINT fn_nn;\n")
     _write(
         folder / "contract.sql",
         "ALTER TABLE users ALTER COLUMN full_name SET NOT NULL;\n"
@@ -50,8 +50,8 @@ def test_example_migrations_lint_clean(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_correct_phased_migration_passes(project: Path) -> None:
     result = CliRunner().invoke(cli, ["lint"])
     assert result.exit_code == 0, result.output
-    assert "5 files" not in result.output  # 4 files: expand, its rollback, switch-reads, contract
-    assert "4 files" in result.output
+    # 4 files: expand, its rollback, switch-reads, contract; nothing to say about any
+    assert "4 files, 6 statements: 0 errors, 0 warnings" in result.output
 
 
 def test_undeclared_contract_drop_fails(project: Path) -> None:

@@ -36,7 +36,9 @@ def _lint_example(rule: Rule, sql: str, *, good: bool) -> list[str]:
         phase=rule.example_phase if good else Phase.EXPAND,
         source_name="example.sql",
         pg_version=rule.example_pg_version,
-        context=LintContext(retires=retires or frozenset()),
+        context=LintContext(
+            retires=retires or frozenset(), managed_transactions=rule.example_managed
+        ),
         rules=rule_set(select=["all"]),
     )
     return [f.rule_id for f in findings]

@@ -45,7 +45,7 @@ class AddColumnRewrite(Rule):
             return
         col = action.column
         table = display(action.table or "")
-        reason = _why_rewrite(action, ctx.pg_version)
+        reason = rewrite_reason(action, ctx.pg_version)
         if reason is None:
             return
         base_type = col.type_text
@@ -63,7 +63,7 @@ class AddColumnRewrite(Rule):
         )
 
 
-def _why_rewrite(action: AddColumn, pg_version: int) -> str | None:
+def rewrite_reason(action: AddColumn, pg_version: int) -> str | None:
     col = action.column
     if col.serial:
         return f"type {col.type_text} (a nextval() default)"

@@ -1,0 +1,74 @@
+"""Shared by the two 'strong lock held across statements' rules (L111, L114)."""
+
+from __future__ import annotations
+
+import re
+
+from expandctl.lint import actions as a
+from expandctl.lint.context import LintContext, norm, runs_in_autocommit
+from expandctl.lint.rules.add_column_rewrite import rewrite_reason
+from expandctl.lint.source import Statement
+
+# Migration tools record the applied version in the same transaction; that
+# one-row write is part of every tool's pattern and takes no time.
+BOOKKEEPING_TABLES = frozenset(
+    {
+        "alembic_version", "django_migrations", "flyway_schema_history", "schema_migrations",
+        "goose_db_version", "knex_migrations", "schema_version", "__diesel_schema_migrations",
+    }
+)  # fmt: skip
+# Catalog-only changes: instant once the lock on their table is held.
+_CATALOG_ONLY = (
+    a.DropColumn, a.Rename, a.DropDefault, a.DropNotNull, a.OtherAlterTable, a.DropConstraint,
+    a.SetSchema,
+)  # fmt: skip
+_LIMIT_ZERO = re.compile(r"\bLIMIT\s+0\s*$", re.IGNORECASE)
+
+
+def held_lock(ctx: LintContext, statement: Statement, action: a.Action) -> str | None:
+    """The table whose ACCESS EXCLUSIVE lock this statement would prolong, if it does.
+
+    Reported once per transaction, on the first statement that is not instant.
+    """
+    holder = ctx.lock_holder()
+    if holder is None or holder.exclusive_table is None or holder.exclusive_reported:
+        return None
+    if isinstance(action, a.EndTransaction) or action is not statement.actions[0]:
+        return None
+    alone = any(runs_in_autocommit(x, ctx.pg_version) for x in statement.actions)
+    if holder is ctx.group and alone:
+        return None  # runs alone, after the group committed
+    held = holder.exclusive_table
+    if all(_instant(x, ctx, held, statement) for x in statement.actions):
+        return None
+    holder.exclusive_reported = True
+    return held
+
+
+
+def _instant(action: a.Action, ctx: LintContext, held: str, statement: Statement) -> bool:
+    """True when the action neither scans, writes rows, nor waits for another table's lock."""
+    same_table = action.table is not None and norm(action.table) == norm(held)
+    if action.table is not None and ctx.is_new_table(action.table):
+        return True
+    if isinstance(action, a.Harmless):
+        if action.what in ("SET", "RESET", "COMMENT", "SAVEPOINT", "RELEASE"):
+            return True
+        if action.what == "SELECT" and _LIMIT_ZERO.search(statement.sql.text):
+            return True  # a shape check: plans, reads no row
+        return action.table is not None and norm(action.table) in BOOKKEEPING_TABLES
+    if isinstance(action, a.WriteRows):
+        return action.table is not None and norm(action.table) in BOOKKEEPING_TABLES
+    if isinstance(action, a.CreateObject):
+        return action.table is None or same_table
+    if isinstance(action, a.AddColumn):
+        col = action.column
+        plain = not (col.references or col.check or col.unique or col.primary_key)
+        return same_table and plain and rewrite_reason(action, ctx.pg_version) is None
+    if isinstance(action, a.AddConstraint):
+        # NOT VALID CHECK is catalog-only; a FOREIGN KEY also locks the other table
+        return same_table and action.not_valid and action.kind == "check"
+    if isinstance(action, a.SetNotNull):
+        proven = (norm(held), action.column) in ctx.validated_not_null
+        return same_table and proven and ctx.pg_version >= 12
+    return same_table and isinstance(action, _CATALOG_ONLY)

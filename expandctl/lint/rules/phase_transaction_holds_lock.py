@@ -1,0 +1,61 @@
+"""L114 phase-transaction-holds-lock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from expandctl.lint.actions import Action
+from expandctl.lint.context import LintContext
+from expandctl.lint.rule import Rule, Violation
+from expandctl.lint.rules._locks import held_lock
+from expandctl.lint.rules._util import display
+from expandctl.lint.source import Statement
+
+
+class PhaseTransactionHoldsLock(Rule):
+    """In a phase file, slow work in the same transaction as an ACCESS EXCLUSIVE lock.
+
+    Lock or breakage: ``advance`` runs the consecutive statements of a phase
+    (operations' SQL, then the phase file) as one transaction, committed with
+    the recorded state; a CONCURRENTLY statement runs alone and ends the
+    group. A strong lock taken early in a group is therefore held while the
+    later statements run: a ``VALIDATE CONSTRAINT`` after ``ADD CONSTRAINT
+    ... NOT VALID`` on the same table scans the whole table with every query
+    on it blocked — exactly what the NOT VALID split was meant to avoid.
+    Instant follow-ups are not counted (catalog-only changes to the same
+    table, SET, creating functions, ``SELECT ... LIMIT 0`` shape checks).
+    Warning by default, because the grouping is the runner's; make it an
+    error with ``severity = { L114 = "error" }``.
+
+    Safe alternative: put the statement that takes the strong lock last in
+    the phase, or move the slow statement to the next phase (validate in
+    switch-reads what expand added NOT VALID).
+
+    Bad:
+        ALTER TABLE users ADD CONSTRAINT users_email_nn CHECK (email IS NOT NULL) NOT VALID;
+        ALTER TABLE users VALIDATE CONSTRAINT users_email_nn;
+
+    Good:
+        ALTER TABLE users ADD CONSTRAINT users_email_nn CHECK (email IS NOT NULL) NOT VALID;
+    """
+
+    id = "L114"
+    name = "phase-transaction-holds-lock"
+    group = "locking"
+    severity = "warning"
+    example_managed = True
+
+    def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
+        if not ctx.managed_transactions or ctx.in_transaction:
+            return
+        held = held_lock(ctx, statement, action)
+        if held is None:
+            return
+        table = display(held)
+        yield Violation(
+            f"advance runs this statement in the same transaction as an earlier one that took "
+            f"an ACCESS EXCLUSIVE lock on {table}: all queries on {table} stay blocked until "
+            "this one finishes too.",
+            f"put the statement that locks {table} last in the phase, or move this one to the "
+            "next phase.",
+        )
