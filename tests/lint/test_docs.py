@@ -42,3 +42,16 @@ def test_pre_commit_hook_runs_the_gate_on_sql_files() -> None:
     assert re.search(hook["files"], "migrations/0001_x/migration.toml")
     assert not re.search(hook["files"], "pyproject.toml")
     assert hook["language"] == "python"
+
+
+def test_the_json_example_in_lint_md_is_a_valid_report() -> None:
+    import re
+
+    from expandctl.lint import LintReport
+
+    lint_md = (PROJECT_ROOT / "docs" / "lint.md").read_text(encoding="utf-8")
+    block = re.search(r"```json\n(?P<body>.*?)```", lint_md, re.S)
+    assert block is not None
+    report = LintReport.model_validate_json(block.group("body"))
+    assert report.schema_version == 1
+    assert report.findings[0].rule_id == "C201"
