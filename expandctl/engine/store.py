@@ -222,14 +222,13 @@ class StateStore:
     ) -> list[Event]:
         if self.layout_version(conn) is None:
             return []
+        # Newest first with a LIMIT, then back to oldest first: cheap on a long log.
         query = self._q(
             "SELECT id, at, migration_id, phase, direction, action, outcome, duration_ms, "
             "os_user, host, version, pid, detail FROM {s}.events "
-            "WHERE (%s::text IS NULL OR migration_id = %s) ORDER BY id"
+            "WHERE (%s::text IS NULL OR migration_id = %s) ORDER BY id DESC LIMIT %s"
         )
-        rows = conn.execute(query, (migration_id, migration_id)).fetchall()
-        if limit is not None:
-            rows = rows[-limit:]
+        rows = conn.execute(query, (migration_id, migration_id, limit)).fetchall()[::-1]
         names = list(Event.model_fields)
         return [Event.model_validate(dict(zip(names, row, strict=True))) for row in rows]
 
