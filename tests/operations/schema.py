@@ -16,6 +16,7 @@ CREATE TABLE users (
     age integer,
     org_id bigint,
     nickname text,
+    plan text NOT NULL DEFAULT 'free',
     created_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE UNIQUE INDEX users_email_key ON users (email);

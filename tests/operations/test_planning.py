@@ -85,6 +85,7 @@ def test_names_from_the_manifest_are_quoted() -> None:
         ({**RENAME, "not_null": False}, "users.name is NOT NULL"),
         ({**RENAME, "table": "ghosts"}, "table ghosts does not exist"),
         ({**ADD, "column": "age"}, "column users.age already exists"),
+        ({**RENAME, "column": "plan", "to": "tier"}, "column users.plan has a default"),
         ({"op": "drop_column", "table": "users", "column": "email"}, "NOT NULL without a default"),
         ({"op": "drop_index", "name": "nope_idx"}, "index nope_idx does not exist"),
         (

@@ -82,6 +82,24 @@ SCENARIOS = [
         stale_sql="SELECT count(*) FROM users WHERE full_name IS DISTINCT FROM name",
     ),
     Scenario(
+        # Old code relies on the default; new code writes only the new column.
+        "rename_column_with_default",
+        {
+            "op": "rename_column",
+            "table": "users",
+            "column": "plan",
+            "to": "tier",
+            "type": "text",
+            "not_null": True,
+            "default": "'free'",
+        },
+        AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
+        AppShape("new", "users", ("tier",), lambda n: (f"pro{n}",), email("new", name=True)),
+        old_in_new=("name",),
+        translate=lambda v: v,
+        stale_sql="SELECT count(*) FROM users WHERE tier IS DISTINCT FROM plan",
+    ),
+    Scenario(
         "replace_column_split_name",
         {
             "op": "replace_column",

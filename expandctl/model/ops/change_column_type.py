@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from expandctl.model.ops.base import PlanContext, TableOperation
 from expandctl.model.ops.checks import CatalogCheck
@@ -31,14 +31,36 @@ class ChangeColumnType(TableOperation):
     down: str = Field(min_length=1, description="SQL over the new column giving the old value")
     not_null: bool = False
     unique: bool = False
+    default: str | None = Field(default=None, description="the new column's default (SQL)")
+    old_default: str | None = Field(
+        default=None, description="the old column's current default: restored on rollback"
+    )
+
+    @model_validator(mode="after")
+    def _default_moves_with_the_column(self) -> ChangeColumnType:
+        if self.old_default is not None and self.default is None:
+            raise ValueError(
+                "old_default needs default: inserts that omit the column must still get a value"
+            )
+        return self
 
     def sync(self) -> ColumnSync:
         up = self.up or f"CAST({quote_ident(self.column)} AS {self.type})"
         return ColumnSync(
             op=self,
-            old=(OldColumn(self.column, down=self.down),),
-            new=(NewColumn(self.to, self.type, up=up, not_null=self.not_null, unique=self.unique),),
+            old=(OldColumn(self.column, down=self.down, default=self.old_default),),
+            new=(
+                NewColumn(
+                    self.to,
+                    self.type,
+                    up=up,
+                    not_null=self.not_null,
+                    unique=self.unique,
+                    default=self.default,
+                ),
+            ),
             carried_not_null=((self.column, self.not_null, "not_null"),),
+            default_option="old_default",
         )
 
     def checks(self, ctx: PlanContext) -> list[CatalogCheck]:

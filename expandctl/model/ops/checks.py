@@ -102,11 +102,13 @@ def column_nullable(schema: str | None, table: str, column: str, *, option: str)
     )
 
 
-def column_has_no_default(schema: str | None, table: str, column: str) -> CatalogCheck:
+def column_has_no_default(
+    schema: str | None, table: str, column: str, *, hint: str | None = None
+) -> CatalogCheck:
     return CatalogCheck(
         sql=f"SELECT NOT ({attribute(schema, table, column, 'atthasdef')})",
-        message=f"column {_display(schema, table)}.{column} already has a default",
-        hint="drop the default first, or leave default out of the operation",
+        message=f"column {_display(schema, table)}.{column} has a default",
+        hint=hint or "drop the default first, or leave default out of the operation",
     )
 
 

@@ -47,6 +47,9 @@ from expandctl.model.steps import Step
 class OldColumn:
     name: str
     down: str  # SQL over the new columns giving this old column
+    # Its current default, declared: expand drops it (the new side's default then
+    # fills inserts, and the trigger derives this column); rolling back restores it.
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class NewColumn:
     up: str  # SQL over the old columns giving this new column
     not_null: bool = False
     unique: bool = False
+    default: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class ColumnSync:
     # Old NOT NULL columns whose replacement the operation did not declare NOT NULL:
     # refuse them before expand instead of silently dropping the constraint.
     carried_not_null: tuple[tuple[str, bool, str], ...] = ()
+    default_option: str = "default"  # the operation's key that declares the old default
 
     # --- names ---
 
@@ -85,6 +90,22 @@ class ColumnSync:
 
     def _up_row(self) -> str:
         return "ROW(" + ", ".join(f"CAST(({c.up}) AS {c.type})" for c in self.new) + ")"
+
+    def _move_defaults(self, ctx: PlanContext) -> list[Step]:
+        """New columns get their defaults; old ones lose theirs (the trigger fills them)."""
+        changes = [
+            f"ALTER COLUMN {quote_ident(c.name)} SET DEFAULT {c.default}"
+            for c in self.new
+            if c.default is not None
+        ] + [f"ALTER COLUMN {quote_ident(c.name)} DROP DEFAULT" for c in self.old if c.default]
+        if not changes:
+            return []
+        text = f"ALTER TABLE {self.op.target} " + ", ".join(changes)
+        if any(c.default for c in self.old):
+            # Created in this same transaction, the trigger fills the old column before
+            # PostgreSQL checks NOT NULL, so inserts that omit it keep working.
+            text = "-- expandctl-ignore: C209 the sync trigger fills the old column\n" + text
+        return [sql(self.op, ctx, text)]
 
     def _expressions_check(self) -> str:
         """Plan (not run) every up/down over the table: a typo fails expand, not a client.
@@ -169,6 +190,19 @@ class ColumnSync:
         found = [checks.table_exists(schema, table)]
         found += [checks.column_exists(schema, table, c.name) for c in self.old]
         found += [checks.column_absent(schema, table, c.name) for c in self.new]
+        # An undeclared default on an old column would make every insert look like
+        # an old-side write, overriding what new code wrote: refuse it up front.
+        found += [
+            checks.column_has_no_default(
+                schema,
+                table,
+                c.name,
+                hint=f"declare it on the operation ({self.default_option} = '<its SQL>'):"
+                " expandctl moves it to the new side while both shapes exist",
+            )
+            for c in self.old
+            if c.default is None
+        ]
         found += [
             checks.column_nullable(schema, table, name, option=opt)
             for name, declared, opt in self.carried_not_null
@@ -185,6 +219,7 @@ class ColumnSync:
             return [
                 *check_steps(op, ctx),
                 sql(op, ctx, f"ALTER TABLE {target} {adds}"),
+                *self._move_defaults(ctx),
                 sql(op, ctx, self._expressions_check()),
                 sql(op, ctx, self._function(ctx, new_wins=False, replace=False)),
                 sql(
@@ -289,9 +324,15 @@ class ColumnSync:
         function = self.op.in_schema(self.function_name(ctx))
         trigger = quote_ident(self.function_name(ctx))
         if phase is Phase.EXPAND:
+            restore = [
+                f"ALTER COLUMN {quote_ident(c.name)} SET DEFAULT {c.default}"
+                for c in self.old
+                if c.default
+            ]
             return [
                 sql(op, ctx, f"DROP TRIGGER IF EXISTS {trigger} ON {target}"),
                 sql(op, ctx, f"DROP FUNCTION IF EXISTS {function}()"),
+                *([sql(op, ctx, f"ALTER TABLE {target} " + ", ".join(restore))] if restore else []),
                 sql(
                     op,
                     ctx,

@@ -28,11 +28,14 @@ class RenameColumn(TableOperation):
     type: str = Field(min_length=1, description="the column's SQL type, e.g. text")
     not_null: bool = Field(default=False, description="the column is NOT NULL: keep it so")
     unique: bool = Field(default=False, description="the column is unique: keep it so")
+    default: str | None = Field(
+        default=None, description="the column's current default (SQL): moved to the new column"
+    )
 
     def sync(self) -> ColumnSync:
         return ColumnSync(
             op=self,
-            old=(OldColumn(self.column, down=quote_ident(self.to)),),
+            old=(OldColumn(self.column, down=quote_ident(self.to), default=self.default),),
             new=(
                 NewColumn(
                     self.to,
@@ -40,6 +43,7 @@ class RenameColumn(TableOperation):
                     up=quote_ident(self.column),
                     not_null=self.not_null,
                     unique=self.unique,
+                    default=self.default,
                 ),
             ),
             carried_not_null=((self.column, self.not_null, "not_null"),),

@@ -34,6 +34,7 @@ class OldColumnSpec(BaseModel):
 
     name: str = Field(min_length=1)
     down: str = Field(min_length=1, description="SQL over the new columns")
+    default: str | None = Field(default=None, description="its current default: see docs")
 
 
 class NewColumnSpec(BaseModel):
@@ -44,6 +45,7 @@ class NewColumnSpec(BaseModel):
     up: str = Field(min_length=1, description="SQL over the old columns")
     not_null: bool = False
     unique: bool = False
+    default: str | None = None
 
 
 class ReplaceColumn(TableOperation):
@@ -63,11 +65,14 @@ class ReplaceColumn(TableOperation):
     def sync(self) -> ColumnSync:
         return ColumnSync(
             op=self,
-            old=tuple(OldColumn(c.name, down=c.down) for c in self.old),
+            old=tuple(OldColumn(c.name, down=c.down, default=c.default) for c in self.old),
             new=tuple(
-                NewColumn(c.name, c.type, up=c.up, not_null=c.not_null, unique=c.unique)
+                NewColumn(
+                    c.name, c.type, up=c.up, not_null=c.not_null, unique=c.unique, default=c.default
+                )
                 for c in self.new
             ),
+            default_option="old[].default",
         )
 
     def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
