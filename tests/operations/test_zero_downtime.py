@@ -17,23 +17,29 @@ each reversible phase is rolled back and re-applied. Asserted:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from expandctl.commands.advance import advance
+from expandctl.commands.rollback import rollback
 from expandctl.engine.workload.clients import AppShape, Values, Workload, verify_rows
 from expandctl.engine.workload.proof import Prover
-from expandctl.model.ops.base import OperationBase
+from expandctl.model.ops.scaffold import toml_value
 from tests.conftest import PgDatabase
+from tests.engine.conftest import Project
 from tests.operations.schema import create_schema
 from tests.operations.support import parse, query, run_phase
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
 SOAK_SECONDS = 0.15
+MIGRATION = "0001_op"
 
 
 def email(version: str, *, name: bool = False) -> dict[str, Callable[[int], Any]]:
@@ -297,16 +303,32 @@ def _check_before_contract(dsn: str, scenario: Scenario, workload: Workload) -> 
             assert problems == [], f"{shape.version} rows: {problems[:3]}"
 
 
+def engine_project(tmp_path: Path, db: PgDatabase, op: dict[str, Any]) -> Project:
+    """A one-migration project holding ``op``, run by the real engine."""
+    lines = ['description = "zero-downtime proof"', "", "[[operations]]"]
+    for key, value in op.items():
+        name = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
+        lines.append(f"{name} = {toml_value(value)}")
+    project = Project(root=tmp_path, db=db, overrides={})
+    folder = project.migrations / MIGRATION
+    folder.mkdir(parents=True)
+    (folder / "migration.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return project
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
-def test_old_and_new_clients_see_no_errors(pg_database: PgDatabase, scenario: Scenario) -> None:
+def test_old_and_new_clients_see_no_errors(
+    pg_database: PgDatabase, tmp_path: Path, scenario: Scenario
+) -> None:
+    """Through the real engine: advance and rollback, lock timeouts, the backfill runner."""
     dsn = pg_database.dsn
     create_schema(dsn)
-    ops: list[OperationBase] = [parse(scenario.op)]
+    config = engine_project(tmp_path, pg_database, scenario.op).config()
     with Workload(dsn, [scenario.old, scenario.new], think_time=0.001) as workload:
         prover = Prover(
             workload,
-            advance=lambda phase: run_phase(dsn, ops, phase),
-            rollback=lambda phase: run_phase(dsn, ops, phase, rollback=True),
+            advance=lambda phase: advance(config, MIGRATION, to=phase, yes=True),
+            rollback=lambda phase: rollback(config, MIGRATION, yes=True),
             soak_seconds=SOAK_SECONDS,
         )
         run = prover.prove(before_contract=lambda: _check_before_contract(dsn, scenario, workload))
