@@ -123,8 +123,9 @@ SNAPSHOT_QUERIES = {
         FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
         WHERE c.relnamespace = 'public'::regnamespace""",
     "triggers": """
-        SELECT tgrelid::regclass::text, tgname, pg_get_triggerdef(oid)
-        FROM pg_trigger WHERE NOT tgisinternal""",
+        SELECT t.tgrelid::regclass::text, t.tgname, pg_get_triggerdef(t.oid)
+        FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace""",
     "functions": """
         SELECT proname, prosrc FROM pg_proc WHERE pronamespace = 'public'::regnamespace""",
     "views": """

@@ -34,7 +34,7 @@ from expandctl.model.ops.scaffold import toml_value
 from tests.conftest import PgDatabase
 from tests.engine.conftest import Project
 from tests.operations.schema import create_schema
-from tests.operations.support import parse, query, run_phase
+from tests.operations.support import parse, query, run_phase, snapshot
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -330,6 +330,7 @@ def test_old_and_new_clients_see_no_errors(
             advance=lambda phase: advance(config, MIGRATION, to=phase, yes=True),
             rollback=lambda phase: rollback(config, MIGRATION, yes=True),
             soak_seconds=SOAK_SECONDS,
+            snapshot=lambda: snapshot(dsn),
         )
         run = prover.prove(before_contract=lambda: _check_before_contract(dsn, scenario, workload))
     errors = workload.errors()
@@ -337,6 +338,8 @@ def test_old_and_new_clients_see_no_errors(
     # Both versions really ran, in the windows where they are live.
     assert workload.requests("old") > 20 and workload.requests("new") > 20
     assert run.errors_while_live("old") == 0 and run.errors_while_live("new") == 0
+    # Each rollback, under traffic, left the schema exactly as before its phase.
+    assert run.schema_drift == []
     # Nothing lost, nothing stale: every row in the final shape.
     new_rows = workload.written("new")
     old_rows = {k: scenario.translate(v) for k, v in workload.written("old").items()}

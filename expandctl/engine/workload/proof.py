@@ -35,6 +35,8 @@ class Window:
 @dataclass
 class ProofRun:
     windows: list[Window] = field(default_factory=list)
+    # Phases whose rollback left a schema different from the one before the phase.
+    schema_drift: list[str] = field(default_factory=list)
 
     def errors_while_live(self, version: str) -> int:
         return sum(w.errors.get(version, 0) for w in self.windows if version in w.live)
@@ -62,12 +64,14 @@ class Prover:
         *,
         soak_seconds: float = 0.3,
         on_window: WindowCallback | None = None,
+        snapshot: Callable[[], object] | None = None,
     ) -> None:
         self.workload = workload
         self.advance = advance
         self.rollback = rollback
         self.soak_seconds = soak_seconds
         self.on_window = on_window
+        self.snapshot = snapshot  # the schema as comparable data, e.g. catalog rows
         self.run = ProofRun()
 
     def _set_live(self, versions: tuple[str, ...]) -> None:
@@ -119,6 +123,7 @@ class Prover:
                 if before_contract:
                     before_contract()
             self._set_live(live_versions(phase, done=False))
+            before = self.snapshot() if self.snapshot and phase.reversible else None
             self._window(phase.value, phase, "forward", partial(self.advance, phase))
             self._set_live(live_versions(phase, done=True))
             self._soak(f"after {phase.value}", phase)
@@ -127,6 +132,8 @@ class Prover:
                 self._window(
                     f"{phase.value} rollback", phase, "rollback", partial(self.rollback, phase)
                 )
+                if self.snapshot and self.snapshot() != before:
+                    self.run.schema_drift.append(phase.value)
                 self._window(
                     f"{phase.value} re-apply", phase, "re-apply", partial(self.advance, phase)
                 )
