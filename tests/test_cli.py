@@ -35,12 +35,22 @@ def test_version(runner: CliRunner) -> None:
 
 
 def all_command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    ctx = click.Context(group)
     paths = []
-    for name, command in group.commands.items():
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, f"{name} is registered but does not load"
         paths.append((*prefix, name))
         if isinstance(command, click.Group):
             paths.extend(all_command_paths(command, (*prefix, name)))
     return paths
+
+
+def test_registry_lists_every_command() -> None:
+    ctx = click.Context(cli)
+    names = cli.list_commands(ctx)
+    for expected in ("new", "list", "lint", "status", "plan", "advance", "rollback", "history"):
+        assert expected in names
 
 
 @pytest.mark.parametrize("path", [(), *all_command_paths(cli)], ids=lambda p: " ".join(p) or "root")

@@ -38,6 +38,28 @@ def test_split(sql: str, expected: list[str]) -> None:
     assert texts(sql) == expected
 
 
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT name'x;y'; SELECT 2", ["SELECT name'x;y'", "SELECT 2"]),
+        ("SELECT e'a\\';b'; SELECT 2", ["SELECT e'a\\';b'", "SELECT 2"]),
+        ("SELECT a$b; SELECT $q$ ; $q$", ["SELECT a$b", "SELECT $q$ ; $q$"]),
+        (
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC "
+            "SELECT CASE WHEN x THEN 1 END; SELECT ';'; END; SELECT 2",
+            [
+                "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC "
+                "SELECT CASE WHEN x THEN 1 END; SELECT ';'; END",
+                "SELECT 2",
+            ],
+        ),
+        ("SELECT 'atomic'; SELECT 2", ["SELECT 'atomic'", "SELECT 2"]),
+    ],
+)
+def test_split_edge_cases(sql: str, expected: list[str]) -> None:
+    assert texts(sql) == expected
+
+
 def test_positions_are_one_based_and_skip_comments() -> None:
     sql = "-- header\n\n  /* note */ ALTER TABLE users\n    ADD COLUMN x int;\nSELECT 1"
     first, second = split_statements(sql)

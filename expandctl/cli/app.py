@@ -8,22 +8,32 @@ from pathlib import Path
 import click
 
 from expandctl import __version__
-from expandctl.cli.cmd_advance import advance_command
-from expandctl.cli.cmd_backfill import backfill_group
-from expandctl.cli.cmd_demo import demo_command
-from expandctl.cli.cmd_history import history_command
-from expandctl.cli.cmd_lint import lint_command
-from expandctl.cli.cmd_list import list_command
-from expandctl.cli.cmd_new import new_command
-from expandctl.cli.cmd_plan import plan_command
-from expandctl.cli.cmd_rollback import rollback_command
-from expandctl.cli.cmd_status import status_command
 from expandctl.cli.context import AppContext
 from expandctl.cli.errors import ErrorHandlingGroup
 from expandctl.cli.output import color_enabled
 
 
-@click.group(cls=ErrorHandlingGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# The explicit registry: adding a command is one entry here. Commands are
+# imported only when run, so `expandctl lint` never pays for psycopg.
+COMMANDS: dict[str, str] = {
+    "new": "expandctl.cli.cmd_new:new_command",
+    "list": "expandctl.cli.cmd_list:list_command",
+    "lint": "expandctl.cli.cmd_lint:lint_command",
+    "status": "expandctl.cli.cmd_status:status_command",
+    "plan": "expandctl.cli.cmd_plan:plan_command",
+    "advance": "expandctl.cli.cmd_advance:advance_command",
+    "rollback": "expandctl.cli.cmd_rollback:rollback_command",
+    "history": "expandctl.cli.cmd_history:history_command",
+    "backfill": "expandctl.cli.cmd_backfill:backfill_group",
+    "demo": "expandctl.cli.cmd_demo:demo_command",
+}
+
+
+@click.group(
+    cls=ErrorHandlingGroup,
+    lazy_commands=COMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, "--version", prog_name="expandctl")
 @click.option(
     "--database-url",
@@ -68,24 +78,6 @@ def cli(
     )
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=level, format="%(message)s")
-
-
-# The explicit registry: adding a command is one import and one entry here.
-COMMANDS: tuple[click.Command, ...] = (
-    new_command,
-    list_command,
-    lint_command,
-    status_command,
-    plan_command,
-    advance_command,
-    rollback_command,
-    history_command,
-    demo_command,
-    backfill_group,
-)
-
-for _command in COMMANDS:
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from expandctl.errors import ConfigError
-from expandctl.loader.migrations import validation_error
 from expandctl.loader.toml_lines import key_lines, line_of
+from expandctl.loader.validation import validation_error
 from expandctl.model.config import ResolvedConfig, Settings
 
 CONFIG_FILE = "expandctl.toml"

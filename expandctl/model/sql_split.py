@@ -11,10 +11,14 @@ statement is.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+_NEWLINE = re.compile("\n")
+# Tokens that can change how a semicolon is read; everything between is skipped.
+_SPECIAL = re.compile(r"""--|/\*|;|[eE]'|'|"|\$""")
+_SPECIAL_WITH_WORDS = re.compile(r"""--|/\*|;|[eE]'|'|"|\$|[A-Za-z_][A-Za-z0-9_$]*""")
 
 
 @dataclass(frozen=True)
@@ -41,17 +45,11 @@ class _Positions:
     """Offsets to 1-based line/column, via a table of line starts."""
 
     def __init__(self, text: str) -> None:
-        self.starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
+        self.starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
 
     def at(self, offset: int) -> tuple[int, int]:
-        lo, hi = 0, len(self.starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.starts[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
-        return lo + 1, offset - self.starts[lo] + 1
+        line = bisect_right(self.starts, offset) - 1
+        return line + 1, offset - self.starts[line] + 1
 
 
 def split_statements(text: str) -> list[SqlStatement]:
@@ -77,30 +75,49 @@ class _Scanner:
         return SqlComment(text=self.text[start:end], start=start, line=line, column=column)
 
     def _scan(self) -> None:
+        """Jump from one interesting token to the next; plain text is skipped in bulk.
+
+        Words are only tokens when the text may hold ``BEGIN ATOMIC`` (the one
+        construct whose inner semicolons do not end the statement), which keeps
+        the common case a handful of regex searches per statement.
+        """
         text, n = self.text, len(self.text)
+        track_words = "atomic" in text.lower()
+        special = _SPECIAL_WITH_WORDS if track_words else _SPECIAL
         i = 0
         first: int | None = None  # first significant character of the current statement
-        last: int = 0  # just past the last significant character
+        last = 0  # just past the last significant character
         pending_comments: list[SqlComment] = []
         words: list[str] = []  # last two upper-cased words, for BEGIN ATOMIC / END
         atomic_depth = 0
         while i < n:
-            ch = text[i]
-            if ch in " \t\r\n\f":
-                i += 1
-                continue
-            if text.startswith("--", i):
+            match = special.search(text, i)
+            stop = match.start() if match else n
+            if stop > i:  # plain text (or whitespace) up to the next token
+                segment = text[i:stop]
+                body = segment.strip()
+                if body:
+                    if first is None:
+                        first = i + len(segment) - len(segment.lstrip())
+                    last = i + len(segment.rstrip())
+            if match is None:
+                break
+            token, i = match.group(0), stop
+            if token == "--":
                 end = text.find("\n", i)
                 end = n if end < 0 else end
                 self._note_comment(i, end, first, pending_comments)
                 i = end
                 continue
-            if text.startswith("/*", i):
+            if token == "/*":
                 end = self._block_comment_end(i)
                 self._note_comment(i, end, first, pending_comments)
                 i = end
                 continue
-            if ch == ";" and atomic_depth == 0:
+            if token == ";":
+                if atomic_depth:
+                    last = i = i + 1
+                    continue
                 if first is not None:
                     self._emit(first, last, pending_comments, terminated=True)
                 first, pending_comments, words = None, [], []
@@ -108,26 +125,28 @@ class _Scanner:
                 continue
             if first is None:
                 first = i
-            if ch == "'" or (
-                (ch in "eE") and text.startswith("'", i + 1) and not _word_before(text, i)
-            ):
+            if token == "'" or (token in ("e'", "E'") and not _word_before(text, i)):
                 i = self._string_end(i)
-            elif ch == '"':
+            elif token in ("e'", "E'"):  # the end of a word, then a plain string
+                i = self._string_end(i + 1)
+            elif token == '"':
                 i = self._quoted_end(i, '"')
-            elif ch == "$" and (tag := _DOLLAR_TAG.match(text, i)) and not _word_before(text, i):
-                close = text.find(tag.group(0), tag.end())
-                i = n if close < 0 else close + len(tag.group(0))
-            elif (word := _WORD.match(text, i)) is not None:
-                upper = word.group(0).upper()
+            elif token == "$":
+                tag = _DOLLAR_TAG.match(text, i)
+                if tag and not _word_before(text, i):
+                    close = text.find(tag.group(0), tag.end())
+                    i = n if close < 0 else close + len(tag.group(0))
+                else:
+                    i += 1
+            else:  # a word, tracked only for BEGIN ATOMIC bodies
+                upper = token.upper()
                 opens_atomic = upper == "ATOMIC" and words[-1:] == ["BEGIN"]
                 if opens_atomic or (upper == "CASE" and atomic_depth):
                     atomic_depth += 1
                 elif upper == "END" and atomic_depth:
                     atomic_depth -= 1
                 words = [*words[-1:], upper]
-                i = word.end()
-            else:
-                i += 1
+                i = match.end()
             last = i
         if first is not None:
             self._emit(first, last, pending_comments, terminated=False)

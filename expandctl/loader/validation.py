@@ -1,0 +1,39 @@
+"""Pydantic validation errors as our one-line message with file:line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from expandctl.errors import ConfigError, ManifestError
+from expandctl.loader.toml_lines import key_lines, line_of
+
+
+def validation_error(
+    exc: ValidationError, path: Path, text: str, error_type: type[ManifestError | ConfigError]
+) -> ManifestError | ConfigError:
+    """Turn pydantic's report into our one-line message with file:line."""
+    lines = key_lines(text)
+    first = exc.errors()[0]
+    location = [p for p in first["loc"] if not _is_union_tag(p)]
+    dotted = ".".join(str(p) for p in location) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        message = f"unknown key {dotted!r}"
+    elif first["type"] == "missing":
+        message = f"missing required key {dotted!r}"
+    else:
+        message = f"{dotted}: {_clean_message(first['msg'])}"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return error_type(message, path=path, line=line_of(lines, list(first["loc"])))
+
+
+def _is_union_tag(part: str | int) -> bool:
+    # pydantic puts the matched union member's tag or class into the location
+    return isinstance(part, str) and (part[:1].isupper() or part.startswith("function-"))
+
+
+def _clean_message(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
