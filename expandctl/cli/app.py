@@ -12,7 +12,6 @@ from expandctl.cli.context import AppContext
 from expandctl.cli.errors import ErrorHandlingGroup
 from expandctl.cli.output import color_enabled
 
-
 # The explicit registry: adding a command is one entry here. Commands are
 # imported only when run, so `expandctl lint` never pays for psycopg.
 COMMANDS: dict[str, str] = {
