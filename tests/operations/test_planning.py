@@ -12,7 +12,14 @@ from expandctl.model.phases import Phase
 from expandctl.model.steps import BackfillStep, SqlStep
 from tests.conftest import PgDatabase
 from tests.operations.schema import create_schema
-from tests.operations.support import parse, plan, run_phase, snapshot
+from tests.operations.support import (
+    forward_rollback_forward,
+    parse,
+    plan,
+    query,
+    run_phase,
+    snapshot,
+)
 
 RENAME = {
     "op": "rename_column",
@@ -136,3 +143,54 @@ def test_a_bad_expression_fails_expand_and_changes_nothing(
     with pytest.raises((psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedFunction)):
         run_phase(pg_database.dsn, [parse(raw)], Phase.EXPAND)
     assert snapshot(pg_database.dsn) == before
+
+
+FK = "ALTER TABLE users ADD CONSTRAINT users_org_id_fkey FOREIGN KEY (org_id) REFERENCES orgs (id)"
+RENAME_ORG = {
+    "op": "rename_column",
+    "table": "users",
+    "column": "org_id",
+    "to": "organization_id",
+    "type": "bigint",
+}
+
+
+@pytest.mark.db
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({**RENAME, "type": "integer"}, "column users.name is not of type integer"),
+        ({**RENAME, "column": "email", "to": "mail"}, "column users.email is unique"),
+        (RENAME_ORG, "column users.org_id has a foreign key"),
+        (
+            {**RENAME_ORG, "table": "orgs", "column": "id", "to": "org_key"},
+            "column orgs.id is referenced by a foreign key",
+        ),
+    ],
+)
+def test_constraints_of_the_old_column_are_never_silently_lost(
+    pg_database: PgDatabase, raw: dict[str, object], message: str
+) -> None:
+    create_schema(pg_database.dsn)
+    query_run(pg_database.dsn, FK)
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match=message):
+        run_phase(pg_database.dsn, [parse(raw)], Phase.EXPAND)
+
+
+@pytest.mark.db
+def test_rename_carries_the_foreign_key_over(pg_database: PgDatabase) -> None:
+    create_schema(pg_database.dsn)
+    query_run(pg_database.dsn, FK)
+    forward_rollback_forward(
+        pg_database.dsn, [parse({**RENAME_ORG, "references": "orgs", "on_delete": "set null"})]
+    )
+    assert query(
+        pg_database.dsn,
+        "SELECT conname, convalidated, confdeltype FROM pg_constraint"
+        " WHERE conrelid = 'users'::regclass AND contype = 'f'",
+    ) == [("users_organization_id_fkey", True, "n")]
+
+
+def query_run(dsn: str, text: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(text.encode())

@@ -13,14 +13,19 @@ from pydantic import Field, model_validator
 
 from expandctl.model.ops.base import PlanContext, TableOperation
 from expandctl.model.ops.checks import CatalogCheck
-from expandctl.model.ops.column_sync import ColumnSync, NewColumn, OldColumn
+from expandctl.model.ops.column_sync import (
+    CarriedForeignKey,
+    ColumnSync,
+    NewColumn,
+    OldColumn,
+)
 from expandctl.model.phases import Phase
 from expandctl.model.retires import RetiredObject
 from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
 
-class ChangeColumnType(TableOperation):
+class ChangeColumnType(TableOperation, CarriedForeignKey):
     """``op = "change_column_type"``: ``column`` -> ``to`` of ``type``, via ``up``/``down``."""
 
     op: Literal["change_column_type"]
@@ -57,8 +62,10 @@ class ChangeColumnType(TableOperation):
                     not_null=self.not_null,
                     unique=self.unique,
                     default=self.default,
+                    references=self.foreign_ref(),
                 ),
             ),
+            declared_unique=self.unique,
             carried_not_null=((self.column, self.not_null, "not_null"),),
             default_option="old_default",
         )

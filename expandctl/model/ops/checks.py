@@ -137,3 +137,58 @@ def relation_exists(schema: str | None, name: str, kind: str) -> CatalogCheck:
         message=f"{kind} {_display(schema, name)} does not exist",
         hint=f"check the {kind} name and schema",
     )
+
+
+def _attnum(schema: str | None, table: str, column: str) -> str:
+    return (
+        "(SELECT attnum FROM pg_catalog.pg_attribute"
+        f" WHERE attrelid = {_regclass(schema, table)} AND attname = {quote_literal(column)})"
+    )
+
+
+def column_type_is(schema: str | None, table: str, column: str, type_sql: str) -> CatalogCheck:
+    """The declared type names the column's type (modifiers such as (20) aside)."""
+    condition = f"atttypid = to_regtype({quote_literal(type_sql)})"
+    return CatalogCheck(
+        sql=attribute(schema, table, column, condition),
+        message=f"column {_display(schema, table)}.{column} is not of type {type_sql}",
+        hint="set type to the column's current type (see \\d in psql)",
+    )
+
+
+def column_not_unique(schema: str | None, table: str, column: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index"
+            f" WHERE indrelid = {_regclass(schema, table)} AND indisunique AND indnkeyatts = 1"
+            f" AND indkey[0] = {_attnum(schema, table, column)})"
+        ),
+        message=f"column {_display(schema, table)}.{column} is unique",
+        hint="set unique = true so its replacement is unique too",
+    )
+
+
+def column_without_foreign_key(
+    schema: str | None, table: str, column: str, *, hint: str
+) -> CatalogCheck:
+    return CatalogCheck(
+        sql=(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
+            f" WHERE conrelid = {_regclass(schema, table)} AND contype = 'f'"
+            f" AND {_attnum(schema, table, column)} = ANY (conkey))"
+        ),
+        message=f"column {_display(schema, table)}.{column} has a foreign key",
+        hint=hint,
+    )
+
+
+def column_not_referenced(schema: str | None, table: str, column: str) -> CatalogCheck:
+    return CatalogCheck(
+        sql=(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
+            f" WHERE confrelid = {_regclass(schema, table)} AND contype = 'f'"
+            f" AND {_attnum(schema, table, column)} = ANY (confkey))"
+        ),
+        message=f"column {_display(schema, table)}.{column} is referenced by a foreign key",
+        hint="the referencing tables must move first; replace it with an sql operation",
+    )

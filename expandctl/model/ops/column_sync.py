@@ -24,6 +24,9 @@ as they would in an UPDATE.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, Field
 
 from expandctl.model.backfill import BackfillSpec
 from expandctl.model.ops import checks
@@ -39,7 +42,7 @@ from expandctl.model.ops.base import (
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
 from expandctl.model.retires import ObjectKind, RetiredObject
-from expandctl.model.sql_quote import dollar_quote, object_name, quote_ident
+from expandctl.model.sql_quote import dollar_quote, object_name, qualified, quote_ident
 from expandctl.model.steps import Step
 
 
@@ -53,6 +56,15 @@ class OldColumn:
 
 
 @dataclass(frozen=True)
+class ForeignRef:
+    """A foreign key the new column takes over from the old one."""
+
+    table: str  # quoted, maybe schema-qualified
+    column: str
+    on_delete: str = "no action"
+
+
+@dataclass(frozen=True)
 class NewColumn:
     name: str
     type: str
@@ -60,6 +72,25 @@ class NewColumn:
     not_null: bool = False
     unique: bool = False
     default: str | None = None
+    references: ForeignRef | None = None
+
+
+class CarriedForeignKey(BaseModel):
+    """Fields for an operation whose old column has a foreign key the new one must keep."""
+
+    references: str | None = Field(default=None, description="the referenced table")
+    references_schema: str | None = None
+    references_column: str = "id"
+    on_delete: Literal["no action", "restrict", "cascade", "set null", "set default"] = "no action"
+
+    def foreign_ref(self) -> ForeignRef | None:
+        if self.references is None:
+            return None
+        return ForeignRef(
+            qualified(self.references_schema, self.references),
+            self.references_column,
+            self.on_delete,
+        )
 
 
 @dataclass(frozen=True)
@@ -71,6 +102,10 @@ class ColumnSync:
     # refuse them before expand instead of silently dropping the constraint.
     carried_not_null: tuple[tuple[str, bool, str], ...] = ()
     default_option: str = "default"  # the operation's key that declares the old default
+    # Facts the operation declares about the old column, checked against the catalog.
+    declared_type: str | None = None  # rename_column: the column's type
+    declared_unique: bool = False
+    foreign_key_hint: str = "set references = '<table>' so its replacement keeps it"
 
     # --- names ---
 
@@ -82,6 +117,9 @@ class ColumnSync:
 
     def unique_index(self, column: NewColumn) -> str:
         return object_name(self.op.table, column.name, "key")
+
+    def foreign_key(self, column: NewColumn) -> str:
+        return object_name(self.op.table, column.name, "fkey")
 
     # --- SQL pieces ---
 
@@ -190,6 +228,20 @@ class ColumnSync:
         found = [checks.table_exists(schema, table)]
         found += [checks.column_exists(schema, table, c.name) for c in self.old]
         found += [checks.column_absent(schema, table, c.name) for c in self.new]
+        for c in self.old:
+            found.append(checks.column_not_referenced(schema, table, c.name))
+            if not self.declared_unique:
+                found.append(checks.column_not_unique(schema, table, c.name))
+            if not any(n.references for n in self.new):
+                found.append(
+                    checks.column_without_foreign_key(
+                        schema, table, c.name, hint=self.foreign_key_hint
+                    )
+                )
+        if self.declared_type is not None:
+            found += [
+                checks.column_type_is(schema, table, c.name, self.declared_type) for c in self.old
+            ]
         # An undeclared default on an old column would make every insert look like
         # an old-side write, overriding what new code wrote: refuse it up front.
         found += [
@@ -262,6 +314,27 @@ class ColumnSync:
                         )
                     )
                     # Its own transaction: validating scans the table under a weak lock only.
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            f"ALTER TABLE {target} VALIDATE CONSTRAINT {name}",
+                            autocommit=True,
+                        )
+                    )
+                if column.references is not None:
+                    ref = column.references
+                    name = quote_ident(self.foreign_key(column))
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            f"ALTER TABLE {target} ADD CONSTRAINT {name}"
+                            f" FOREIGN KEY ({quote_ident(column.name)}) REFERENCES {ref.table}"
+                            f" ({quote_ident(ref.column)}) ON DELETE {ref.on_delete.upper()}"
+                            " NOT VALID",
+                        )
+                    )
                     steps.append(
                         sql(
                             op,
@@ -343,6 +416,15 @@ class ColumnSync:
         if phase is Phase.SWITCH_READS:
             steps: list[Step] = []
             for column in reversed(self.new):
+                if column.references is not None:
+                    steps.append(
+                        sql(
+                            op,
+                            ctx,
+                            f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS"
+                            f" {quote_ident(self.foreign_key(column))}",
+                        )
+                    )
                 if column.unique:
                     steps.append(
                         sql(

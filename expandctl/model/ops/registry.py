@@ -127,12 +127,19 @@ def plan_retires(operations: Sequence[OperationBase], *, migration_id: str) -> l
     return found
 
 
+AUTOCOMMIT_MARKER = "-- expandctl: runs alone, in autocommit"
+
+
 def steps_as_sql(steps: Sequence[Step]) -> str:
     """The SQL steps as one script (``plan`` output, lint input); backfills as comments."""
     parts: list[str] = []
     for step in steps:
         if step.kind == "sql":
-            parts.append(step.sql.rstrip().rstrip(";") + ";")
+            text = step.sql.rstrip().rstrip(";") + ";"
+            if step.autocommit:
+                # Says what the runner does: this statement commits on its own.
+                text = f"{AUTOCOMMIT_MARKER}\n{text}"
+            parts.append(text)
         else:
             parts.append("-- " + step.summary)
     return "\n\n".join(parts) + ("\n" if parts else "")

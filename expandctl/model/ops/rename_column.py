@@ -12,14 +12,19 @@ from pydantic import Field
 
 from expandctl.model.ops.base import PlanContext, TableOperation
 from expandctl.model.ops.checks import CatalogCheck
-from expandctl.model.ops.column_sync import ColumnSync, NewColumn, OldColumn
+from expandctl.model.ops.column_sync import (
+    CarriedForeignKey,
+    ColumnSync,
+    NewColumn,
+    OldColumn,
+)
 from expandctl.model.phases import Phase
 from expandctl.model.retires import RetiredObject
 from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
 
-class RenameColumn(TableOperation):
+class RenameColumn(TableOperation, CarriedForeignKey):
     """Rename a column: ``op = "rename_column"``, ``column``, ``to``, its ``type``."""
 
     op: Literal["rename_column"]
@@ -44,8 +49,11 @@ class RenameColumn(TableOperation):
                     not_null=self.not_null,
                     unique=self.unique,
                     default=self.default,
+                    references=self.foreign_ref(),
                 ),
             ),
+            declared_type=self.type,
+            declared_unique=self.unique,
             carried_not_null=((self.column, self.not_null, "not_null"),),
         )
 

@@ -73,6 +73,9 @@ class ReplaceColumn(TableOperation):
                 for c in self.new
             ),
             default_option="old[].default",
+            declared_unique=any(c.unique for c in self.new),
+            foreign_key_hint="replace_column cannot carry a foreign key yet: use rename_column or"
+            " change_column_type (references = ...), or an sql operation",
         )
 
     def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
