@@ -137,6 +137,10 @@ class Client(threading.Thread):
             if not self.written or self.rng.random() < 0.4
             else ("update" if self.rng.random() < 0.5 else "select")
         )
+        self.request(action)
+
+    def request(self, action: str) -> None:
+        """One insert, update or select; its error, if any, is recorded. The loop calls this."""
         self.requests += 1
         try:
             conn = self._connection()
@@ -150,6 +154,8 @@ class Client(threading.Thread):
             self._record(action, str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
             if self._conn is not None and self._conn.broken:
                 self._conn = None
+        except Exception as exc:  # a bug in the client must count, not end the thread quietly
+            self._record(action, f"client failure: {exc!r}")
 
     def _record(self, action: str, message: str) -> None:
         self.errors.append(
