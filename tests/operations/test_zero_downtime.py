@@ -108,6 +108,24 @@ SCENARIOS = [
         stale_sql="SELECT count(*) FROM users WHERE tier IS DISTINCT FROM plan",
     ),
     Scenario(
+        # A unique NOT NULL column: uniqueness and NOT NULL move to the new column.
+        "rename_column_unique",
+        {
+            "op": "rename_column",
+            "table": "users",
+            "column": "email",
+            "to": "email_address",
+            "type": "text",
+            "not_null": True,
+            "unique": True,
+        },
+        AppShape("old", "users", ("email",), lambda n: (f"o{n}@x.org",), {"name": str}),
+        AppShape("new", "users", ("email_address",), lambda n: (f"n{n}@x.org",), {"name": str}),
+        old_in_new=("email_address",),
+        translate=lambda v: v,
+        stale_sql="SELECT count(*) FROM users WHERE email_address IS DISTINCT FROM email",
+    ),
+    Scenario(
         "replace_column_split_name",
         {
             "op": "replace_column",
