@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from expandctl.engine.decide import Decision, decide_advance, default_migration, states_differ
+from expandctl.engine.decide import (
+    Decision,
+    decide_advance,
+    default_migration,
+    resume_problem,
+    resumed_progress,
+    states_differ,
+)
 from expandctl.engine.gates import check_gates
 from expandctl.engine.runner import run_plan
 from expandctl.engine.session import Session, write_session
@@ -22,6 +30,7 @@ from expandctl.model.state import MigrationRecord
 from expandctl.model.steps import PhasePlan
 
 Confirm = Callable[[str], bool]
+log = logging.getLogger("expandctl")
 
 
 class PhaseRunReport(BaseModel):
@@ -193,12 +202,23 @@ def _advance_one(
             record = record.model_copy(update={"in_progress": None})
         plan = plan_phase(migration, decision.phase, server_version=session.server_version)
         progress = record.in_progress
-        if progress is not None and progress.total_steps != len(plan.steps):
-            raise StateError(
-                f"the interrupted {plan.phase.value} of {migration.id} had "
-                f"{progress.total_steps} steps, the files now give {len(plan.steps)}",
-                hint="restore the files as they were when the phase started",
-            )
+        if progress is not None:
+            problem = resume_problem(migration, progress, plan)
+            if problem is not None:
+                raise StateError(problem[0], path=Path(migration.path), hint=problem[1])
+            if progress.checksum != migration.phase_checksums[plan.phase]:
+                # Only steps that have not run yet changed: resume with them.
+                progress = resumed_progress(migration, progress, plan)
+                work = session.run.work
+                with work.transaction():
+                    session.store.mark_started(work, migration.id, progress)
+                record = record.model_copy(update={"in_progress": progress})
+                log.info(
+                    "the files of %s of %s changed after step %d: resuming with them",
+                    plan.phase.value,
+                    migration.id,
+                    progress.next_step,
+                )
         if progress is None:
             check_gates(
                 session.run.work,

@@ -23,4 +23,9 @@ def history(
         migration_id = require_migration(load_set(config), migration_id).id
     with read_session(config) as session:
         events = session.store.events(session.control, migration_id, limit)
+        known = migration_id is None or bool(events) or migration_id in session.records()
+    if not known:
+        # A typo would otherwise read as "nothing ever happened to it".
+        assert migration_id is not None
+        require_migration(load_set(config), migration_id)
     return HistoryReport(migration_id=migration_id, events=events)

@@ -12,7 +12,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set, require_migration
-from expandctl.engine.decide import decide_advance, decide_rollback, default_migration
+from expandctl.engine.decide import (
+    decide_advance,
+    decide_rollback,
+    default_migration,
+    resume_problem,
+)
 from expandctl.engine.gates import soak_problem
 from expandctl.engine.session import read_session
 from expandctl.errors import UsageError
@@ -130,11 +135,24 @@ def plan(
         report = _report(
             phase_plan, None if decision.fresh_start else decision.resume_from, offline=False
         )
+        refusals, hints, notes = list(decision.refusals), list(decision.hints), list(report.notes)
+        progress = record.in_progress
+        if progress is not None and not rollback and not decision.fresh_start:
+            problem = resume_problem(migration, progress, phase_plan)
+            if problem is not None:
+                refusals.append(problem[0])
+                hints.append(problem[1])
+            elif progress.checksum != migration.phase_checksums[phase_plan.phase]:
+                notes.append(
+                    f"the files changed after step {progress.next_step}: advance resumes "
+                    "with the edited steps"
+                )
         return report.model_copy(
             update={
                 "from_state": record.state,
-                "refusals": decision.refusals,
-                "hints": decision.hints,
+                "refusals": refusals,
+                "hints": hints,
+                "notes": notes,
                 "gates": gates,
                 "needs_confirmation": phase_plan.irreversible
                 or (rollback and bool(phase_plan.steps)),

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import PHASES, Phase, State
-from expandctl.model.state import MigrationRecord
-from expandctl.model.steps import Direction
+from expandctl.model.state import InProgress, MigrationRecord
+from expandctl.model.steps import Direction, PhasePlan, SqlStep, step_checksum
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ def drift(migration: Migration, record: MigrationRecord) -> list[Drift]:
     progress = record.in_progress
     if (
         progress
+        and not progress.step_checksums  # newer rows: resume_problem() checks step by step
         and progress.checksum != migration.phase_checksums[progress.phase]
         and progress.direction is Direction.FORWARD
         and progress.phase not in record.phases
@@ -50,6 +51,57 @@ def drift(migration: Migration, record: MigrationRecord) -> list[Drift]:
         current = migration.phase_checksums[progress.phase]
         found.append(Drift(progress.phase, progress.checksum, current))
     return found
+
+
+def phase_files(migration: Migration, phase: Phase) -> str:
+    """The files a phase's checksum covers, for people looking for what changed."""
+    names = sorted(f.name for f in migration.sql_files.values() if f.phase is phase)
+    return ", ".join([*names, "migration.toml (its operations, backfill, gates)"])
+
+
+def resume_problem(
+    migration: Migration, progress: InProgress, plan: PhasePlan
+) -> tuple[str, str] | None:
+    """Why an interrupted phase cannot resume with the files as they are now (refusal, hint).
+
+    Steps already recorded done must be unchanged; the steps after them may
+    have been edited (fixing the statement that failed is the usual reason).
+    """
+    done = progress.next_step
+    if not progress.step_checksums:  # written by an older expandctl: whole-phase rule
+        if progress.total_steps != len(plan.steps):
+            return (
+                f"the interrupted {plan.phase.value} of {migration.id} had "
+                f"{progress.total_steps} steps, the files now give {len(plan.steps)}",
+                "restore the files as they were when the phase started",
+            )
+        return None
+    now = [step_checksum(step) for step in plan.steps]
+    for index in range(done):
+        if index >= len(now) or now[index] != progress.step_checksums[index]:
+            step = plan.steps[index] if index < len(now) else None
+            where = ""
+            if isinstance(step, SqlStep):
+                where = f" ({step.source}:{step.line})" if step.line else f" ({step.source})"
+            return (
+                f"drift: step {index + 1}{where} of the interrupted {plan.phase.value} of "
+                f"{migration.id} already ran, and the files now give a different step there "
+                f"(steps 1-{done} ran; only later steps may be edited)",
+                f"restore steps 1-{done} as they were in {migration.path}; "
+                "edit only the steps that have not run yet",
+            )
+    return None
+
+
+def resumed_progress(migration: Migration, progress: InProgress, plan: PhasePlan) -> InProgress:
+    """The interrupted run's progress, updated to the phase's files as they are now."""
+    return progress.model_copy(
+        update={
+            "checksum": migration.phase_checksums[plan.phase],
+            "total_steps": len(plan.steps),
+            "step_checksums": tuple(step_checksum(step) for step in plan.steps),
+        }
+    )
 
 
 def in_flight(record: MigrationRecord) -> bool:
@@ -105,10 +157,12 @@ def decide_advance(
             continue
         decision.refusals.append(
             f"drift: the files of {item.phase.value} of {migration.id} changed since it ran "
-            f"(recorded {item.recorded[:12]}, now {item.current[:12]})"
+            f"({phase_files(migration, item.phase)} in {migration.path}; "
+            f"recorded {item.recorded[:12]}, now {item.current[:12]})"
         )
         decision.hints.append(
-            "restore the files as they were when the phase ran; put new changes in a new migration"
+            "restore the files as they were when the phase ran (git log -p -- "
+            f"{migration.path}); put new changes in a new migration"
         )
     if decision.phase is Phase.EXPAND:
         for required in migration.manifest.requires:
@@ -177,4 +231,13 @@ def states_differ(
     return [mid for mid in ids if key(before, mid) != key(after, mid)]
 
 
-__all__ = ["Decision", "Drift", "decide_advance", "decide_rollback", "drift", "states_differ"]
+__all__ = [
+    "Decision",
+    "Drift",
+    "decide_advance",
+    "decide_rollback",
+    "drift",
+    "resume_problem",
+    "resumed_progress",
+    "states_differ",
+]

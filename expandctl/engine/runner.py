@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -24,11 +25,12 @@ from psycopg import sql
 from expandctl.engine.connection import Connection, database_error
 from expandctl.engine.retry import Retry, with_lock_retries
 from expandctl.engine.store import StateStore
-from expandctl.errors import ExpandctlError, StateError
+from expandctl.errors import DatabaseError, ExpandctlError, StateError
 from expandctl.model.config import Settings
 from expandctl.model.durations import format_duration
 from expandctl.model.migration import Migration
 from expandctl.model.phases import State
+from expandctl.model.redact import redact
 from expandctl.model.state import Actor, InProgress, MigrationRecord, PhaseRecord
 from expandctl.model.steps import (
     BackfillStep,
@@ -37,6 +39,7 @@ from expandctl.model.steps import (
     ResetBackfillStep,
     SqlStep,
     Step,
+    step_checksum,
 )
 
 log = logging.getLogger("expandctl")
@@ -137,6 +140,7 @@ def run_plan(
             checksum=migration.phase_checksums[plan.phase],
             started_at=ctx.store.now(ctx.work),
             by=str(ctx.actor),
+            step_checksums=tuple(step_checksum(step) for step in plan.steps),
         )
         with ctx.work.transaction():
             ctx.store.mark_started(ctx.work, plan.migration_id, progress)
@@ -162,10 +166,13 @@ def run_plan(
     )
     groups = list(group_steps(plan.steps, start))
     at: list[tuple[int, Step]] = []  # the step being run, for error messages
+    recorded = start  # steps before this index are recorded done
     try:
         for number, group in enumerate(groups):
             last = number == len(groups) - 1
             at[:] = [group[0]]
+            recorded = group[0][0]
+            _check_lock_connection(ctx, plan, recorded, total)
             run.retries += _run_group(
                 ctx,
                 plan,
@@ -191,20 +198,51 @@ def run_plan(
         _fail(ctx, plan, "interrupted (Ctrl-C)", started)
         raise
     except psycopg.Error as exc:
-        error = _step_error(plan, at[0] if at else None, exc, total)
+        error = _step_error(ctx, plan, migration, at[0] if at else None, exc, recorded, total)
         _fail(ctx, plan, error.message, started)
         raise error from None
     run.duration_ms = int((time.monotonic() - started) * 1000)
-    _event(
-        ctx,
-        plan,
-        "phase",
-        "ok",
-        duration_ms=run.duration_ms,
-        detail=f"{run.steps_run} steps run"
-        + (f", {run.retries} lock retries" if run.retries else ""),
-    )
+    try:
+        _event(
+            ctx,
+            plan,
+            "phase",
+            "ok",
+            duration_ms=run.duration_ms,
+            detail=f"{run.steps_run} steps run"
+            + (f", {run.retries} lock retries" if run.retries else ""),
+        )
+    except psycopg.Error as exc:
+        # The phase is recorded done (with the state, on the work connection); only
+        # the log line is missing. Failing here would make a re-run start the next phase.
+        log.warning(
+            "%s of %s is done, but its 'ok' event could not be recorded: %s",
+            plan.phase.value,
+            plan.migration_id,
+            redact(" ".join(str(exc).split()), *ctx.secrets),
+        )
     return run
+
+
+def _check_lock_connection(ctx: RunContext, plan: PhasePlan, recorded: int, total: int) -> None:
+    """Stop before the next step if the connection holding the advisory lock is gone.
+
+    The lock is session-level: when that connection dies the lock is released,
+    and another expandctl could start the same phase while this one goes on.
+    """
+    try:
+        ctx.control.execute("SELECT 1")
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            redact(
+                f"{plan.phase.value} of {plan.migration_id} stopped before step "
+                f"{recorded + 1}/{total}: lost the connection holding the advisory lock "
+                f"({' '.join(str(exc).split()) or type(exc).__name__})",
+                *ctx.secrets,
+            ),
+            hint=f"steps before {recorded + 1} are recorded done; run the same command "
+            "again to resume",
+        ) from None
 
 
 def _run_group(
@@ -394,16 +432,29 @@ def _finish(
 
 
 def _step_error(
-    plan: PhasePlan, current: tuple[int, Step] | None, exc: psycopg.Error, total: int
+    ctx: RunContext,
+    plan: PhasePlan,
+    migration: Migration,
+    current: tuple[int, Step] | None,
+    exc: psycopg.Error,
+    recorded: int,
+    total: int,
 ) -> ExpandctlError:
     where = f" at step {current[0] + 1}/{total} ({_where(current[1])})" if current else ""
     lost = isinstance(exc, psycopg.OperationalError) and "connection" in str(exc).lower()
     what = "lost the connection" if lost else "failed"
     error = database_error(f"{plan.phase.value} of {plan.migration_id} {what}{where}", exc)
-    error.hint = (
-        f"steps before {current[0] + 1 if current else 1} are recorded done; fix the cause and "
-        f"re-run the same command to resume"
+    error.message = redact(error.message, *ctx.secrets)
+    error.args = (error.message,)
+    if current is not None and isinstance(current[1], SqlStep) and current[1].line:
+        source = Path(migration.path) / current[1].source
+        if source.is_file():  # a phase file (an operation's SQL has no file of its own)
+            error.path, error.line = source, current[1].line
+    # A failed transaction group rolls back whole: only the groups before it count.
+    done = (
+        f"steps before {recorded + 1} are recorded done" if recorded else "no step is recorded done"
     )
+    error.hint = f"{done}; fix the cause and run the same command again to resume"
     return error
 
 

@@ -50,6 +50,10 @@ class InProgress(BaseModel):
     checksum: str  # the phase's files when it started
     started_at: datetime
     by: str
+    # step_checksum() of every step when it started: a resume may run edited
+    # steps that have not run yet, never edited ones that have. Empty in rows
+    # written by expandctl 0.1.0, which compare the whole phase's checksum instead.
+    step_checksums: tuple[str, ...] = ()
 
 
 class MigrationRecord(BaseModel):

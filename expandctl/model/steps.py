@@ -7,6 +7,7 @@ manifest into a PhasePlan; the engine executes exactly that object, so what
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -72,6 +73,16 @@ class ResetBackfillStep(BaseModel):
 
 
 Step = Annotated[SqlStep | BackfillStep | ResetBackfillStep, Field(discriminator="kind")]
+
+
+def step_checksum(step: SqlStep | BackfillStep | ResetBackfillStep) -> str:
+    """What a step does, hashed: an interrupted phase may be resumed with edited
+    files only while the steps already recorded done hash the same.
+
+    The line number is left out, so adding a comment above a statement is no edit.
+    """
+    data = step.model_dump_json(exclude={"line"} if isinstance(step, SqlStep) else None)
+    return hashlib.sha256(data.encode()).hexdigest()
 
 
 class GateCheck(BaseModel):

@@ -131,8 +131,11 @@ def test_a_failing_transactional_phase_changes_nothing(project: Project) -> None
     folder = project.add("0001_users", expand=USERS + "ALTER TABLE users ADD COLUMN email text;\n")
     with pytest.raises(
         DatabaseError, match=r"expand of 0001_users failed at step 2/2 \(expand.sql:2\)"
-    ):
+    ) as info:
         advance(project.config())
+    # Steps 1 and 2 share a transaction: the hint must not claim step 1 is done.
+    assert info.value.hint is not None and info.value.hint.startswith("no step is recorded done")
+    assert (info.value.path, info.value.line) == (folder / "expand.sql", 2)
     assert project.one("SELECT to_regclass('users')") is None  # step 1 rolled back with it
     assert project.state("0001_users") == "pending"
     outcome = project.one("SELECT detail FROM expandctl.events WHERE outcome = 'failed'")
@@ -151,8 +154,10 @@ def test_autocommit_steps_are_recorded_one_by_one_and_resumed(project: Project) 
         + "SELECT 1 / (SELECT count(*) FROM flag);\n",
     )
     project.query("CREATE TABLE flag (id int)")
-    with pytest.raises(DatabaseError, match="step 3/3"):
+    with pytest.raises(DatabaseError, match="step 3/3") as info:
         advance(project.config())
+    assert info.value.hint is not None
+    assert info.value.hint.startswith("steps before 3 are recorded done")
     progress = project.one("SELECT in_progress FROM expandctl.migrations")
     assert (progress["phase"], progress["next_step"]) == ("expand", 2)
     assert project.one(
@@ -298,8 +303,93 @@ def test_changing_the_files_of_a_half_done_phase_is_drift(project: Project) -> N
     with pytest.raises(DatabaseError):
         advance(project.config())
     (folder / "expand.sql").write_text("CREATE TABLE t (id int);\nSELECT 1;\n")
-    with pytest.raises(StateError, match="drift: the files of expand of 0001_t changed"):
+    with pytest.raises(
+        StateError, match=r"drift: step 2 \(expand.sql:2\) of the interrupted expand of 0001_t"
+    ) as info:
         advance(project.config())
+    assert info.value.path == folder
+    assert project.one("SELECT in_progress ->> 'next_step' FROM expandctl.migrations") == "2"
+
+
+def test_a_half_done_phase_resumes_with_its_failed_step_fixed(project: Project) -> None:
+    """Fixing the statement that failed must not leave the phase stuck as drift."""
+    folder = project.add(
+        "0001_t",
+        expand="CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_i ON t (id);\n"
+        "ALTER TABLE tt ADD COLUMN x int;\n",
+    )
+    with pytest.raises(DatabaseError, match=r"step 3/3 \(expand.sql:3\)"):
+        advance(project.config())
+    fixed = (
+        "-- a comment above a step that ran is no edit\n"
+        "CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_i ON t (id);\n"
+        "ALTER TABLE t ADD COLUMN x int;\nALTER TABLE t ADD COLUMN y int;\n"
+    )
+    (folder / "expand.sql").write_text(fixed)
+    report = advance(project.config())
+    assert (report.runs[0].resumed_from, report.runs[0].steps_run) == (2, 2)
+    assert (
+        project.one("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'") == 3
+    )
+    assert project.state("0001_t") == "expand"
+    # The phase is recorded with the files it finished with: no drift afterwards.
+    from expandctl.commands.status import status
+
+    assert status(project.config()).drifted == []
+    assert advance(project.config()).runs[0].phase == "backfill"
+
+
+def test_losing_the_lock_connection_stops_before_the_next_step(project: Project) -> None:
+    """The advisory lock lives on the control connection: without it, stop and say so."""
+    import threading
+
+    project.add(
+        "0001_t",
+        expand="CREATE TABLE t (id int);\nSELECT pg_advisory_xact_lock(4242);\n"
+        "CREATE INDEX CONCURRENTLY t_i ON t (id);\nCREATE TABLE u (id int);\n",
+    )
+    config = project.config(lock_timeout=timedelta(seconds=60))
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            advance(config)
+        except BaseException as exc:  # handed to the test thread
+            failure.append(exc)
+
+    with psycopg.connect(project.db.dsn, autocommit=True) as test_conn:
+        test_conn.execute("SELECT pg_advisory_lock(4242)")
+        mover = threading.Thread(target=run)
+        mover.start()
+        work_pid = None
+        for _ in range(600):  # until the work connection waits for our lock (<= 60 s)
+            row = test_conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 "
+                "AND NOT granted"
+            ).fetchone()
+            if row:
+                work_pid = row[0]
+                break
+            test_conn.execute("SELECT pg_sleep(0.1)")
+        assert work_pid is not None, failure
+        terminated = test_conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'expandctl' AND datname = current_database() "
+            "AND pid <> %s",
+            (work_pid,),
+        ).fetchall()
+        assert terminated == [(True,)]
+        test_conn.execute("SELECT pg_advisory_unlock(4242)")
+        mover.join(timeout=60)
+    assert len(failure) == 1 and isinstance(failure[0], DatabaseError), failure
+    error = failure[0]
+    assert "stopped before step 3/4: lost the connection holding the advisory lock" in str(error)
+    assert "steps before 3 are recorded done" in (error.hint or "")
+    assert project.one("SELECT to_regclass('t_i')") is None  # nothing ran after the loss
+    assert project.one("SELECT in_progress ->> 'next_step' FROM expandctl.migrations") == "2"
+    report = advance(project.config())
+    assert report.runs[0].resumed_from == 2
+    assert project.state("0001_t") == "expand"
 
 
 def test_status_tells_running_from_interrupted(project: Project) -> None:

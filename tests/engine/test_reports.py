@@ -186,3 +186,41 @@ def test_advance_and_rollback_cli(project: Project) -> None:
     assert result.exit_code == 4 and "requires 0001_a" in result.output
     result = project.cli("advance", "--to", "contract", "0001_a")
     assert result.exit_code == 4 and "irreversible" in result.output
+
+
+def test_history_of_an_unknown_id_is_an_error_not_an_empty_log(project: Project) -> None:
+    _three(project)
+    advance(project.config(), "0001_a")
+    result = project.cli("history", "0001_typo")
+    assert result.exit_code == 2
+    assert "no migration '0001_typo'" in result.output
+    assert project.cli("history", "0003_c").output.strip() == "no events recorded"  # on disk
+
+
+def test_a_password_in_the_url_never_reaches_events_errors_or_outputs(project: Project) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    real = conninfo_to_dict(project.db.dsn).get("password")
+    secret = str(real) if real else "s3cret-Pw-42"  # trust auth ignores a made-up one
+    url = project.db.url if real else project.db.url.replace("postgres@", f"postgres:{secret}@")
+    assert secret in url
+    # A failing step whose error text holds the password, as a driver error might.
+    project.add("0001_t", expand=f'CREATE TABLE t (id int);\nSELECT * FROM "{secret}";\n')
+    project.write_config()
+    base = ["--config", str(project.root / "expandctl.toml"), "--database-url", url]
+    runner = CliRunner()
+    failed = runner.invoke(cli, [*base, "-v", "advance", "0001_t"], catch_exceptions=False)
+    assert failed.exit_code == 3 and "does not exist" in failed.output
+    outputs = [failed.output]
+    for args in (["status"], ["history"]):  # plan shows the SQL itself, secret included
+        for fmt in ("text", "json"):
+            result = runner.invoke(cli, [*base, *args, "--format", fmt], catch_exceptions=False)
+            assert result.exit_code == 0, result.output
+            outputs.append(result.output)
+    bad = CliRunner().invoke(cli, [*base[:3], url + "x", "status"], catch_exceptions=False)
+    assert bad.exit_code == 3
+    outputs.append(bad.output)
+    details = [r[0] for r in project.query("SELECT coalesce(detail, '') FROM expandctl.events")]
+    assert any("does not exist" in d for d in details)
+    leaks = [text for text in [*outputs, *details] if secret in text]
+    assert leaks == []
