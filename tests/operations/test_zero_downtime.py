@@ -108,6 +108,24 @@ SCENARIOS = [
         stale_sql="SELECT count(*) FROM users WHERE tier IS DISTINCT FROM plan",
     ),
     Scenario(
+        # Old code writes the column itself while the moved default fills the new one.
+        "rename_column_with_default_written_by_old_code",
+        {
+            "op": "rename_column",
+            "table": "users",
+            "column": "plan",
+            "to": "tier",
+            "type": "text",
+            "not_null": True,
+            "default": "'free'",
+        },
+        AppShape("old", "users", ("plan",), lambda n: (f"gold{n}",), email("old", name=True)),
+        AppShape("new", "users", ("tier",), lambda n: (f"pro{n}",), email("new", name=True)),
+        old_in_new=("tier",),
+        translate=lambda v: v,
+        stale_sql="SELECT count(*) FROM users WHERE tier IS DISTINCT FROM plan",
+    ),
+    Scenario(
         # A unique NOT NULL column: uniqueness and NOT NULL move to the new column.
         "rename_column_unique",
         {

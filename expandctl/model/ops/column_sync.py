@@ -145,6 +145,25 @@ class ColumnSync:
             text = "-- expandctl-ignore: C209 the sync trigger fills the old column\n" + text
         return [sql(self.op, ctx, text)]
 
+    def _new_written_on_insert(self, news: str, new_now: str) -> str:
+        if all(c.default is None for c in self.new):
+            return f"num_nonnulls({news}) > 0"
+        # A new column's declared default is what an insert that omits it gets: when
+        # the old side was set, only a value other than the default counts as written.
+        return (
+            f"(NOT old_written AND num_nonnulls({news}) > 0)"
+            f" OR {new_now} IS DISTINCT FROM {self._defaults_row()}"
+        )
+
+    def _defaults_row(self) -> str:
+        values = [
+            f"CAST(({c.default}) AS {c.type})"
+            if c.default is not None
+            else f"CAST(NULL AS {c.type})"
+            for c in self.new
+        ]
+        return "ROW(" + ", ".join(values) + ")"
+
     def _expressions_check(self) -> str:
         """Plan (not run) every up/down over the table: a typo fails expand, not a client.
 
@@ -193,7 +212,7 @@ class ColumnSync:
             "  -- Which shape did this writer set? Mirror it into the other one.\n"
             "  IF TG_OP = 'INSERT' THEN\n"
             f"    old_written := num_nonnulls({olds}) > 0;\n"
-            f"    new_written := num_nonnulls({news}) > 0;\n"
+            f"    new_written := {self._new_written_on_insert(news, new_now)};\n"
             "  ELSE\n"
             f"    old_written := {old_now} IS DISTINCT FROM {self._row('OLD.', self.old)};\n"
             f"    new_written := {new_now} IS DISTINCT FROM {self._row('OLD.', self.new)};\n"
