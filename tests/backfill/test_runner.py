@@ -10,6 +10,7 @@ import pytest
 from expandctl.engine.backfill import (
     BackfillProgress,
     backfill_status,
+    remaining_rows,
     reset_backfill,
     set_paused,
 )
@@ -47,8 +48,15 @@ def test_a_second_run_only_verifies(pg_database: PgDatabase) -> None:
     make_users(pg_database, 2_000)
     run(pg_database, spec())
     again = run(pg_database, spec())
-    assert again.rows_updated == 0
+    assert again.rows_updated == 0 and again.batches == 0
     assert again.remaining == 0
+    with pg_database.connect(autocommit=True) as conn:  # a row went wrong since
+        conn.execute("UPDATE users SET email_norm = 'x' WHERE id = 1500")
+    third = run(pg_database, spec())
+    assert third.rows_updated == 1 and third.remaining == 0
+    with pg_database.connect() as conn:
+        [checkpoint] = backfill_status(conn, schema=SCHEMA, migration_id=MIGRATION)
+    assert checkpoint.pass_number == 2
 
 
 def test_composite_key_walks_rows_in_index_order(pg_database: PgDatabase) -> None:
@@ -200,3 +208,12 @@ def test_progress_reports_rows_and_an_estimate(pg_database: PgDatabase) -> None:
     assert last.rows_done == 6_000
     assert last.fraction == 1.0
     assert last.eta_seconds == 0.0
+
+
+def test_remaining_rows_counts_what_is_left(pg_database: PgDatabase) -> None:
+    make_users(pg_database, 300)
+    with pg_database.connect() as conn:
+        assert remaining_rows(conn, spec()) == 300
+    run(pg_database, spec())
+    with pg_database.connect() as conn:
+        assert remaining_rows(conn, spec()) == 0

@@ -17,6 +17,7 @@ from expandctl.engine.backfill.models import (
 )
 from expandctl.engine.backfill.runner import run_backfill
 from expandctl.engine.backfill.spec_check import check_expression, resolve_table
+from expandctl.engine.backfill.verify import remaining_rows
 
 __all__ = [
     "BackfillCheckpoint",
@@ -27,6 +28,7 @@ __all__ = [
     "check_expression",
     "dry_run_batch",
     "plan_backfill_sql",
+    "remaining_rows",
     "reset_backfill",
     "resolve_table",
     "run_backfill",

@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 
 from expandctl.engine.backfill.keyset import KeysetSql
+from expandctl.engine.backfill.spec_check import resolve_table
 from expandctl.errors import StateError
 from expandctl.model.backfill import BackfillSpec
 
@@ -31,3 +32,9 @@ def raise_if_remaining(
         hint="rows written during the backfill were not kept in sync (check the expand"
         " phase's sync trigger); fix the cause, then run advance again for another pass",
     )
+
+
+def remaining_rows(conn: psycopg.Connection[Any], spec: BackfillSpec) -> int:
+    """Rows still matching ``where`` now: for a switch-reads gate that re-checks."""
+    info = resolve_table(conn, spec)
+    return count_remaining(conn, KeysetSql(info.ident, info.key, info.key_types, spec))
