@@ -53,6 +53,9 @@ class LintContext:
     # strong lock is held until the group ends even without BEGIN/COMMIT.
     managed_transactions: bool = False
     group: TransactionState = field(default_factory=TransactionState)
+    # The current statement is one the engine runs alone in autocommit because
+    # its operation planned it so (e.g. VALIDATE CONSTRAINT), whatever its text.
+    planned_alone: bool = False
 
     # --- questions the rules ask ----------------------------------------
 
@@ -162,7 +165,7 @@ class LintContext:
     def _apply_transaction(self, statement: object, action: a.Action) -> None:
         tx = self.tx
         if self.managed_transactions and tx.open_at is None and not isinstance(action, a.Begin):
-            if runs_in_autocommit(action, self.pg_version):
+            if self.planned_alone or runs_in_autocommit(action, self.pg_version):
                 self.group = TransactionState()  # it runs alone: the group before it committed
             elif self.group.exclusive_table is None:
                 table = takes_access_exclusive(action)

@@ -19,7 +19,12 @@ from expandctl.lint.source import Statement, read_statements
 from expandctl.lint.suppressions import read_suppressions
 from expandctl.model.migration import Migration
 from expandctl.model.ops.base import OperationBase
-from expandctl.model.ops.registry import migration_operation_steps, plan_retires, steps_as_sql
+from expandctl.model.ops.registry import (
+    AUTOCOMMIT_MARKER,
+    migration_operation_steps,
+    plan_retires,
+    steps_as_sql,
+)
 from expandctl.model.phases import PHASES, Phase
 
 
@@ -71,20 +76,28 @@ def lint_source(
     context: LintContext | None = None,
     rules: RuleSet | None = None,
     rollback: bool = False,
+    generated: bool = False,
 ) -> FileResult:
-    """Like ``lint_sql`` but also says how many statements and suppressions there were."""
+    """Like ``lint_sql`` but also says how many statements and suppressions there were.
+
+    ``generated``: the text is the operations' SQL (``steps_as_sql``), whose
+    autocommit marker comments say which statements the engine runs alone.
+    """
     ctx = context if context is not None else LintContext()
     ctx.phase, ctx.pg_version, ctx.rollback = phase, pg_version, rollback
     ruleset = rules if rules is not None else rule_set()
     statements = read_statements(text)
+    alone = _planned_alone(text, statements) if generated else set()
     applicable = [r for r in ruleset.rules if r.applies(ctx)]
     by_type, generic = ruleset.dispatch(phase.value, rollback, applicable)
     hits: list[tuple[Rule, Statement, Violation]] = []
     for statement in statements:
+        ctx.planned_alone = statement.index in alone
         for action in statement.actions:
             for rule in (*by_type.get(type(action), ()), *generic):
                 hits.extend((rule, statement, v) for v in rule.check(action, statement, ctx))
         ctx.apply(statement, statement.actions)
+    ctx.planned_alone = False
     for rule in applicable:
         hits.extend((rule, statement, v) for statement, v in rule.finish(ctx))
     result = FileResult(
@@ -93,6 +106,17 @@ def lint_source(
     _collect(result, text, statements, hits, ruleset)
     result.findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
     return result
+
+
+def _planned_alone(text: str, statements: list[Statement]) -> set[int]:
+    """Indexes of statements right after an AUTOCOMMIT_MARKER comment."""
+    alone: set[int] = set()
+    previous_end = 0
+    for statement in statements:
+        if AUTOCOMMIT_MARKER in text[previous_end : statement.sql.start]:
+            alone.add(statement.index)
+        previous_end = statement.sql.start + len(statement.sql.text)
+    return alone
 
 
 def _collect(
@@ -174,7 +198,6 @@ def _finding(
 # --- migrations -------------------------------------------------------------
 
 
-
 def lint_migration(
     migration: Migration,
     *,
@@ -192,9 +215,7 @@ def lint_migration(
     operations = [op for op in migration.manifest.operations if isinstance(op, OperationBase)]
     # What the declarative operations remove in contract counts as declared too.
     retires = {*migration.manifest.retires, *plan_retires(operations, migration_id=migration.id)}
-    ctx = LintContext(
-        pg_version=pg_version, retires=frozenset(retires), managed_transactions=True
-    )
+    ctx = LintContext(pg_version=pg_version, retires=frozenset(retires), managed_transactions=True)
     results: list[FileResult] = []
     for phase in PHASES:
         earlier = set(ctx.migration_created)
@@ -207,6 +228,7 @@ def lint_migration(
                     pg_version=pg_version,
                     context=ctx,
                     rules=ruleset,
+                    generated=name.endswith(_GENERATED_SUFFIXES),
                 )
             )
         forward_created = set(ctx.file_created)
@@ -229,9 +251,16 @@ def lint_migration(
                     context=down_ctx,
                     rules=ruleset,
                     rollback=True,
+                    generated=name.endswith(_GENERATED_SUFFIXES),
                 )
             )
     return results
+
+
+# The operations' SQL is named after the manifest (see _sources).
+_GENERATED_SUFFIXES = tuple(
+    f"migration.toml#operations.{phase.value}{down}" for phase in PHASES for down in ("", ".down")
+)
 
 
 def _sources(

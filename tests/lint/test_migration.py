@@ -94,3 +94,25 @@ def test_parallel_and_serial_plain_linting_agree(count: int) -> None:
     assert [r.path for r in results] == [name for name, _ in sources]
     assert all([f.rule_id for f in r.findings] == ["L101"] for r in results)
     assert sum(r.statements for r in results) == 2 * count
+
+
+def test_operation_steps_the_engine_runs_alone_end_the_transaction_group(tmp_path: Path) -> None:
+    """set_not_null validates in autocommit: its VALIDATE holds no lock from the group.
+
+    The same statements in a phase file do share a transaction (the engine
+    decides by the text there), so the autocommit marker comment counts only
+    in the operations' own SQL.
+    """
+    from expandctl.model.ops.registry import AUTOCOMMIT_MARKER
+
+    folder = _migration(
+        tmp_path,
+        'description = "x"\n\n'
+        '[[operations]]\nop = "set_not_null"\ntable = "users"\ncolumn = "nickname"\n',
+        {
+            "switch-writes.sql": "ALTER TABLE users ADD CONSTRAINT a_nn CHECK (a IS NOT NULL) "
+            f"NOT VALID;\n{AUTOCOMMIT_MARKER}\nALTER TABLE users VALIDATE CONSTRAINT a_nn;\n"
+        },
+    )
+    found = [(name, phase, rule) for name, phase, _, rule in _ids(folder) if rule == "L114"]
+    assert found == [("switch-writes.sql", Phase.SWITCH_WRITES, "L114")]

@@ -35,7 +35,9 @@ def held_lock(ctx: LintContext, statement: Statement, action: a.Action) -> str |
         return None
     if isinstance(action, a.EndTransaction) or action is not statement.actions[0]:
         return None
-    alone = any(runs_in_autocommit(x, ctx.pg_version) for x in statement.actions)
+    alone = ctx.planned_alone or any(
+        runs_in_autocommit(x, ctx.pg_version) for x in statement.actions
+    )
     if holder is ctx.group and alone:
         return None  # runs alone, after the group committed
     held = holder.exclusive_table
@@ -43,7 +45,6 @@ def held_lock(ctx: LintContext, statement: Statement, action: a.Action) -> str |
         return None
     holder.exclusive_reported = True
     return held
-
 
 
 def _instant(action: a.Action, ctx: LintContext, held: str, statement: Statement) -> bool:
