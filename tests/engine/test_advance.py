@@ -365,7 +365,8 @@ def test_losing_the_lock_connection_stops_before_the_next_step(project: Project)
         for _ in range(600):  # until the work connection waits for our lock (<= 60 s)
             row = test_conn.execute(
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 "
-                "AND NOT granted"
+                "AND NOT granted AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())"
             ).fetchone()
             if row:
                 work_pid = row[0]
