@@ -254,6 +254,11 @@ class Pgbench:
         return out
 
 
+def loadavg() -> str:
+    """Other processes on the machine skew every figure: show how busy it was."""
+    return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
 def wal_lsn(conn: psycopg.Connection[Any]) -> int:
     row = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint").fetchone()
     return int(row[0]) if row else 0
@@ -303,7 +308,8 @@ def one_run(
         raise SystemExit(f"method {method} left {remaining[0]} rows undone")
     print(
         f"  {method} {'load' if run.load else 'idle'} rep {rep}: {run.rows} rows"
-        f" in {run.seconds:.1f}s = {run.rows_per_second:,.0f} rows/s",
+        f" in {run.seconds:.1f}s = {run.rows_per_second:,.0f} rows/s"
+        f" (load average {loadavg()})",
         flush=True,
     )
     return run
@@ -419,7 +425,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200, help="pgbench transactions per second")
     parser.add_argument("--clients", type=int, default=4, help="pgbench clients")
     parser.add_argument("--target-ms", type=int, default=20, help="(d) target_batch_ms")
-    parser.add_argument("--baseline-seconds", type=int, default=20)
+    parser.add_argument("--baseline-seconds", type=int, default=15, help="per repetition")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before start")
     parser.add_argument("--no-load", action="store_true", help="skip the pgbench runs")
     parser.add_argument("--pgbench", default="/usr/bin/pgbench")
@@ -449,15 +455,21 @@ def main() -> None:
         ):
             workdir = Path(tmp)
             create_template(admin, args.rows)
-            if not args.no_load:
-                fresh_table(admin)
-                pgbench = Pgbench(args, url, args.baseline_seconds, workdir)
-                pgbench.start()
-                pgbench.wait()
-                baseline = pgbench.latencies()
-                print(f"  baseline: {len(baseline)} transactions", flush=True)
             idle_seconds: dict[str, float] = {}
             for rep in range(1, args.reps + 1):
+                if not args.no_load:
+                    # a baseline in every repetition: the machine's background load drifts
+                    fresh_table(admin)
+                    pgbench = Pgbench(args, url, args.baseline_seconds, workdir)
+                    pgbench.start()
+                    pgbench.wait()
+                    latencies = pgbench.latencies()
+                    baseline.extend(latencies)
+                    print(
+                        f"  baseline rep {rep}: {len(latencies)} transactions,"
+                        f" p99 {pct(latencies, 0.99):.2f} ms, load average {loadavg()}",
+                        flush=True,
+                    )
                 for method in args.methods:
                     run = one_run(args, admin, dsn, url, method, None, rep, workdir)
                     runs.append(run)

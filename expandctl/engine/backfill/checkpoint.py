@@ -165,6 +165,21 @@ def save(
     )
 
 
+def paused_query(
+    conn: psycopg.Connection[Any], schema: str, migration_id: str
+) -> psycopg.Cursor[Any]:
+    """Queue the pause-flag read (in pipeline mode the answer comes with the next sync)."""
+    return conn.execute(
+        sql.SQL("SELECT paused FROM {} WHERE migration_id = %s").format(_ident(schema, CONTROL)),
+        (migration_id,),
+    )
+
+
+def paused_result(cur: psycopg.Cursor[Any]) -> bool:
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
 def is_paused(conn: psycopg.Connection[Any], schema: str, migration_id: str) -> bool:
     row = conn.execute(
         sql.SQL("SELECT paused FROM {} WHERE migration_id = %s").format(_ident(schema, CONTROL)),

@@ -13,6 +13,7 @@ import random
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -43,6 +44,10 @@ PAUSE_POLL_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 2.0
 
 ProgressCallback = Callable[[BackfillProgress], None]
+
+
+class _Paused(Exception):
+    """The pause flag was set: the batch is rolled back and the runner waits."""
 
 
 def run_backfill(
@@ -115,8 +120,11 @@ class _Runner:
         self.scanned_at_start = cp.rows_scanned
         self.wal_limiter.wait_seconds(self.conn)  # the starting point
         while not cp.finished and cp.end_key is not None and cp.last_key != cp.end_key:
-            self._wait_while_paused(info, cp)
-            exhausted = self._batch_with_retries(sql, cp)
+            try:
+                exhausted = self._batch_with_retries(sql, cp)
+            except _Paused:
+                self._wait_while_paused(info, cp)
+                continue
             self._report(info, cp)
             if exhausted:
                 break
@@ -196,43 +204,65 @@ class _Runner:
                 time.sleep(delay)
 
     def _batch(self, sql: KeysetSql, cp: cps.Checkpoint) -> bool:
+        """One batch in one transaction, pipelined: three round trips.
+
+        1. BEGIN, SET LOCAL timeouts, read the pause flag, find the upper key;
+        2. the UPDATE;
+        3. the checkpoint and COMMIT.
+        ``cp`` is only advanced once the COMMIT went through.
+        """
         size = self.sizer.size
         lower = cp.last_key
         assert cp.end_key is not None
-        with self.conn.transaction():
+        with self.conn.pipeline() as pipeline, self.conn.transaction():
             self.conn.execute(
                 "SELECT set_config('lock_timeout', %s, true),"
                 " set_config('statement_timeout', %s, true)",
                 (f"{self.lock_timeout_ms}ms", f"{self.statement_timeout_ms}ms"),
             )
+            paused = cps.paused_query(self.conn, self.schema, self.migration_id)
             started = time.monotonic()
             row = self.conn.execute(
                 sql.next_bound(lower=lower is not None),
                 [*batch_params(lower, cp.end_key), size],
             ).fetchone()
+            if cps.paused_result(paused):
+                raise _Paused  # rolls back; nothing was locked yet
+            after = replace(cp)
             if row is None:  # nothing left in (last, end]: rows were deleted meanwhile
-                cp.last_key = list(cp.end_key)
-                cps.save(self.conn, self.schema, self.migration_id, self.index, cp)
-                return True
-            upper, scanned = list(row[:-1]), int(row[-1])
-            cur = self.conn.execute(sql.update(lower=lower is not None), batch_params(lower, upper))
-            updated = max(cur.rowcount, 0)
-            elapsed_ms = (time.monotonic() - started) * 1000
-            cp.last_key = upper
-            cp.rows_done += updated
-            cp.rows_scanned += scanned
-            cp.batches += 1
-            cp.last_batch_size = size
-            cp.last_batch_ms = elapsed_ms
-            cp.busy_seconds += elapsed_ms / 1000
-            cps.save(self.conn, self.schema, self.migration_id, self.index, cp)
+                after.last_key = list(cp.end_key)
+                cps.save(self.conn, self.schema, self.migration_id, self.index, after)
+                updated = scanned = 0
+            else:
+                upper, scanned = list(row[:-1]), int(row[-1])
+                cur = self.conn.execute(
+                    sql.update(lower=lower is not None), batch_params(lower, upper)
+                )
+                pipeline.sync()
+                updated = max(cur.rowcount, 0)
+                after.last_key = upper
+                after.rows_done += updated
+                after.rows_scanned += scanned
+                after.batches += 1
+                after.last_batch_size = size
+                after.last_batch_ms = (time.monotonic() - started) * 1000
+                after.busy_seconds += after.last_batch_ms / 1000
+                cps.save(self.conn, self.schema, self.migration_id, self.index, after)
         # measured after COMMIT: that is how long the rows stayed locked
         elapsed_ms = (time.monotonic() - started) * 1000
+        self._advance(cp, after)
+        if row is None:
+            return True
         self.batch_ms.append(elapsed_ms)
         self.rows_updated += updated
         self.sizer.observe(scanned, elapsed_ms)
         self.limiter.add(updated)
-        return scanned < size or upper == cp.end_key
+        return scanned < size or after.last_key == cp.end_key
+
+    @staticmethod
+    def _advance(cp: cps.Checkpoint, after: cps.Checkpoint) -> None:
+        for name, value in vars(after).items():
+            setattr(cp, name, value)
 
     # -- between batches -------------------------------------------------------------
 
