@@ -201,25 +201,8 @@ def _advance_one(
         if decision.fresh_start:
             record = record.model_copy(update={"in_progress": None})
         plan = plan_phase(migration, decision.phase, server_version=session.server_version)
-        progress = record.in_progress
-        if progress is not None:
-            problem = resume_problem(migration, progress, plan)
-            if problem is not None:
-                raise StateError(problem[0], path=Path(migration.path), hint=problem[1])
-            if progress.checksum != migration.phase_checksums[plan.phase]:
-                # Only steps that have not run yet changed: resume with them.
-                progress = resumed_progress(migration, progress, plan)
-                work = session.run.work
-                with work.transaction():
-                    session.store.mark_started(work, migration.id, progress)
-                record = record.model_copy(update={"in_progress": progress})
-                log.info(
-                    "the files of %s of %s changed after step %d: resuming with them",
-                    plan.phase.value,
-                    migration.id,
-                    progress.next_step,
-                )
-        if progress is None:
+        record = resume_with_current_files(session, migration, record, plan)
+        if record.in_progress is None:
             check_gates(
                 session.run.work,
                 plan,
@@ -233,3 +216,34 @@ def _advance_one(
         report.runs.append(PhaseRunReport(**asdict(run)))
         if to is None or PHASES.index(decision.phase) >= PHASES.index(to):
             return
+
+
+def resume_with_current_files(
+    session: Session, migration: Migration, record: MigrationRecord, plan: PhasePlan
+) -> MigrationRecord:
+    """Check an interrupted run can resume with the files as they are now, and record them.
+
+    Steps recorded done must be unchanged (else StateError); steps not run
+    yet may have been edited, and the run goes on with the edited ones.
+    """
+    progress = record.in_progress
+    if progress is None:
+        return record
+    problem = resume_problem(migration, progress, plan)
+    if problem is not None:
+        raise StateError(problem[0], path=Path(migration.path), hint=problem[1])
+    current = resumed_progress(migration, progress, plan)
+    if not progress.step_checksums or current == progress:
+        return record  # older rows: the whole-phase drift check applies instead
+    progress = current
+    assert session.run is not None
+    work = session.run.work
+    with work.transaction():
+        session.store.mark_started(work, migration.id, progress)
+    log.info(
+        "the files of %s of %s changed after step %d ran: resuming with them",
+        plan.phase.value,
+        migration.id,
+        progress.next_step,
+    )
+    return record.model_copy(update={"in_progress": progress})

@@ -137,7 +137,7 @@ def plan(
         )
         refusals, hints, notes = list(decision.refusals), list(decision.hints), list(report.notes)
         progress = record.in_progress
-        if progress is not None and not rollback and not decision.fresh_start:
+        if progress is not None and not decision.fresh_start:
             problem = resume_problem(migration, progress, phase_plan)
             if problem is not None:
                 refusals.append(problem[0])

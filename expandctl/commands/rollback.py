@@ -11,6 +11,7 @@ from expandctl.commands.advance import (
     load_set,
     raise_refusals,
     require_migration,
+    resume_with_current_files,
 )
 from expandctl.engine.decide import decide_rollback, states_differ
 from expandctl.engine.runner import run_plan
@@ -52,6 +53,7 @@ def rollback(
                 migration, decision.phase, rollback=True, server_version=session.server_version
             )
             record = records.get(migration.id) or MigrationRecord(id=migration.id)
+            record = resume_with_current_files(session, migration, record, plan)
             if decision.resume_from is None and plan.steps and not yes:
                 question = (
                     f"roll back {plan.phase.value} of {migration.id} "

@@ -7,11 +7,14 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set
-from expandctl.engine.decide import decide_advance, drift
+from expandctl.engine.decide import decide_advance, drift, resume_problem
 from expandctl.engine.locking import lock_holder
 from expandctl.engine.session import read_session
+from expandctl.errors import ExpandctlError
 from expandctl.model.config import ResolvedConfig
+from expandctl.model.migration import Migration
 from expandctl.model.phases import PHASES, Phase, State
+from expandctl.model.planning import plan_phase
 from expandctl.model.state import MigrationRecord
 from expandctl.model.steps import Direction
 
@@ -69,10 +72,25 @@ def status(config: ResolvedConfig) -> StatusReport:
         initialized = session.store.layout_version(session.control) is not None
         records = session.records()
         holder = lock_holder(session.control, session.store.schema)
+        server_version = session.server_version
     rows: list[MigrationStatus] = []
     for migration in migrations.migrations:
         record = records.get(migration.id) or MigrationRecord(id=migration.id)
         decision = decide_advance(migration, migrations, records)
+        drifted = [
+            DriftItem(phase=d.phase, recorded_checksum=d.recorded, current_checksum=d.current)
+            for d in drift(migration, record)
+        ]
+        edited = _edited_done_steps(migration, record, server_version)
+        if edited is not None and record.in_progress is not None:
+            decision.refusals.append(edited)
+            drifted.append(
+                DriftItem(
+                    phase=record.in_progress.phase,
+                    recorded_checksum=record.in_progress.checksum,
+                    current_checksum=migration.phase_checksums[record.in_progress.phase],
+                )
+            )
         progress = _progress(record, running=holder is not None)
         if progress and progress.interrupted:
             verb = "advance" if progress.direction is Direction.FORWARD else "rollback"
@@ -95,12 +113,7 @@ def status(config: ResolvedConfig) -> StatusReport:
                 next_phase=None if decision.nothing_to_do else decision.phase,
                 next_action=action,
                 phases=_timings(record),
-                drift=[
-                    DriftItem(
-                        phase=d.phase, recorded_checksum=d.recorded, current_checksum=d.current
-                    )
-                    for d in drift(migration, record)
-                ],
+                drift=drifted,
                 in_progress=progress,
                 blocked=decision.refusals,
             )
@@ -131,6 +144,26 @@ def status(config: ResolvedConfig) -> StatusReport:
         interrupted=[r.id for r in rows if r.in_progress and r.in_progress.interrupted],
         drifted=[r.id for r in rows if r.drift],
     )
+
+
+def _edited_done_steps(
+    migration: Migration, record: MigrationRecord, server_version: int
+) -> str | None:
+    """Why an interrupted phase cannot resume with the files as they are (see advance)."""
+    progress = record.in_progress
+    if progress is None or not progress.step_checksums:
+        return None
+    try:
+        plan = plan_phase(
+            migration,
+            progress.phase,
+            rollback=progress.direction is Direction.ROLLBACK,
+            server_version=server_version,
+        )
+    except ExpandctlError as exc:  # advance will say so itself
+        return str(exc)
+    problem = resume_problem(migration, progress, plan)
+    return problem[0] if problem else None
 
 
 def _timings(record: MigrationRecord) -> list[PhaseTiming]:

@@ -224,3 +224,30 @@ def test_a_password_in_the_url_never_reaches_events_errors_or_outputs(project: P
     assert any("does not exist" in d for d in details)
     leaks = [text for text in [*outputs, *details] if secret in text]
     assert leaks == []
+
+
+def test_plan_of_an_interrupted_phase_says_whether_its_edits_allow_a_resume(
+    project: Project,
+) -> None:
+    folder = project.add(
+        "0001_t",
+        expand="CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_i ON t (id);\n"
+        "ALTER TABLE tt ADD COLUMN x int;\n",
+    )
+    with pytest.raises(Exception, match="tt"):
+        advance(project.config())
+    (folder / "expand.sql").write_text(
+        "CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_i ON t (id);\n"
+        "ALTER TABLE t ADD COLUMN x int;\n"
+    )
+    report = plan(project.config(), "0001_t")
+    assert report.refusals == [] and report.resume_from == 2
+    assert any("advance resumes with the edited steps" in note for note in report.notes)
+    assert status(project.config()).drifted == []
+    (folder / "expand.sql").write_text("CREATE TABLE t (id bigint);\nSELECT 1;\nSELECT 2;\n")
+    result = project.cli("plan", "0001_t")
+    assert result.exit_code == 4
+    assert "refused: drift: step 1 (expand.sql:1) of the interrupted expand" in result.output
+    row = status(project.config()).migrations[0]
+    assert [d.phase for d in row.drift] == [Phase.EXPAND]
+    assert any("step 1 (expand.sql:1)" in reason for reason in row.blocked)

@@ -117,3 +117,30 @@ def test_rollback_refuses_while_a_forward_phase_is_interrupted(project: Project)
         advance(project.config())
     with pytest.raises(StateError, match=r"in the middle of expand \(2 of 3 steps done\)"):
         rollback(project.config(), "0001_t", yes=True)
+
+
+def test_an_interrupted_rollback_resumes_with_its_failed_step_fixed(project: Project) -> None:
+    from expandctl.errors import DatabaseError
+
+    folder = project.add(
+        "0001_t",
+        expand="CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_i ON t (id);\n",
+        expand_down="DROP INDEX CONCURRENTLY t_i;\nDROP TABLE tt;\n",
+    )
+    advance(project.config())
+    with pytest.raises(DatabaseError, match=r"step 2/2 \(expand.down.sql:2\)"):
+        rollback(project.config(), "0001_t", yes=True)
+    assert project.one("SELECT to_regclass('t_i')") is None  # step 1 is done
+    (folder / "expand.down.sql").write_text("DROP INDEX CONCURRENTLY t_i;\nDROP TABLE t;\n")
+    report = rollback(project.config(), "0001_t")  # a resume needs no confirmation
+    assert (report.runs[0].resumed_from, report.runs[0].steps_run) == (1, 1)
+    assert project.one("SELECT to_regclass('t')") is None
+    assert project.state("0001_t") == "pending"
+    # A step that already ran may not change under a resume.
+    advance(project.config())
+    (folder / "expand.down.sql").write_text("DROP INDEX CONCURRENTLY t_i;\nDROP TABLE tt;\n")
+    with pytest.raises(DatabaseError):
+        rollback(project.config(), "0001_t", yes=True)
+    (folder / "expand.down.sql").write_text("DROP INDEX CONCURRENTLY IF EXISTS t_i;\n")
+    with pytest.raises(StateError, match=r"drift: step 1 \(expand.down.sql:1\)"):
+        rollback(project.config(), "0001_t")
