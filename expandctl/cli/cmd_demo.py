@@ -10,7 +10,10 @@ from expandctl.cli.context import AppContext, pass_app
 from expandctl.cli.output import echo_json, format_option, style
 from expandctl.commands.demo import DemoReport, DemoWindow, run_demo
 
-HEADER = f"{'phase':<26}{'time':>9}{'old req':>9}{'new req':>9}{'old err':>9}{'new err':>9}"
+HEADER = (
+    f"{'phase':<26}{'time':>9}{'old req':>9}{'new req':>9}{'old err':>9}{'new err':>9}"
+    f"{'slowest':>10}"
+)
 
 
 def _row(window: DemoWindow) -> str:
@@ -20,6 +23,7 @@ def _row(window: DemoWindow) -> str:
         f"{label:<26}{window.duration_ms / 1000:>8.2f}s"
         f"{window.requests.get('old', 0):>9}{window.requests.get('new', 0):>9}"
         f"{window.errors.get('old', 0):>9}{window.errors.get('new', 0):>9}"
+        f"{max(window.slowest_ms.values(), default=0):>8}ms"
     )
     return style(line, fg="red") if errors else line
 
@@ -28,9 +32,12 @@ def _summary(report: DemoReport) -> None:
     click.echo("")
     click.echo(style("summary", bold=True))
     phases = [w for w in report.windows if w.direction != "soak"]
-    click.echo(f"{'phase':<26}{'time':>9}  {'clients live'}")
+    click.echo(f"{'phase':<26}{'time':>9}{'slowest request':>17}  clients live")
     for w in phases:
-        click.echo(f"{w.label:<26}{w.duration_ms / 1000:>8.2f}s  {', '.join(w.live) or '-'}")
+        slowest = max(w.slowest_ms.values(), default=0)
+        click.echo(
+            f"{w.label:<26}{w.duration_ms / 1000:>8.2f}s{slowest:>15}ms  {', '.join(w.live) or '-'}"
+        )
     click.echo("")
     for version in ("old", "new"):
         click.echo(

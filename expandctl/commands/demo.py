@@ -64,6 +64,7 @@ class DemoWindow(BaseModel):
     requests: dict[str, int]
     errors: dict[str, int]
     live: list[str]
+    slowest_ms: dict[str, int] = Field(description="slowest single request per client version")
 
 
 class DemoReport(BaseModel):
@@ -90,6 +91,7 @@ def _to_model(window: Window) -> DemoWindow:
         requests=window.requests,
         errors=window.errors,
         live=list(window.live),
+        slowest_ms=window.slowest_ms,
     )
 
 

@@ -84,6 +84,7 @@ class Client(threading.Thread):
         self.written: dict[Any, Values] = {}  # id -> values last written by this client
         self.errors: list[ClientError] = []
         self.requests = 0
+        self.slowest_ms = 0.0
         self._sequence = seed * 1_000_000
         self._enabled = threading.Event()
         self._halt = threading.Event()
@@ -142,6 +143,7 @@ class Client(threading.Thread):
     def request(self, action: str) -> None:
         """One insert, update or select; its error, if any, is recorded. The loop calls this."""
         self.requests += 1
+        started = time.monotonic()
         try:
             conn = self._connection()
             if action == "insert":
@@ -156,6 +158,13 @@ class Client(threading.Thread):
                 self._conn = None
         except Exception as exc:  # a bug in the client must count, not end the thread quietly
             self._record(action, f"client failure: {exc!r}")
+        finally:
+            self.slowest_ms = max(self.slowest_ms, (time.monotonic() - started) * 1000)
+
+    def take_slowest(self) -> float:
+        """The slowest request (ms) since the last call; a migration's lock shows up here."""
+        slowest, self.slowest_ms = self.slowest_ms, 0.0
+        return slowest
 
     def _record(self, action: str, message: str) -> None:
         self.errors.append(
@@ -284,6 +293,10 @@ class Workload:
 
     def requests(self, version: str | None = None) -> int:
         return sum(c.requests for c in self.clients if version in (None, c.shape.version))
+
+    def take_slowest(self, version: str) -> float:
+        """The slowest request (ms) of a version's clients since the last call."""
+        return max((c.take_slowest() for c in self.of(version)), default=0.0)
 
     def errors(self, version: str | None = None) -> list[ClientError]:
         return [e for c in self.clients if version in (None, c.shape.version) for e in c.errors]

@@ -30,6 +30,8 @@ class Window:
     requests: dict[str, int] = field(default_factory=dict)
     errors: dict[str, int] = field(default_factory=dict)
     live: tuple[str, ...] = ()
+    # The slowest single request per version during the window (ms): lock waits show here.
+    slowest_ms: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +90,8 @@ class Prover:
         live = tuple(v for v in VERSIONS if w.live(v))
         before_requests = {v: w.requests(v) for v in VERSIONS}
         before_errors = {v: len(w.errors(v)) for v in VERSIONS}
+        for version in VERSIONS:
+            w.take_slowest(version)
         w.timeline.set(label)
         started = time.monotonic()
         action()
@@ -99,6 +103,7 @@ class Prover:
             requests={v: w.requests(v) - before_requests[v] for v in VERSIONS},
             errors={v: len(w.errors(v)) - before_errors[v] for v in VERSIONS},
             live=live,
+            slowest_ms={v: round(w.take_slowest(v)) for v in VERSIONS},
         )
         self.run.windows.append(window)
         if self.on_window:
