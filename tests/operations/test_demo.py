@@ -41,6 +41,8 @@ def test_demo_runs_all_phases_without_client_errors_and_cleans_up(
     phases = [w.label for w in report.windows if w.direction == "forward"]
     assert phases == ["expand", "backfill", "switch-reads", "switch-writes", "contract"]
     assert "switch-writes rollback" in seen
+    assert all(set(w.slowest_ms) == {"old", "new"} for w in report.windows)
+    assert max(w.slowest_ms["old"] for w in report.windows) > 0
     assert demo_schemas(pg_database.dsn) == []
 
 
