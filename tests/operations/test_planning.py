@@ -194,3 +194,25 @@ def test_rename_carries_the_foreign_key_over(pg_database: PgDatabase) -> None:
 def query_run(dsn: str, text: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(text.encode())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"type": "text; DROP TABLE users"},
+        {"default": "'x';"},
+        {"default": "'x' -- a comment would swallow the rest of the line"},
+        {"default": "   "},
+    ],
+    ids=["stacked", "trailing-semicolon", "comment", "blank"],
+)
+def test_expressions_must_be_one_self_contained_expression(bad: dict[str, str]) -> None:
+    with pytest.raises(ValidationError, match=r"expression|comments|at least 1"):
+        parse({**ADD, **bad})
+
+
+def test_quotes_and_semicolons_inside_strings_are_fine() -> None:
+    op = parse({**ADD, "default": "'a;b -- not a comment'"})
+    assert "'a;b -- not a comment'" in " ".join(
+        s.sql for s in plan([op], Phase.EXPAND) if isinstance(s, SqlStep)
+    )

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from expandctl.model.ops import checks
-from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, sql
+from expandctl.model.ops.base import PlanContext, SqlText, TableOperation, check_steps, sql
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
 from expandctl.model.sql_quote import quote_ident
@@ -25,7 +25,7 @@ class AddCheck(TableOperation):
 
     op: Literal["add_check"]
     name: str = Field(min_length=1)
-    check: str = Field(min_length=1, description="SQL boolean condition over the row")
+    check: SqlText = Field(min_length=1, description="SQL boolean condition over the row")
 
     def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
         return [

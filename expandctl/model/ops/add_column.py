@@ -17,6 +17,7 @@ from expandctl.model.backfill import BackfillSpec
 from expandctl.model.ops import checks
 from expandctl.model.ops.base import (
     PlanContext,
+    SqlText,
     TableOperation,
     backfill,
     check_steps,
@@ -35,10 +36,10 @@ class AddColumn(TableOperation):
 
     op: Literal["add_column"]
     column: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    default: str | None = Field(default=None, description="SQL default for new rows")
+    type: SqlText = Field(min_length=1)
+    default: SqlText | None = Field(default=None, description="SQL default for new rows")
     not_null: bool = False
-    backfill: str | None = Field(
+    backfill: SqlText | None = Field(
         default=None, description="SQL for existing rows (default: the default)"
     )
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from expandctl.model.ops.base import PlanContext, TableOperation
+from expandctl.model.ops.base import PlanContext, SqlText, TableOperation
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.ops.column_sync import (
     CarriedForeignKey,
@@ -31,13 +31,13 @@ class ChangeColumnType(TableOperation, CarriedForeignKey):
     op: Literal["change_column_type"]
     column: str = Field(min_length=1)
     to: str = Field(min_length=1, description="name of the new column")
-    type: str = Field(min_length=1, description="the new SQL type, e.g. bigint")
-    up: str | None = Field(default=None, description="SQL over the old column; default CAST")
-    down: str = Field(min_length=1, description="SQL over the new column giving the old value")
+    type: SqlText = Field(min_length=1, description="the new SQL type, e.g. bigint")
+    up: SqlText | None = Field(default=None, description="SQL over the old column; default CAST")
+    down: SqlText = Field(min_length=1, description="SQL over the new column giving the old value")
     not_null: bool = False
     unique: bool = False
-    default: str | None = Field(default=None, description="the new column's default (SQL)")
-    old_default: str | None = Field(
+    default: SqlText | None = Field(default=None, description="the new column's default (SQL)")
+    old_default: SqlText | None = Field(
         default=None, description="the old column's current default: restored on rollback"
     )
 

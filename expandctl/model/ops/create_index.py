@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from expandctl.model.ops import checks
-from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, sql
+from expandctl.model.ops.base import PlanContext, SqlText, TableOperation, check_steps, sql
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
 from expandctl.model.sql_quote import quote_ident
@@ -26,7 +26,7 @@ class CreateIndex(TableOperation):
     columns: list[str] = Field(min_length=1)
     unique: bool = False
     using: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    where: str | None = Field(default=None, description="partial index predicate (SQL)")
+    where: SqlText | None = Field(default=None, description="partial index predicate (SQL)")
 
     def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
         return [

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from expandctl.model.ops.base import PlanContext, TableOperation
+from expandctl.model.ops.base import PlanContext, SqlText, TableOperation
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.ops.column_sync import (
     CarriedForeignKey,
@@ -30,10 +30,10 @@ class RenameColumn(TableOperation, CarriedForeignKey):
     op: Literal["rename_column"]
     column: str = Field(min_length=1)
     to: str = Field(min_length=1)
-    type: str = Field(min_length=1, description="the column's SQL type, e.g. text")
+    type: SqlText = Field(min_length=1, description="the column's SQL type, e.g. text")
     not_null: bool = Field(default=False, description="the column is NOT NULL: keep it so")
     unique: bool = Field(default=False, description="the column is unique: keep it so")
-    default: str | None = Field(
+    default: SqlText | None = Field(
         default=None, description="the column's current default (SQL): moved to the new column"
     )
 

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from expandctl.model.ops.base import PlanContext, TableOperation
+from expandctl.model.ops.base import PlanContext, SqlText, TableOperation
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.ops.column_sync import ColumnSync, NewColumn, OldColumn
 from expandctl.model.phases import Phase
@@ -33,19 +33,19 @@ class OldColumnSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    down: str = Field(min_length=1, description="SQL over the new columns")
-    default: str | None = Field(default=None, description="its current default: see docs")
+    down: SqlText = Field(min_length=1, description="SQL over the new columns")
+    default: SqlText | None = Field(default=None, description="its current default: see docs")
 
 
 class NewColumnSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    up: str = Field(min_length=1, description="SQL over the old columns")
+    type: SqlText = Field(min_length=1)
+    up: SqlText = Field(min_length=1, description="SQL over the old columns")
     not_null: bool = False
     unique: bool = False
-    default: str | None = None
+    default: SqlText | None = None
 
 
 class ReplaceColumn(TableOperation):

@@ -17,6 +17,7 @@ from expandctl.model.backfill import BackfillSpec
 from expandctl.model.ops import checks
 from expandctl.model.ops.base import (
     PlanContext,
+    SqlText,
     TableOperation,
     backfill,
     check_steps,
@@ -35,8 +36,8 @@ class SetNotNull(TableOperation):
 
     op: Literal["set_not_null"]
     column: str = Field(min_length=1)
-    default: str | None = None
-    backfill: str | None = Field(default=None, description="SQL for rows that are NULL now")
+    default: SqlText | None = None
+    backfill: SqlText | None = Field(default=None, description="SQL for rows that are NULL now")
 
     @property
     def fill(self) -> str | None:
