@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from expandctl.model.config import Settings
 from expandctl.model.durations import format_duration
 from expandctl.model.migration import Migration
 from expandctl.model.phases import State
+from expandctl.model.planning import without_comments
 from expandctl.model.redact import redact
 from expandctl.model.state import Actor, InProgress, MigrationRecord, PhaseRecord
 from expandctl.model.steps import (
@@ -43,6 +45,7 @@ from expandctl.model.steps import (
 )
 
 log = logging.getLogger("expandctl")
+_CONCURRENTLY = re.compile(r"\bconcurrently\b", re.IGNORECASE)
 
 # Test-only hooks, never for production: sleep after recording this many steps
 # done (PAUSE_ENV), or after running this 1-based autocommit step but before
@@ -291,7 +294,18 @@ def _run_group(
             if _prepare_concurrent_index(ctx.work, step, resuming=resuming):
                 run.skipped.append(first_index)
                 return
-            ctx.work.execute(_query(step.sql))
+            if not _CONCURRENTLY.search(without_comments(step.sql)):
+                ctx.work.execute(_query(step.sql))
+                return
+            # A CONCURRENTLY statement waits for every older snapshot in the database
+            # (a report, pg_dump) without blocking reads or writes; a short lock_timeout
+            # would only make it fail, leave an INVALID index, and rebuild it again.
+            ctx.work.execute("SELECT set_config('lock_timeout', '0', false)")
+            try:
+                ctx.work.execute(_query(step.sql))
+            finally:
+                if not ctx.work.closed:
+                    _timeouts(ctx.work, ctx.settings, local=False)
 
         _, retries = with_lock_retries(
             autocommit_unit,

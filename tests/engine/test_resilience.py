@@ -316,3 +316,48 @@ def test_backoff_grows_with_jitter_and_is_capped() -> None:
         0.5 * BACKOFF_CAP_S <= backoff_delay(30, rng) <= 1.5 * BACKOFF_CAP_S for _ in range(20)
     )
     assert backoff_delay(3, random.Random(1)) > backoff_delay(1, random.Random(1))
+
+
+def test_a_concurrent_index_build_outwaits_old_snapshots_instead_of_timing_out(
+    project: Project,
+) -> None:
+    """CREATE INDEX CONCURRENTLY waits for every older snapshot (a report, pg_dump)
+    without blocking traffic; lock_timeout must not turn that wait into a failed
+    build, an INVALID index and a rebuild on every retry."""
+    project.query("CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 100) g")
+    project.add(
+        "0001_items",
+        expand="CREATE INDEX CONCURRENTLY items_id_idx ON items (id);\n"
+        "CREATE TABLE seen AS SELECT current_setting('lock_timeout') AS lock_timeout;\n",
+    )
+    config = project.config(lock_timeout=timedelta(milliseconds=200), lock_retries=1)
+    result: dict[str, Any] = {}
+
+    def run_advance() -> None:
+        try:
+            result["report"] = advance(config)
+        except Exception as exc:  # handed to the test thread
+            result["error"] = exc
+
+    with psycopg.connect(project.db.dsn) as report_query:
+        report_query.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        report_query.execute("SELECT count(*) FROM pg_class").fetchone()  # holds a snapshot
+        mover = threading.Thread(target=run_advance)
+        mover.start()
+        with psycopg.connect(project.db.dsn, autocommit=True) as watcher:
+            _wait_for(
+                watcher,
+                "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'virtualxid' AND NOT l.granted "
+                "AND a.datname = current_database() AND a.application_name = 'expandctl'",
+            )
+            # Waiting well past lock_timeout (200 ms) is the point of the test.
+            watcher.execute("SELECT pg_sleep(1)")
+        report_query.rollback()
+        mover.join(timeout=120)
+    assert "error" not in result, result.get("error")
+    assert result["report"].runs[0].retries == 0
+    valid = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_id_idx'::regclass"
+    assert project.one(valid) is True
+    assert project.one("SELECT lock_timeout FROM seen") == "200ms"  # restored for later steps
+    assert project.one("SELECT count(*) FROM expandctl.events WHERE action = 'retry'") == 0
