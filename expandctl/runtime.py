@@ -13,12 +13,14 @@ table which phase a migration reached::
 Answers are cached for a short time (``ttl`` seconds, default 5) per database
 and migration, so asking on every request costs one query per TTL. A missing
 state schema or an unknown migration reads as ``pending``. The lookup never
-leaves a transaction open on an idle connection and never raises inside the
-caller's transaction because of a missing table.
+leaves a transaction open on an idle connection, never raises because of a
+missing table, and runs in a savepoint inside the caller's transaction so an
+error (a role without access to the state: ConfigError) cannot abort it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -27,6 +29,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from expandctl.errors import ConfigError
 from expandctl.model.phases import Phase, State
 
 DEFAULT_SCHEMA = "expandctl"
@@ -81,19 +84,34 @@ class PhaseReader:
             not conn.autocommit
             and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         )
+        in_callers_transaction = (
+            conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        )
         try:
-            table = f"{_quote(self.schema)}.migrations"
-            row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
-            if not (row and row[0]):
-                return State.PENDING
-            query = sql.SQL("SELECT state FROM {}.migrations WHERE id = %s").format(
-                sql.Identifier(self.schema)
-            )
-            found = conn.execute(query, (migration_id,)).fetchone()
-            return State(found[0]) if found else State.PENDING
+            # Inside the caller's transaction, a savepoint: an error here (say, a
+            # role without access to the state schema) must not abort their work.
+            with conn.transaction() if in_callers_transaction else contextlib.nullcontext():
+                return self._query(conn, migration_id)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise ConfigError(
+                f"this role may not read expandctl's state ({' '.join(str(exc).split())})",
+                hint=f"GRANT USAGE ON SCHEMA {_quote(self.schema)} TO <the application's role>; "
+                f"GRANT SELECT ON {_quote(self.schema)}.migrations TO <the application's role>",
+            ) from exc
         finally:
             if idle:
                 conn.rollback()  # we opened that transaction: do not leave it idle
+
+    def _query(self, conn: psycopg.Connection[Any], migration_id: str) -> State:
+        table = f"{_quote(self.schema)}.migrations"
+        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        if not (row and row[0]):
+            return State.PENDING
+        query = sql.SQL("SELECT state FROM {}.migrations WHERE id = %s").format(
+            sql.Identifier(self.schema)
+        )
+        found = conn.execute(query, (migration_id,)).fetchone()
+        return State(found[0]) if found else State.PENDING
 
 
 def _quote(identifier: str) -> str:

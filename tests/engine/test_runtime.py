@@ -60,3 +60,28 @@ def test_module_level_functions_use_the_configured_schema(project: Project) -> N
             assert not runtime.reads_new(conn, "0001_t")
         finally:
             runtime.configure()
+
+
+def test_a_role_without_access_gets_a_clear_error_and_keeps_its_transaction(
+    project: Project,
+) -> None:
+    from expandctl.errors import ConfigError
+
+    project.add("0001_t", expand="CREATE TABLE t (id int);")
+    advance(project.config())
+    role = f"app_{project.db.name}"[:63]  # roles are cluster-wide: one per test database
+    project.query(f'CREATE ROLE "{role}"')
+    try:
+        project.query(f'GRANT ALL ON TABLE t TO "{role}"')
+        with psycopg.connect(project.db.dsn) as conn:
+            conn.execute(f'SET ROLE "{role}"')
+            conn.execute("INSERT INTO t VALUES (1)")
+            with pytest.raises(ConfigError, match="may not read expandctl's state") as info:
+                runtime.PhaseReader().phase(conn, "0001_t")
+            assert "GRANT USAGE ON SCHEMA" in (info.value.hint or "")
+            conn.execute("INSERT INTO t VALUES (2)")  # the transaction is still usable
+            conn.commit()
+        assert project.one("SELECT count(*) FROM t") == 2
+    finally:
+        project.query(f'DROP OWNED BY "{role}"')
+        project.query(f'DROP ROLE "{role}"')
