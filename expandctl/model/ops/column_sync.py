@@ -8,11 +8,17 @@ trigger keeps the two shapes equal, whichever one a writer set:
   its trigger, so every write from now on is mirrored;
 - backfill: set N = up(O) for the existing rows, in keyset batches;
 - switch-reads: check no row is left with N distinct from up(O); carry NOT NULL
-  over (CHECK ... NOT VALID, then VALIDATE) and uniqueness (index CONCURRENTLY);
+  over (CHECK ... NOT VALID, then VALIDATE), a foreign key (NOT VALID, then
+  VALIDATE) and uniqueness (index CONCURRENTLY);
 - switch-writes: replace the function so the new side wins a conflict; old
   columns keep being derived from N, so a rollback finds them correct;
 - contract: drop the trigger, the function and O; SET NOT NULL on N (instant:
   the validated check proves it) and drop the helper check.
+
+An old column's default moves to the new side in expand (an insert omitting
+the old column must not look like an old-side write), and the catalog checks
+refuse to lose silently what the old column had (type, NOT NULL, uniqueness,
+foreign keys).
 
 Expressions (``up``/``down``) are SQL written by the developer. In the trigger
 they are evaluated over ``(SELECT NEW.*) AS r``, so they name columns exactly
