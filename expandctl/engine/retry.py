@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -82,7 +83,17 @@ def blockers(conn: Connection, pid: int) -> str | None:
     ).fetchall()
     if not rows:
         return None
-    return "; ".join(f"pid {p} ({state}): {query}" for p, state, query in rows)
+    return "; ".join(f"pid {p} ({state}): {scrub_query(query)}" for p, state, query in rows)
+
+
+# Another session's last query is shown (and logged in the event table): its
+# ALTER/CREATE ROLE … PASSWORD '…' must not be.
+_SQL_PASSWORD = re.compile(r"(\bpassword\s+)(?:E?'(?:[^']|'')*'?|\$\w*\$.*)", re.IGNORECASE)
+
+
+def scrub_query(query: str | None) -> str:
+    """A blocker's query text, with any PASSWORD literal masked."""
+    return _SQL_PASSWORD.sub(r"\1'********'", query or "")
 
 
 def with_lock_retries(

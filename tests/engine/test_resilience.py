@@ -361,3 +361,12 @@ def test_a_concurrent_index_build_outwaits_old_snapshots_instead_of_timing_out(
     assert project.one(valid) is True
     assert project.one("SELECT lock_timeout FROM seen") == "200ms"  # restored for later steps
     assert project.one("SELECT count(*) FROM expandctl.events WHERE action = 'retry'") == 0
+
+
+def test_a_blockers_password_literal_is_masked_before_it_is_shown_or_recorded() -> None:
+    from expandctl.engine.retry import scrub_query
+
+    shown = scrub_query("ALTER ROLE app PASSWORD 'hun''ter2' VALID UNTIL 'infinity'")
+    assert shown == "ALTER ROLE app PASSWORD '********' VALID UNTIL 'infinity'"
+    assert "s3cret" not in scrub_query("CREATE USER x WITH PASSWORD 's3cret")  # cut at 200
+    assert scrub_query("SELECT password FROM accounts") == "SELECT password FROM accounts"
