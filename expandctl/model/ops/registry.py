@@ -1,8 +1,8 @@
 """The explicit registry of declarative operations, and planning them in order.
 
 Adding an operation is one new module in this package, its tests and one
-entry in OPERATION_CLASSES (plus its name in the ``Operation`` union of
-expandctl.model.operations, which pydantic discriminates on ``op``).
+entry in OPERATION_CLASSES; the manifest's ``Operation`` union
+(expandctl.model.operations) is built from this tuple.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from expandctl.model.steps import Step
 if TYPE_CHECKING:  # migration -> manifest -> operations -> here: no runtime import
     from expandctl.model.migration import Migration
 
+# The explicit registry: one line per operation.
 OPERATION_CLASSES: tuple[type[OperationBase], ...] = (
     CreateTable,
     AddColumn,
