@@ -122,7 +122,7 @@ def with_lock_retries(
             # concurrent index build is dropped before the next attempt).
             reason = "deadlock" if isinstance(exc, pg_errors.DeadlockDetected) else "lock timeout"
             attempt += 1
-            blocker = watch.last or "unknown (the blocker finished before it could be seen)"
+            blocker = watch.last or "unknown (none was seen before the lock timeout)"
             if attempt > retries:
                 raise DatabaseError(
                     f"{what}: still waiting for a lock after {retries} retries; blocked by "

@@ -286,7 +286,9 @@ def test_when_retries_run_out_nothing_is_half_done(project: Project) -> None:
         "0001_accounts",
         expand="CREATE TABLE side (id int);\nALTER TABLE accounts ADD COLUMN note text;",
     )
-    config = project.config(lock_timeout=timedelta(milliseconds=100), lock_retries=1)
+    # Long enough for the blocker watch (it polls every 100 ms) to see the blocker
+    # even on a loaded machine.
+    config = project.config(lock_timeout=timedelta(seconds=1), lock_retries=1)
     with psycopg.connect(project.db.dsn) as blocker:
         blocker.execute("SELECT count(*) FROM accounts")
         pid = blocker.info.backend_pid
