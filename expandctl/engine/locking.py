@@ -34,7 +34,9 @@ def lock_holder(conn: Connection, schema: str) -> str | None:
         " a.backend_start, now() - a.backend_start"
         " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
         " WHERE l.locktype = 'advisory' AND l.classid = %s::oid AND l.objid = %s::oid"
-        " AND l.objsubid = 2 AND l.granted AND l.pid <> pg_backend_pid()",
+        " AND l.objsubid = 2 AND l.granted AND l.pid <> pg_backend_pid()"
+        # Advisory locks belong to one database; pg_locks shows the whole cluster.
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
         (classid, objid),
     ).fetchone()
     if row is None:

@@ -6,6 +6,7 @@ import json
 import shutil
 
 import jsonschema
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -251,3 +252,19 @@ def test_plan_of_an_interrupted_phase_says_whether_its_edits_allow_a_resume(
     row = status(project.config()).migrations[0]
     assert [d.phase for d in row.drift] == [Phase.EXPAND]
     assert any("step 1 (expand.sql:1)" in reason for reason in row.blocked)
+
+
+def test_a_lock_held_in_another_database_of_the_server_is_not_ours(project: Project) -> None:
+    """Advisory locks are per database: staging running next to production is no holder."""
+    from expandctl.engine.locking import lock_key
+    from tests.pg_provider import fresh_database
+
+    project.add("0001_a", expand="CREATE TABLE a (id int);")
+    server = project.db.server
+    with (
+        fresh_database(server) as other,
+        psycopg.connect(server.dsn_for(other), autocommit=True) as elsewhere,
+    ):
+        elsewhere.execute("SELECT pg_advisory_lock(%s, %s)", lock_key("expandctl"))
+        assert status(project.config()).lock_holder is None
+        assert advance(project.config()).runs[0].phase == "expand"
