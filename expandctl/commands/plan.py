@@ -16,6 +16,7 @@ from expandctl.engine.decide import (
     decide_advance,
     decide_rollback,
     default_migration,
+    drift,
     resume_problem,
 )
 from expandctl.engine.gates import soak_problem
@@ -147,6 +148,11 @@ def plan(
                     f"the files changed after step {progress.next_step}: advance resumes "
                     "with the edited steps"
                 )
+        if rollback and any(d.phase is phase_plan.phase for d in drift(migration, record)):
+            notes.append(
+                f"the files of {phase_plan.phase.value} changed since it ran: the rollback "
+                "runs the reverse steps as they are now, not as they were then"
+            )
         return report.model_copy(
             update={
                 "from_state": record.state,

@@ -268,3 +268,15 @@ def test_a_lock_held_in_another_database_of_the_server_is_not_ours(project: Proj
         elsewhere.execute("SELECT pg_advisory_lock(%s, %s)", lock_key("expandctl"))
         assert status(project.config()).lock_holder is None
         assert advance(project.config()).runs[0].phase == "expand"
+
+
+def test_plan_rollback_warns_when_the_phase_files_changed_since_it_ran(project: Project) -> None:
+    folder = project.add("0001_a", expand="CREATE TABLE a (id int);", expand_down="DROP TABLE a;")
+    advance(project.config())
+    assert plan(project.config(), "0001_a", rollback=True).notes == []
+    (folder / "expand.down.sql").write_text("DROP TABLE IF EXISTS a;\n")
+    notes = plan(project.config(), "0001_a", rollback=True).notes
+    assert any(
+        "changed since it ran: the rollback runs the reverse steps as they are now" in n
+        for n in notes
+    )
