@@ -216,3 +216,33 @@ def test_quotes_and_semicolons_inside_strings_are_fine() -> None:
     assert "'a;b -- not a comment'" in " ".join(
         s.sql for s in plan([op], Phase.EXPAND) if isinstance(s, SqlStep)
     )
+
+
+AGE_INDEX = "CREATE INDEX users_age_idx ON users (age)"
+RENAME_AGE = {
+    "op": "rename_column",
+    "table": "users",
+    "column": "age",
+    "to": "age_years",
+    "type": "integer",
+}
+
+
+@pytest.mark.db
+def test_an_indexed_column_needs_index_true(pg_database: PgDatabase) -> None:
+    create_schema(pg_database.dsn)
+    query_run(pg_database.dsn, AGE_INDEX)
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="has an index"):
+        run_phase(pg_database.dsn, [parse(RENAME_AGE)], Phase.EXPAND)
+
+
+@pytest.mark.db
+def test_rename_rebuilds_the_index_on_the_new_column(pg_database: PgDatabase) -> None:
+    create_schema(pg_database.dsn)
+    query_run(pg_database.dsn, AGE_INDEX)
+    forward_rollback_forward(pg_database.dsn, [parse({**RENAME_AGE, "index": True})])
+    assert query(
+        pg_database.dsn,
+        "SELECT indexname, indexdef LIKE '%%(age_years)' FROM pg_indexes"
+        " WHERE tablename = 'users' AND indexname <> 'users_pkey' ORDER BY 1",
+    ) == [("users_age_years_idx", True), ("users_email_key", False)]

@@ -36,6 +36,7 @@ class ChangeColumnType(TableOperation, CarriedForeignKey):
     down: SqlText = Field(min_length=1, description="SQL over the new column giving the old value")
     not_null: bool = False
     unique: bool = False
+    index: bool = Field(default=False, description="the column has an index: keep one")
     default: SqlText | None = Field(default=None, description="the new column's default (SQL)")
     old_default: SqlText | None = Field(
         default=None, description="the old column's current default: restored on rollback"
@@ -61,11 +62,13 @@ class ChangeColumnType(TableOperation, CarriedForeignKey):
                     up=up,
                     not_null=self.not_null,
                     unique=self.unique,
+                    indexed=self.index,
                     default=self.default,
                     references=self.foreign_ref(),
                 ),
             ),
             declared_unique=self.unique,
+            declared_indexed=self.index,
             carried_not_null=((self.column, self.not_null, "not_null"),),
             default_option="old_default",
         )

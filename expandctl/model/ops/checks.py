@@ -168,6 +168,19 @@ def column_not_unique(schema: str | None, table: str, column: str) -> CatalogChe
     )
 
 
+def column_not_indexed(schema: str | None, table: str, column: str) -> CatalogCheck:
+    """No plain single-column index on it (queries would lose it with the column)."""
+    return CatalogCheck(
+        sql=(
+            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index"
+            f" WHERE indrelid = {_regclass(schema, table)} AND NOT indisunique"
+            f" AND indnkeyatts = 1 AND indkey[0] = {_attnum(schema, table, column)})"
+        ),
+        message=f"column {_display(schema, table)}.{column} has an index",
+        hint="set index = true so its replacement is indexed too",
+    )
+
+
 def column_without_foreign_key(
     schema: str | None, table: str, column: str, *, hint: str
 ) -> CatalogCheck:

@@ -79,6 +79,7 @@ class NewColumn:
     unique: bool = False
     default: str | None = None
     references: ForeignRef | None = None
+    indexed: bool = False  # a plain index, rebuilt on the new column (unique implies one)
 
 
 class CarriedForeignKey(BaseModel):
@@ -111,6 +112,7 @@ class ColumnSync:
     # Facts the operation declares about the old column, checked against the catalog.
     declared_type: str | None = None  # rename_column: the column's type
     declared_unique: bool = False
+    declared_indexed: bool = False
     foreign_key_hint: str = "set references = '<table>' so its replacement keeps it"
 
     # --- names ---
@@ -122,7 +124,23 @@ class ColumnSync:
         return generated_name(ctx, self.op.table, column.name, "not_null")
 
     def unique_index(self, column: NewColumn) -> str:
-        return object_name(self.op.table, column.name, "key")
+        return object_name(self.op.table, column.name, "key" if column.unique else "idx")
+
+    def _index_steps(self, ctx: PlanContext, column: NewColumn, *, drop: bool) -> list[Step]:
+        """The new column's (unique) index, built or dropped CONCURRENTLY; none if not asked."""
+        if not (column.unique or column.indexed):
+            return []
+        name = self.unique_index(column)
+        index = self.op.in_schema(name)
+        if drop:
+            text = f"DROP INDEX CONCURRENTLY IF EXISTS {index}"
+        else:
+            text = (
+                f"CREATE {'UNIQUE ' if column.unique else ''}INDEX CONCURRENTLY IF NOT EXISTS"
+                f" {quote_ident(name)} ON {self.op.target} ({quote_ident(column.name)})"
+            )
+        action = "drop" if drop else "create"
+        return [sql(self.op, ctx, text, autocommit=True, index=index, action=action)]
 
     def foreign_key(self, column: NewColumn) -> str:
         return object_name(self.op.table, column.name, "fkey")
@@ -257,6 +275,8 @@ class ColumnSync:
             found.append(checks.column_not_referenced(schema, table, c.name))
             if not self.declared_unique:
                 found.append(checks.column_not_unique(schema, table, c.name))
+            if not (self.declared_unique or self.declared_indexed):
+                found.append(checks.column_not_indexed(schema, table, c.name))
             if not any(n.references for n in self.new):
                 found.append(
                     checks.column_without_foreign_key(
@@ -368,20 +388,7 @@ class ColumnSync:
                             autocommit=True,
                         )
                     )
-                if column.unique:
-                    index = self.op.in_schema(self.unique_index(column))
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS"
-                            f" {quote_ident(self.unique_index(column))} ON {target}"
-                            f" ({quote_ident(column.name)})",
-                            autocommit=True,
-                            index=index,
-                            action="create",
-                        )
-                    )
+                steps.extend(self._index_steps(ctx, column, drop=False))
             return steps
         if phase is Phase.SWITCH_WRITES:
             return [sql(op, ctx, self._function(ctx, new_wins=True, replace=True))]
@@ -450,18 +457,7 @@ class ColumnSync:
                             f" {quote_ident(self.foreign_key(column))}",
                         )
                     )
-                if column.unique:
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            "DROP INDEX CONCURRENTLY IF EXISTS"
-                            f" {self.op.in_schema(self.unique_index(column))}",
-                            autocommit=True,
-                            index=self.op.in_schema(self.unique_index(column)),
-                            action="drop",
-                        )
-                    )
+                steps.extend(self._index_steps(ctx, column, drop=True))
                 if column.not_null:
                     steps.append(
                         sql(

@@ -33,6 +33,7 @@ class RenameColumn(TableOperation, CarriedForeignKey):
     type: SqlText = Field(min_length=1, description="the column's SQL type, e.g. text")
     not_null: bool = Field(default=False, description="the column is NOT NULL: keep it so")
     unique: bool = Field(default=False, description="the column is unique: keep it so")
+    index: bool = Field(default=False, description="the column has an index: keep one")
     default: SqlText | None = Field(
         default=None, description="the column's current default (SQL): moved to the new column"
     )
@@ -48,12 +49,14 @@ class RenameColumn(TableOperation, CarriedForeignKey):
                     up=quote_ident(self.column),
                     not_null=self.not_null,
                     unique=self.unique,
+                    indexed=self.index,
                     default=self.default,
                     references=self.foreign_ref(),
                 ),
             ),
             declared_type=self.type,
             declared_unique=self.unique,
+            declared_indexed=self.index,
             carried_not_null=((self.column, self.not_null, "not_null"),),
         )
 

@@ -45,6 +45,7 @@ class NewColumnSpec(BaseModel):
     up: SqlText = Field(min_length=1, description="SQL over the old columns")
     not_null: bool = False
     unique: bool = False
+    index: bool = False
     default: SqlText | None = None
 
 
@@ -68,12 +69,19 @@ class ReplaceColumn(TableOperation):
             old=tuple(OldColumn(c.name, down=c.down, default=c.default) for c in self.old),
             new=tuple(
                 NewColumn(
-                    c.name, c.type, up=c.up, not_null=c.not_null, unique=c.unique, default=c.default
+                    c.name,
+                    c.type,
+                    up=c.up,
+                    not_null=c.not_null,
+                    unique=c.unique,
+                    indexed=c.index,
+                    default=c.default,
                 )
                 for c in self.new
             ),
             default_option="old[].default",
             declared_unique=any(c.unique for c in self.new),
+            declared_indexed=any(c.index for c in self.new),
             foreign_key_hint="replace_column cannot carry a foreign key yet: use rename_column or"
             " change_column_type (references = ...), or an sql operation",
         )
