@@ -182,3 +182,26 @@ def test_no_color_turns_colour_off_even_on_a_terminal(monkeypatch: pytest.Monkey
     assert color_enabled(_Terminal())
     monkeypatch.setenv("NO_COLOR", "")
     assert not color_enabled(_Terminal())
+
+
+def test_a_closed_pipe_is_not_an_internal_error() -> None:
+    """`expandctl lint --format json | head -c0`: the reader leaves before we write."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "expandctl",
+            "--config",
+            str(PROJECT_ROOT / "pyproject.toml"),
+            "list",
+            "--format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "internal error" not in stderr and "Traceback" not in stderr

@@ -134,3 +134,8 @@ def test_durations_round_trip(text: str, ms: int) -> None:
 def test_durations_need_a_unit(bad: object) -> None:
     with pytest.raises(ValueError):
         parse_duration(bad)
+
+
+def test_redact_masks_sql_password_literals() -> None:
+    query = "ALTER ROLE app PASSWORD 'it''s s3cret' VALID UNTIL 'infinity'"
+    assert redact(query) == "ALTER ROLE app PASSWORD '********' VALID UNTIL 'infinity'"

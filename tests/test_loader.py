@@ -190,3 +190,12 @@ def test_hidden_and_underscore_folders_are_ignored(tmp_path: Path) -> None:
     write(tmp_path / ".scratch", {"junk": "x"})
     write(tmp_path / "__pycache__", {"junk": "x"})
     assert load_migrations(tmp_path).ids == ["0001_a"]
+
+
+def test_toml_left_open_at_the_end_points_at_the_last_line(tmp_path: Path) -> None:
+    write(tmp_path / "0001_open", {"migration.toml": 'description = "x"\nrequires = [\n'})
+    with pytest.raises(ManifestError) as caught:
+        load_migrations(tmp_path)
+    assert caught.value.line == 2
+    assert "invalid TOML" in caught.value.message
+    assert "end of document" not in caught.value.message

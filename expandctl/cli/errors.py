@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import traceback
 from typing import Any
 
@@ -11,6 +13,9 @@ import click
 from expandctl.cli.output import style
 from expandctl.errors import ExpandctlError
 from expandctl.model.redact import password_of, redact
+
+# What a shell reports for a process killed by SIGPIPE (128 + 13).
+SIGPIPE_EXIT = 141
 
 
 class ErrorHandlingGroup(click.Group):
@@ -44,6 +49,11 @@ class ErrorHandlingGroup(click.Group):
             _report(ctx, exc, str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _report(ctx, None, "interrupted", 130)
+        except BrokenPipeError:
+            # The reader went away (`expandctl status | head`): not an error of ours.
+            # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(SIGPIPE_EXIT)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug of ours: say so plainly, keep the trace for -v

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from expandctl.errors import ConfigError
 from expandctl.loader.toml_lines import key_lines, line_of
-from expandctl.loader.validation import validation_error
+from expandctl.loader.validation import toml_error_line, toml_error_message, validation_error
 from expandctl.model.config import ResolvedConfig, Settings
 
 CONFIG_FILE = "expandctl.toml"
@@ -67,7 +67,9 @@ def _read_settings(path: Path) -> Settings:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"invalid TOML: {exc}", path=path) from None
+        raise ConfigError(
+            f"invalid TOML: {toml_error_message(exc)}", path=path, line=toml_error_line(exc, text)
+        ) from None
     prefix: tuple[str, ...] = ()
     section: Any = data
     if path.name == PYPROJECT:

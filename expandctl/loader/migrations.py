@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import tomllib
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from pydantic import ValidationError
 
 from expandctl.errors import ConfigError, ManifestError
 from expandctl.loader.toml_lines import key_lines, line_of
-from expandctl.loader.validation import validation_error
+from expandctl.loader.validation import toml_error_line, toml_error_message, validation_error
 from expandctl.model.manifest import MIGRATION_ID, Manifest
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import PHASES, Phase
@@ -25,7 +24,6 @@ from expandctl.model.sqlfiles import FORWARD_FILES, ROLLBACK_FILES, SQL_FILE_NAM
 MANIFEST_NAME = "migration.toml"
 # Notes beside the SQL are welcome; they do not affect checksums.
 _IGNORED_SUFFIXES = (".md", ".txt")
-_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 def load_migrations(directory: Path) -> MigrationSet:
@@ -112,12 +110,8 @@ def parse_manifest(path: Path) -> Manifest:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        position = _TOML_POSITION.search(str(exc))
-        message = _TOML_POSITION.sub("", str(exc)).strip()
         raise ManifestError(
-            f"invalid TOML: {message}",
-            path=path,
-            line=int(position.group(1)) if position else None,
+            f"invalid TOML: {toml_error_message(exc)}", path=path, line=toml_error_line(exc, text)
         ) from None
     try:
         return Manifest.model_validate(data)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from expandctl.errors import ConfigError, ManifestError
 from expandctl.loader.toml_lines import key_lines, line_of
+
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 def validation_error(
@@ -37,3 +41,17 @@ def _is_union_tag(part: str | int) -> bool:
 
 def _clean_message(msg: str) -> str:
     return msg.removeprefix("Value error, ")
+
+
+def toml_error_message(exc: tomllib.TOMLDecodeError) -> str:
+    return _TOML_POSITION.sub("", str(exc)).replace("(at end of document)", "").strip()
+
+
+def toml_error_line(exc: tomllib.TOMLDecodeError, text: str) -> int | None:
+    """tomllib says '(at line N, column M)' or, for a value left open, 'at end of document'."""
+    position = _TOML_POSITION.search(str(exc))
+    if position:
+        return int(position.group(1))
+    if "end of document" in str(exc):
+        return max(1, len(text.splitlines()))
+    return None

@@ -9,12 +9,15 @@ _URL_PASSWORD = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@", re.I
 )
 _KV_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+# CREATE/ALTER ROLE ... PASSWORD '...' in query text (a blocking session's, say).
+_SQL_PASSWORD = re.compile(r"(?P<key>\bpassword\s+)(?P<pw>'(?:[^']|'')*')", re.I)
 MASK = "********"
 
 
 def redact(text: str, *secrets: str | None) -> str:
     """Mask URL and ``password=`` passwords, and any literal secret given."""
     text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+    text = _SQL_PASSWORD.sub(lambda m: f"{m['key']}'{MASK}'", text)
     text = _KV_PASSWORD.sub(lambda m: f"{m['key']}{MASK}", text)
     for secret in secrets:
         if secret:
