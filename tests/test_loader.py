@@ -199,3 +199,25 @@ def test_toml_left_open_at_the_end_points_at_the_last_line(tmp_path: Path) -> No
     assert caught.value.line == 2
     assert "invalid TOML" in caught.value.message
     assert "end of document" not in caught.value.message
+
+
+def test_operation_errors_name_the_field_and_prefer_unknown_keys(tmp_path: Path) -> None:
+    folder = write(
+        tmp_path / "0001_op",
+        {
+            "migration.toml": 'description = "x"\n\n[[operations]]\nop = "rename_column"\n'
+            'table = "users"\ncolumn = "name"\ntoo = "full_name"\n'
+        },
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_migrations(tmp_path)
+    assert caught.value.message.startswith("unknown key 'operations.0.too'")
+    assert caught.value.line == 7
+    (folder / "migration.toml").write_text(
+        'description = "x"\n\n[[operations]]\nop = "rename_column"\n'
+        'table = "users"\ncolumn = "name"\nto = 5\n'
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_migrations(tmp_path)
+    assert caught.value.message.startswith("operations.0.to: ")
+    assert caught.value.line == 7

@@ -19,8 +19,10 @@ def validation_error(
 ) -> ManifestError | ConfigError:
     """Turn pydantic's report into our one-line message with file:line."""
     lines = key_lines(text)
-    first = exc.errors()[0]
-    location = [p for p in first["loc"] if not _is_union_tag(p)]
+    errors = exc.errors()
+    # An unknown key usually explains the others (a misspelt required key), so it goes first.
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    location = _readable_location(first["loc"])
     dotted = ".".join(str(p) for p in location) or "(top level)"
     if first["type"] == "extra_forbidden":
         message = f"unknown key {dotted!r}"
@@ -28,10 +30,22 @@ def validation_error(
         message = f"missing required key {dotted!r}"
     else:
         message = f"{dotted}: {_clean_message(first['msg'])}"
-    more = len(exc.errors()) - 1
+    more = len(errors) - 1
     if more:
         message += f" (and {more} more problem{'s' if more > 1 else ''})"
     return error_type(message, path=path, line=line_of(lines, list(first["loc"])))
+
+
+def _readable_location(loc: tuple[str | int, ...]) -> list[str | int]:
+    """Drop what pydantic adds for unions: the member's class name, and for
+    ``[[operations]]`` the ``op`` value (``operations.0.rename_column.to``)."""
+    parts: list[str | int] = []
+    for i, part in enumerate(loc):
+        after_operation_index = i == 2 and loc[0] == "operations" and isinstance(loc[1], int)
+        if _is_union_tag(part) or after_operation_index:
+            continue
+        parts.append(part)
+    return parts
 
 
 def _is_union_tag(part: str | int) -> bool:
