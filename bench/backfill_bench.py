@@ -306,9 +306,15 @@ def one_run(
     remaining = admin.execute(f"SELECT count(*) FROM users WHERE {WHERE}").fetchone()
     if remaining and remaining[0]:
         raise SystemExit(f"method {method} left {remaining[0]} rows undone")
+    latency = (
+        f", load p99 {pct(run.latencies_ms, 0.99):.2f} ms max {max(run.latencies_ms):.0f} ms,"
+        f" lock wait max {run.max_lock_wait_ms:.0f} ms"
+        if run.latencies_ms
+        else ""
+    )
     print(
         f"  {method} {'load' if run.load else 'idle'} rep {rep}: {run.rows} rows"
-        f" in {run.seconds:.1f}s = {run.rows_per_second:,.0f} rows/s"
+        f" in {run.seconds:.1f}s = {run.rows_per_second:,.0f} rows/s{latency}"
         f" (load average {loadavg()})",
         flush=True,
     )
@@ -493,7 +499,17 @@ def main() -> None:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"runs": [asdict(r) | {"latencies_ms": None} for r in runs], "summary": table},
+                {
+                    "runs": [
+                        asdict(r)
+                        | {
+                            "latencies_ms": None,
+                            "p99_ms": pct(r.latencies_ms, 0.99) if r.latencies_ms else None,
+                        }
+                        for r in runs
+                    ],
+                    "summary": table,
+                },
                 indent=2,
                 default=str,
             )
