@@ -13,14 +13,12 @@ from typing import Literal
 from pydantic import Field
 
 from expandctl.model.ops import checks
-from expandctl.model.ops.base import PlanContext, SqlText, TableOperation, check_steps, sql
+from expandctl.model.ops.base import PlanContext, SqlText
 from expandctl.model.ops.checks import CatalogCheck
-from expandctl.model.phases import Phase
-from expandctl.model.sql_quote import quote_ident
-from expandctl.model.steps import Step
+from expandctl.model.ops.validated_constraint import ValidatedConstraint
 
 
-class AddCheck(TableOperation):
+class AddCheck(ValidatedConstraint):
     """``op = "add_check"``: constraint ``name`` with condition ``check``."""
 
     op: Literal["add_check"]
@@ -33,38 +31,8 @@ class AddCheck(TableOperation):
             checks.constraint_absent(self.schema_, self.table, self.name),
         ]
 
-    def _add(self, ctx: PlanContext) -> Step:
-        return sql(
-            self,
-            ctx,
-            f"ALTER TABLE {self.target} ADD CONSTRAINT"
-            f" {quote_ident(self.name)} CHECK ({self.check}) NOT VALID",
-        )
+    def constraint_name(self) -> str:
+        return self.name
 
-    def _drop(self, ctx: PlanContext) -> Step:
-        return sql(
-            self,
-            ctx,
-            f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {quote_ident(self.name)}",
-        )
-
-    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        if phase is Phase.EXPAND:
-            return [*check_steps(self, ctx), self._add(ctx)]
-        if phase is Phase.SWITCH_READS:
-            return [
-                sql(
-                    self,
-                    ctx,
-                    f"ALTER TABLE {self.target} VALIDATE CONSTRAINT {quote_ident(self.name)}",
-                    autocommit=True,
-                )
-            ]
-        return []
-
-    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        if phase is Phase.EXPAND:
-            return [self._drop(ctx)]
-        if phase is Phase.SWITCH_READS:
-            return [self._drop(ctx), self._add(ctx)]
-        return []
+    def definition(self) -> str:
+        return f"CHECK ({self.check})"

@@ -12,16 +12,15 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from expandctl.model.ops import checks
-from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, sql
+from expandctl.model.ops.base import PlanContext
 from expandctl.model.ops.checks import CatalogCheck
-from expandctl.model.phases import Phase
+from expandctl.model.ops.validated_constraint import ValidatedConstraint
 from expandctl.model.sql_quote import qualified, quote_ident
-from expandctl.model.steps import Step
 
 Action = Literal["no action", "restrict", "cascade", "set null", "set default"]
 
 
-class AddForeignKey(TableOperation):
+class AddForeignKey(ValidatedConstraint):
     """``op = "add_foreign_key"``: ``columns`` of ``table`` reference ``references``."""
 
     op: Literal["add_foreign_key"]
@@ -51,42 +50,14 @@ class AddForeignKey(TableOperation):
             checks.constraint_absent(self.schema_, self.table, self.name),
         ]
 
-    def _add(self, ctx: PlanContext) -> Step:
+    def constraint_name(self) -> str:
+        return self.name
+
+    def definition(self) -> str:
         cols = ", ".join(quote_ident(c) for c in self.columns)
         refs = ", ".join(quote_ident(c) for c in self.references_columns)
         target = qualified(self.references_schema, self.references)
-        return sql(
-            self,
-            ctx,
-            f"ALTER TABLE {self.target} ADD CONSTRAINT {quote_ident(self.name)}"
-            f" FOREIGN KEY ({cols}) REFERENCES {target} ({refs})"
-            f" ON DELETE {self.on_delete.upper()} ON UPDATE {self.on_update.upper()} NOT VALID",
+        return (
+            f"FOREIGN KEY ({cols}) REFERENCES {target} ({refs})"
+            f" ON DELETE {self.on_delete.upper()} ON UPDATE {self.on_update.upper()}"
         )
-
-    def _drop(self, ctx: PlanContext) -> Step:
-        return sql(
-            self,
-            ctx,
-            f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {quote_ident(self.name)}",
-        )
-
-    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        if phase is Phase.EXPAND:
-            return [*check_steps(self, ctx), self._add(ctx)]
-        if phase is Phase.SWITCH_READS:
-            return [
-                sql(
-                    self,
-                    ctx,
-                    f"ALTER TABLE {self.target} VALIDATE CONSTRAINT {quote_ident(self.name)}",
-                    autocommit=True,
-                )
-            ]
-        return []
-
-    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        if phase is Phase.EXPAND:
-            return [self._drop(ctx)]
-        if phase is Phase.SWITCH_READS:
-            return [self._drop(ctx), self._add(ctx)]
-        return []

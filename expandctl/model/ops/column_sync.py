@@ -46,6 +46,7 @@ from expandctl.model.ops.base import (
     trigger_clause,
 )
 from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.ops.validated_constraint import add_not_valid, drop_constraint, validate
 from expandctl.model.phases import Phase
 from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import dollar_quote, object_name, qualified, quote_ident
@@ -369,25 +370,13 @@ class ColumnSync:
                     )
                 if column.references is not None:
                     ref = column.references
-                    name = quote_ident(self.foreign_key(column))
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            f"ALTER TABLE {target} ADD CONSTRAINT {name}"
-                            f" FOREIGN KEY ({quote_ident(column.name)}) REFERENCES {ref.table}"
-                            f" ({quote_ident(ref.column)}) ON DELETE {ref.on_delete.upper()}"
-                            " NOT VALID",
-                        )
+                    name = self.foreign_key(column)
+                    definition = (
+                        f"FOREIGN KEY ({quote_ident(column.name)}) REFERENCES {ref.table}"
+                        f" ({quote_ident(ref.column)}) ON DELETE {ref.on_delete.upper()}"
                     )
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            f"ALTER TABLE {target} VALIDATE CONSTRAINT {name}",
-                            autocommit=True,
-                        )
-                    )
+                    steps.append(add_not_valid(op, ctx, name, definition))
+                    steps.append(validate(op, ctx, name))
                 steps.extend(self._index_steps(ctx, column, drop=False))
             return steps
         if phase is Phase.SWITCH_WRITES:
@@ -449,14 +438,7 @@ class ColumnSync:
             steps: list[Step] = []
             for column in reversed(self.new):
                 if column.references is not None:
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS"
-                            f" {quote_ident(self.foreign_key(column))}",
-                        )
-                    )
+                    steps.append(drop_constraint(op, ctx, self.foreign_key(column)))
                 steps.extend(self._index_steps(ctx, column, drop=True))
                 if column.not_null:
                     steps.append(
