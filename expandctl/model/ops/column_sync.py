@@ -35,7 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from expandctl.model.backfill import BackfillSpec
-from expandctl.model.ops import checks
+from expandctl.model.ops import checks, not_null_check
 from expandctl.model.ops.base import (
     PlanContext,
     TableOperation,
@@ -120,9 +120,6 @@ class ColumnSync:
 
     def function_name(self, ctx: PlanContext) -> str:
         return generated_name(ctx, self.op.table, *(c.name for c in self.old), "sync")
-
-    def not_null_check(self, ctx: PlanContext, column: NewColumn) -> str:
-        return generated_name(ctx, self.op.table, column.name, "not_null")
 
     def unique_index(self, column: NewColumn) -> str:
         return object_name(self.op.table, column.name, "key" if column.unique else "idx")
@@ -258,11 +255,7 @@ class ColumnSync:
             *(self.op.retired(ObjectKind.COLUMN, self.op.table, c.name) for c in self.old),
             self.op.retired(ObjectKind.FUNCTION, self.function_name(ctx)),
             self.op.retired(ObjectKind.TRIGGER, self.function_name(ctx)),
-            *(
-                self.op.retired(ObjectKind.CONSTRAINT, self.not_null_check(ctx, c))
-                for c in self.new
-                if c.not_null
-            ),
+            *(not_null_check.retired(self.op, ctx, c.name) for c in self.new if c.not_null),
         ]
 
     # --- phases ---
@@ -350,24 +343,7 @@ class ColumnSync:
             ]
             for column in self.new:
                 if column.not_null:
-                    name = quote_ident(self.not_null_check(ctx, column))
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            f"ALTER TABLE {target} ADD CONSTRAINT {name}"
-                            f" CHECK ({quote_ident(column.name)} IS NOT NULL) NOT VALID",
-                        )
-                    )
-                    # Its own transaction: validating scans the table under a weak lock only.
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            f"ALTER TABLE {target} VALIDATE CONSTRAINT {name}",
-                            autocommit=True,
-                        )
-                    )
+                    steps.extend(not_null_check.add(op, ctx, column.name))
                 if column.references is not None:
                     ref = column.references
                     name = self.foreign_key(column)
@@ -394,22 +370,7 @@ class ColumnSync:
             ]
             for column in self.new:
                 if column.not_null:
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            f"ALTER TABLE {target} ALTER COLUMN"
-                            f" {quote_ident(column.name)} SET NOT NULL",
-                        )
-                    )
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS"
-                            f" {quote_ident(self.not_null_check(ctx, column))}",
-                        )
-                    )
+                    steps.extend(not_null_check.promote(op, ctx, column.name))
             return steps
         return []
 
@@ -441,14 +402,7 @@ class ColumnSync:
                     steps.append(drop_constraint(op, ctx, self.foreign_key(column)))
                 steps.extend(self._index_steps(ctx, column, drop=True))
                 if column.not_null:
-                    steps.append(
-                        sql(
-                            op,
-                            ctx,
-                            f"ALTER TABLE {target} DROP CONSTRAINT IF EXISTS"
-                            f" {quote_ident(self.not_null_check(ctx, column))}",
-                        )
-                    )
+                    steps.append(not_null_check.drop(op, ctx, column.name))
             return steps
         if phase is Phase.SWITCH_WRITES:
             return [sql(op, ctx, self._function(ctx, new_wins=False, replace=True))]

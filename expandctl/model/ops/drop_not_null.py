@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from expandctl.model.ops import checks
-from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, generated_name, sql
+from expandctl.model.ops import checks, not_null_check
+from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, sql
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
 from expandctl.model.sql_quote import quote_ident
@@ -47,18 +47,7 @@ class DropNotNull(TableOperation):
     def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         if phase is not Phase.EXPAND:
             return []
-        column = quote_ident(self.column)
-        name = quote_ident(generated_name(ctx, self.table, self.column, "not_null"))
         return [
-            sql(
-                self,
-                ctx,
-                f"ALTER TABLE {self.target} ADD CONSTRAINT {name}"
-                f" CHECK ({column} IS NOT NULL) NOT VALID",
-            ),
-            sql(
-                self, ctx, f"ALTER TABLE {self.target} VALIDATE CONSTRAINT {name}", autocommit=True
-            ),
-            sql(self, ctx, f"ALTER TABLE {self.target} ALTER COLUMN {column} SET NOT NULL"),
-            sql(self, ctx, f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {name}"),
+            *not_null_check.add(self, ctx, self.column),
+            *not_null_check.promote(self, ctx, self.column),
         ]

@@ -14,19 +14,18 @@ from typing import Literal
 from pydantic import Field
 
 from expandctl.model.backfill import BackfillSpec
-from expandctl.model.ops import checks
+from expandctl.model.ops import checks, not_null_check
 from expandctl.model.ops.base import (
     PlanContext,
     SqlText,
     TableOperation,
     backfill,
     check_steps,
-    generated_name,
     sql,
 )
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
-from expandctl.model.retires import ObjectKind, RetiredObject
+from expandctl.model.retires import RetiredObject
 from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
@@ -43,9 +42,6 @@ class SetNotNull(TableOperation):
     def fill(self) -> str | None:
         return self.backfill or self.default
 
-    def _check_name(self, ctx: PlanContext) -> str:
-        return quote_ident(generated_name(ctx, self.table, self.column, "not_null"))
-
     def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
         found = [
             checks.table_exists(self.schema_, self.table),
@@ -56,8 +52,7 @@ class SetNotNull(TableOperation):
         return found
 
     def retires(self, ctx: PlanContext) -> list[RetiredObject]:
-        name = generated_name(ctx, self.table, self.column, "not_null")
-        return [self.retired(ObjectKind.CONSTRAINT, name)]
+        return [not_null_check.retired(self, ctx, self.column)]
 
     def backfill_count(self) -> int:
         return 1 if self.fill else 0
@@ -82,29 +77,9 @@ class SetNotNull(TableOperation):
             )
             return [backfill(ctx, spec)]
         if phase is Phase.SWITCH_READS:
-            return [
-                sql(
-                    self,
-                    ctx,
-                    f"ALTER TABLE {self.target} ADD CONSTRAINT {self._check_name(ctx)}"
-                    f" CHECK ({column} IS NOT NULL) NOT VALID",
-                ),
-                sql(
-                    self,
-                    ctx,
-                    f"ALTER TABLE {self.target} VALIDATE CONSTRAINT {self._check_name(ctx)}",
-                    autocommit=True,
-                ),
-            ]
+            return not_null_check.add(self, ctx, self.column)
         if phase is Phase.CONTRACT:
-            return [
-                sql(self, ctx, f"ALTER TABLE {self.target} ALTER COLUMN {column} SET NOT NULL"),
-                sql(
-                    self,
-                    ctx,
-                    f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {self._check_name(ctx)}",
-                ),
-            ]
+            return not_null_check.promote(self, ctx, self.column)
         return []
 
     def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
@@ -119,11 +94,5 @@ class SetNotNull(TableOperation):
                 )
             ]
         if phase is Phase.SWITCH_READS:
-            return [
-                sql(
-                    self,
-                    ctx,
-                    f"ALTER TABLE {self.target} DROP CONSTRAINT IF EXISTS {self._check_name(ctx)}",
-                )
-            ]
+            return [not_null_check.drop(self, ctx, self.column)]
         return []
