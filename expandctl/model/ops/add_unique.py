@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from expandctl.model.ops import checks
+from expandctl.model.ops import checks, concurrent_index
 from expandctl.model.ops.base import PlanContext, TableOperation, check_steps, sql
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
@@ -34,20 +34,10 @@ class AddUnique(TableOperation):
         ]
 
     def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        index = self.in_schema(self.name)
         if phase is Phase.EXPAND:
-            cols = ", ".join(quote_ident(c) for c in self.columns)
             return [
                 *check_steps(self, ctx),
-                sql(
-                    self,
-                    ctx,
-                    f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS"
-                    f" {quote_ident(self.name)} ON {self.target} ({cols})",
-                    autocommit=True,
-                    index=index,
-                    action="create",
-                ),
+                concurrent_index.create(self, ctx, self.name, self.columns, unique=True),
             ]
         if phase is Phase.CONTRACT:
             return [
@@ -62,15 +52,5 @@ class AddUnique(TableOperation):
 
     def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         if phase is Phase.EXPAND:
-            index = self.in_schema(self.name)
-            return [
-                sql(
-                    self,
-                    ctx,
-                    f"DROP INDEX CONCURRENTLY IF EXISTS {index}",
-                    autocommit=True,
-                    index=index,
-                    action="drop",
-                )
-            ]
+            return [concurrent_index.drop(self, ctx, self.in_schema(self.name))]
         return []

@@ -35,7 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from expandctl.model.backfill import BackfillSpec
-from expandctl.model.ops import checks, not_null_check
+from expandctl.model.ops import checks, concurrent_index, not_null_check
 from expandctl.model.ops.base import (
     PlanContext,
     TableOperation,
@@ -129,16 +129,9 @@ class ColumnSync:
         if not (column.unique or column.indexed):
             return []
         name = self.unique_index(column)
-        index = self.op.in_schema(name)
         if drop:
-            text = f"DROP INDEX CONCURRENTLY IF EXISTS {index}"
-        else:
-            text = (
-                f"CREATE {'UNIQUE ' if column.unique else ''}INDEX CONCURRENTLY IF NOT EXISTS"
-                f" {quote_ident(name)} ON {self.op.target} ({quote_ident(column.name)})"
-            )
-        action = "drop" if drop else "create"
-        return [sql(self.op, ctx, text, autocommit=True, index=index, action=action)]
+            return [concurrent_index.drop(self.op, ctx, self.op.in_schema(name))]
+        return [concurrent_index.create(self.op, ctx, name, [column.name], unique=column.unique)]
 
     def foreign_key(self, column: NewColumn) -> str:
         return object_name(self.op.table, column.name, "fkey")

@@ -10,11 +10,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from expandctl.model.ops import checks
-from expandctl.model.ops.base import PlanContext, SqlText, TableOperation, check_steps, sql
+from expandctl.model.ops import checks, concurrent_index
+from expandctl.model.ops.base import PlanContext, SqlText, TableOperation, check_steps
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
-from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
 
@@ -38,30 +37,20 @@ class CreateIndex(TableOperation):
     def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         if phase is not Phase.EXPAND:
             return []
-        cols = ", ".join(quote_ident(c) for c in self.columns)
-        text = (
-            f"CREATE {'UNIQUE ' if self.unique else ''}INDEX CONCURRENTLY IF NOT EXISTS"
-            f" {quote_ident(self.name)} ON {self.target}"
-            f"{f' USING {self.using}' if self.using else ''} ({cols})"
-            f"{f' WHERE {self.where}' if self.where else ''}"
-        )
-        index = self.in_schema(self.name)
         return [
             *check_steps(self, ctx),
-            sql(self, ctx, text, autocommit=True, index=index, action="create"),
+            concurrent_index.create(
+                self,
+                ctx,
+                self.name,
+                self.columns,
+                unique=self.unique,
+                using=self.using,
+                where=self.where,
+            ),
         ]
 
     def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         if phase is not Phase.EXPAND:
             return []
-        index = self.in_schema(self.name)
-        return [
-            sql(
-                self,
-                ctx,
-                f"DROP INDEX CONCURRENTLY IF EXISTS {index}",
-                autocommit=True,
-                index=index,
-                action="drop",
-            )
-        ]
+        return [concurrent_index.drop(self, ctx, self.in_schema(self.name))]

@@ -10,8 +10,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from expandctl.model.ops import checks
-from expandctl.model.ops.base import OperationBase, PlanContext, check_steps, sql
+from expandctl.model.ops import checks, concurrent_index
+from expandctl.model.ops.base import OperationBase, PlanContext, check_steps
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
 from expandctl.model.retires import ObjectKind, RetiredObject
@@ -37,15 +37,5 @@ class DropIndex(OperationBase):
         if phase is Phase.EXPAND:
             return check_steps(self, ctx)
         if phase is Phase.CONTRACT:
-            index = qualified(self.schema_, self.name)
-            return [
-                sql(
-                    self,
-                    ctx,
-                    f"DROP INDEX CONCURRENTLY IF EXISTS {index}",
-                    autocommit=True,
-                    index=index,
-                    action="drop",
-                )
-            ]
+            return [concurrent_index.drop(self, ctx, qualified(self.schema_, self.name))]
         return []
