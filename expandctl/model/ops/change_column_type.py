@@ -11,21 +11,18 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from expandctl.model.ops.base import PlanContext, SqlText, TableOperation
-from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.ops.base import SqlText
 from expandctl.model.ops.column_sync import (
     CarriedForeignKey,
     ColumnSync,
+    ColumnSyncOperation,
     NewColumn,
     OldColumn,
 )
-from expandctl.model.phases import Phase
-from expandctl.model.retires import RetiredObject
 from expandctl.model.sql_quote import quote_ident
-from expandctl.model.steps import Step
 
 
-class ChangeColumnType(TableOperation, CarriedForeignKey):
+class ChangeColumnType(ColumnSyncOperation, CarriedForeignKey):
     """``op = "change_column_type"``: ``column`` -> ``to`` of ``type``, via ``up``/``down``."""
 
     op: Literal["change_column_type"]
@@ -72,18 +69,3 @@ class ChangeColumnType(TableOperation, CarriedForeignKey):
             carried_not_null=((self.column, self.not_null, "not_null"),),
             default_option="old_default",
         )
-
-    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
-        return self.sync().checks(ctx)
-
-    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        return self.sync().forward(phase, ctx)
-
-    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        return self.sync().reverse(phase, ctx)
-
-    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
-        return self.sync().retires(ctx)
-
-    def backfill_count(self) -> int:
-        return 1

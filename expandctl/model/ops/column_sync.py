@@ -400,3 +400,29 @@ class ColumnSync:
         if phase is Phase.SWITCH_WRITES:
             return [sql(op, ctx, self._function(ctx, new_wins=False, replace=True))]
         return []
+
+
+class ColumnSyncOperation(TableOperation):
+    """An operation planned entirely by its ColumnSync (rename_column, change_column_type, ...).
+
+    Subclasses only describe their old and new columns in ``sync()``; every
+    planning hook is the sync's, so the three operations cannot drift apart.
+    """
+
+    def sync(self) -> ColumnSync:
+        raise NotImplementedError
+
+    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
+        return self.sync().checks(ctx)
+
+    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        return self.sync().forward(phase, ctx)
+
+    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
+        return self.sync().reverse(phase, ctx)
+
+    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
+        return self.sync().retires(ctx)
+
+    def backfill_count(self) -> int:
+        return 1  # the keyset backfill of the new columns

@@ -10,21 +10,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from expandctl.model.ops.base import PlanContext, SqlText, TableOperation
-from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.ops.base import SqlText
 from expandctl.model.ops.column_sync import (
     CarriedForeignKey,
     ColumnSync,
+    ColumnSyncOperation,
     NewColumn,
     OldColumn,
 )
-from expandctl.model.phases import Phase
-from expandctl.model.retires import RetiredObject
 from expandctl.model.sql_quote import quote_ident
-from expandctl.model.steps import Step
 
 
-class RenameColumn(TableOperation, CarriedForeignKey):
+class RenameColumn(ColumnSyncOperation, CarriedForeignKey):
     """Rename a column: ``op = "rename_column"``, ``column``, ``to``, its ``type``."""
 
     op: Literal["rename_column"]
@@ -59,18 +56,3 @@ class RenameColumn(TableOperation, CarriedForeignKey):
             declared_indexed=self.index,
             carried_not_null=((self.column, self.not_null, "not_null"),),
         )
-
-    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
-        return self.sync().checks(ctx)
-
-    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        return self.sync().forward(phase, ctx)
-
-    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        return self.sync().reverse(phase, ctx)
-
-    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
-        return self.sync().retires(ctx)
-
-    def backfill_count(self) -> int:
-        return 1

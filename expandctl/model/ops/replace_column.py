@@ -21,12 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from expandctl.model.ops.base import PlanContext, SqlText, TableOperation
-from expandctl.model.ops.checks import CatalogCheck
-from expandctl.model.ops.column_sync import ColumnSync, NewColumn, OldColumn
-from expandctl.model.phases import Phase
-from expandctl.model.retires import RetiredObject
-from expandctl.model.steps import Step
+from expandctl.model.ops.base import SqlText
+from expandctl.model.ops.column_sync import ColumnSync, ColumnSyncOperation, NewColumn, OldColumn
 
 
 class OldColumnSpec(BaseModel):
@@ -49,7 +45,7 @@ class NewColumnSpec(BaseModel):
     default: SqlText | None = None
 
 
-class ReplaceColumn(TableOperation):
+class ReplaceColumn(ColumnSyncOperation):
     """``op = "replace_column"``: ``old`` columns become ``new`` columns."""
 
     op: Literal["replace_column"]
@@ -85,18 +81,3 @@ class ReplaceColumn(TableOperation):
             foreign_key_hint="replace_column cannot carry a foreign key yet: use rename_column or"
             " change_column_type (references = ...), or an sql operation",
         )
-
-    def checks(self, ctx: PlanContext) -> list[CatalogCheck]:
-        return self.sync().checks(ctx)
-
-    def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        return self.sync().forward(phase, ctx)
-
-    def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        return self.sync().reverse(phase, ctx)
-
-    def retires(self, ctx: PlanContext) -> list[RetiredObject]:
-        return self.sync().retires(ctx)
-
-    def backfill_count(self) -> int:
-        return 1
