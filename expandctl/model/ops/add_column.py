@@ -13,13 +13,11 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from expandctl.model.backfill import BackfillSpec
-from expandctl.model.ops import checks, not_null_check
+from expandctl.model.ops import checks, column_fill, not_null_check
 from expandctl.model.ops.base import (
     PlanContext,
     SqlText,
     TableOperation,
-    backfill,
     check_steps,
     sql,
 )
@@ -67,27 +65,17 @@ class AddColumn(TableOperation):
         return 1 if self.fill else 0
 
     def forward(self, phase: Phase, ctx: PlanContext) -> list[Step]:
-        column = quote_ident(self.column)
         if phase is Phase.EXPAND:
+            column = quote_ident(self.column)
             steps = [
                 *check_steps(self, ctx),
                 sql(self, ctx, f"ALTER TABLE {self.target} ADD COLUMN {column} {self.type}"),
             ]
             if self.default is not None:
-                steps.append(
-                    sql(
-                        self,
-                        ctx,
-                        f"ALTER TABLE {self.target} ALTER COLUMN {column}"
-                        f" SET DEFAULT {self.default}",
-                    )
-                )
+                steps.append(column_fill.set_default(self, ctx, self.column, self.default))
             return steps
         if phase is Phase.BACKFILL and self.fill:
-            spec = BackfillSpec(
-                table=self.target, set={self.column: self.fill}, where=f"{column} IS NULL"
-            )
-            return [backfill(ctx, spec)]
+            return [column_fill.fill_nulls(self, ctx, self.column, self.fill)]
         if phase is Phase.SWITCH_READS and self.not_null:
             return not_null_check.add(self, ctx, self.column)
         if phase is Phase.CONTRACT and self.not_null:
