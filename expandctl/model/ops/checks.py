@@ -156,13 +156,28 @@ def column_type_is(schema: str | None, table: str, column: str, type_sql: str) -
     )
 
 
+def _no_single_column_index(schema: str | None, table: str, column: str, *, unique: bool) -> str:
+    """No one-column index on it of that kind (unique, or plain) that it would lose."""
+    return (
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index"
+        f" WHERE indrelid = {_regclass(schema, table)} AND {'' if unique else 'NOT '}indisunique"
+        f" AND indnkeyatts = 1 AND indkey[0] = {_attnum(schema, table, column)})"
+    )
+
+
+def _no_foreign_key(schema: str | None, table: str, column: str, *, referenced: bool) -> str:
+    """No foreign key on the column (``referenced``: none pointing at it from elsewhere)."""
+    relation, keys = ("confrelid", "confkey") if referenced else ("conrelid", "conkey")
+    return (
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
+        f" WHERE {relation} = {_regclass(schema, table)} AND contype = 'f'"
+        f" AND {_attnum(schema, table, column)} = ANY ({keys}))"
+    )
+
+
 def column_not_unique(schema: str | None, table: str, column: str) -> CatalogCheck:
     return CatalogCheck(
-        sql=(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index"
-            f" WHERE indrelid = {_regclass(schema, table)} AND indisunique AND indnkeyatts = 1"
-            f" AND indkey[0] = {_attnum(schema, table, column)})"
-        ),
+        sql=_no_single_column_index(schema, table, column, unique=True),
         message=f"column {_display(schema, table)}.{column} is unique",
         hint="set unique = true so its replacement is unique too",
     )
@@ -171,11 +186,7 @@ def column_not_unique(schema: str | None, table: str, column: str) -> CatalogChe
 def column_not_indexed(schema: str | None, table: str, column: str) -> CatalogCheck:
     """No plain single-column index on it (queries would lose it with the column)."""
     return CatalogCheck(
-        sql=(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index"
-            f" WHERE indrelid = {_regclass(schema, table)} AND NOT indisunique"
-            f" AND indnkeyatts = 1 AND indkey[0] = {_attnum(schema, table, column)})"
-        ),
+        sql=_no_single_column_index(schema, table, column, unique=False),
         message=f"column {_display(schema, table)}.{column} has an index",
         hint="set index = true so its replacement is indexed too",
     )
@@ -185,11 +196,7 @@ def column_without_foreign_key(
     schema: str | None, table: str, column: str, *, hint: str
 ) -> CatalogCheck:
     return CatalogCheck(
-        sql=(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
-            f" WHERE conrelid = {_regclass(schema, table)} AND contype = 'f'"
-            f" AND {_attnum(schema, table, column)} = ANY (conkey))"
-        ),
+        sql=_no_foreign_key(schema, table, column, referenced=False),
         message=f"column {_display(schema, table)}.{column} has a foreign key",
         hint=hint,
     )
@@ -197,11 +204,7 @@ def column_without_foreign_key(
 
 def column_not_referenced(schema: str | None, table: str, column: str) -> CatalogCheck:
     return CatalogCheck(
-        sql=(
-            "SELECT NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint"
-            f" WHERE confrelid = {_regclass(schema, table)} AND contype = 'f'"
-            f" AND {_attnum(schema, table, column)} = ANY (confkey))"
-        ),
+        sql=_no_foreign_key(schema, table, column, referenced=True),
         message=f"column {_display(schema, table)}.{column} is referenced by a foreign key",
         hint="the referencing tables must move first; replace it with an sql operation",
     )
