@@ -243,6 +243,20 @@ class ColumnSync:
             f" LANGUAGE plpgsql AS {dollar_quote(body)}"
         )
 
+    def _drop_sync(self, ctx: PlanContext) -> list[Step]:
+        """The trigger, then the function it calls: the columns stop being mirrored."""
+        op, name = self.op, self.function_name(ctx)
+        return [
+            sql(op, ctx, f"DROP TRIGGER IF EXISTS {quote_ident(name)} ON {op.target}"),
+            sql(op, ctx, f"DROP FUNCTION IF EXISTS {op.in_schema(name)}()"),
+        ]
+
+    def _drop_columns(
+        self, ctx: PlanContext, columns: tuple[OldColumn, ...] | tuple[NewColumn, ...]
+    ) -> Step:
+        drops = ", ".join(f"DROP COLUMN IF EXISTS {quote_ident(c.name)}" for c in columns)
+        return sql(self.op, ctx, f"ALTER TABLE {self.op.target} {drops}")
+
     def retires(self, ctx: PlanContext) -> list[RetiredObject]:
         return [
             *(self.op.retired(ObjectKind.COLUMN, self.op.table, c.name) for c in self.old),
@@ -351,16 +365,7 @@ class ColumnSync:
         if phase is Phase.SWITCH_WRITES:
             return [sql(op, ctx, self._function(ctx, new_wins=True, replace=True))]
         if phase is Phase.CONTRACT:
-            steps = [
-                sql(op, ctx, f"DROP TRIGGER IF EXISTS {trigger} ON {target}"),
-                sql(op, ctx, f"DROP FUNCTION IF EXISTS {function}()"),
-                sql(
-                    op,
-                    ctx,
-                    f"ALTER TABLE {target} "
-                    + ", ".join(f"DROP COLUMN IF EXISTS {quote_ident(c.name)}" for c in self.old),
-                ),
-            ]
+            steps = [*self._drop_sync(ctx), self._drop_columns(ctx, self.old)]
             for column in self.new:
                 if column.not_null:
                     steps.extend(not_null_check.promote(op, ctx, column.name))
@@ -369,8 +374,6 @@ class ColumnSync:
 
     def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         op, target = self.op, self.op.target
-        function = self.op.in_schema(self.function_name(ctx))
-        trigger = quote_ident(self.function_name(ctx))
         if phase is Phase.EXPAND:
             restore = [
                 f"ALTER COLUMN {quote_ident(c.name)} SET DEFAULT {c.default}"
@@ -378,15 +381,9 @@ class ColumnSync:
                 if c.default
             ]
             return [
-                sql(op, ctx, f"DROP TRIGGER IF EXISTS {trigger} ON {target}"),
-                sql(op, ctx, f"DROP FUNCTION IF EXISTS {function}()"),
+                *self._drop_sync(ctx),
                 *([sql(op, ctx, f"ALTER TABLE {target} " + ", ".join(restore))] if restore else []),
-                sql(
-                    op,
-                    ctx,
-                    f"ALTER TABLE {target} "
-                    + ", ".join(f"DROP COLUMN IF EXISTS {quote_ident(c.name)}" for c in self.new),
-                ),
+                self._drop_columns(ctx, self.new),
             ]
         if phase is Phase.SWITCH_READS:
             steps: list[Step] = []
