@@ -146,10 +146,9 @@ def _collect(
                 f"invalid suppression {problem.text.strip()!r}: {problem.message}.",
                 "write '-- expandctl-ignore: <rule>[, <rule>] <reason>' above the statement.",
             )
-            source = lines[problem.line - 1] if problem.line <= len(lines) else ""
-            where = (problem.line, problem.column, problem.line)
+            at = (problem.line, problem.column)
             result.findings.append(
-                _finding(InvalidSuppression(), ruleset, result, where, violation, source)
+                _comment_finding(InvalidSuppression(), ruleset, result, lines, at, violation)
             )
     if not ruleset.enabled(UnusedSuppression.id):
         return
@@ -161,11 +160,24 @@ def _collect(
             f"suppression of {', '.join(sorted(suppression.rule_ids))} suppressed nothing.",
             "remove the comment (the statement below is no longer flagged).",
         )
-        source = lines[suppression.line - 1] if suppression.line <= len(lines) else ""
-        where = (suppression.line, suppression.column, suppression.line)
+        at = (suppression.line, suppression.column)
         result.findings.append(
-            _finding(UnusedSuppression(), ruleset, result, where, violation, source)
+            _comment_finding(UnusedSuppression(), ruleset, result, lines, at, violation)
         )
+
+
+def _comment_finding(
+    rule: Rule,
+    ruleset: RuleSet,
+    result: FileResult,
+    lines: list[str],
+    at: tuple[int, int],
+    violation: Violation,
+) -> Finding:
+    """A finding about a suppression comment itself: it points at the comment, not a statement."""
+    line, column = at
+    source = lines[line - 1] if line <= len(lines) else ""
+    return _finding(rule, ruleset, result, (line, column, line), violation, source)
 
 
 def _finding(
@@ -220,17 +232,7 @@ def lint_migration(
     for phase in PHASES:
         earlier = set(ctx.migration_created)
         for name, text in _sources(migration, phase, pg_version, rollback=False):
-            results.append(
-                lint_source(
-                    text,
-                    phase=phase,
-                    source_name=name,
-                    pg_version=pg_version,
-                    context=ctx,
-                    rules=ruleset,
-                    generated=name.endswith(_GENERATED_SUFFIXES),
-                )
-            )
+            results.append(_lint_named(name, text, phase, pg_version, ctx, ruleset, rollback=False))
         forward_created = set(ctx.file_created)
         ctx.next_file()
         if not phase.reversible:
@@ -243,18 +245,32 @@ def lint_migration(
                 managed_transactions=True,
             )
             results.append(
-                lint_source(
-                    text,
-                    phase=phase,
-                    source_name=name,
-                    pg_version=pg_version,
-                    context=down_ctx,
-                    rules=ruleset,
-                    rollback=True,
-                    generated=name.endswith(_GENERATED_SUFFIXES),
-                )
+                _lint_named(name, text, phase, pg_version, down_ctx, ruleset, rollback=True)
             )
     return results
+
+
+def _lint_named(
+    name: str,
+    text: str,
+    phase: Phase,
+    pg_version: int,
+    ctx: LintContext,
+    ruleset: RuleSet,
+    *,
+    rollback: bool,
+) -> FileResult:
+    """One of ``_sources``: the operations' SQL is recognised by its name (autocommit markers)."""
+    return lint_source(
+        text,
+        phase=phase,
+        source_name=name,
+        pg_version=pg_version,
+        context=ctx,
+        rules=ruleset,
+        rollback=rollback,
+        generated=name.endswith(_GENERATED_SUFFIXES),
+    )
 
 
 # The operations' SQL is named after the manifest (see _sources).
