@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from expandctl.lint.actions import display
 from expandctl.lint.context import LintContext
 from expandctl.model.phases import Phase
 
-__all__ = ["compat_exempt", "contract_note", "display"]
+__all__ = [
+    "compat_exempt",
+    "contract_note",
+    "display",
+    "existing_tables",
+    "listed",
+]
+
+
+def listed(names: Iterable[str]) -> str:
+    """``users, orders``: names for a message, without the implicit ``public.``."""
+    return ", ".join(display(n) for n in names)
+
+
+def existing_tables(ctx: LintContext, tables: Iterable[str]) -> list[str]:
+    """The tables that existed before this migration: traffic queues on their locks."""
+    return [t for t in tables if not ctx.is_new_table(t)]
 
 
 def compat_exempt(ctx: LintContext, kind: str, name: str) -> bool:

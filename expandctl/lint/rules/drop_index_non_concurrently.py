@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action, DropObjects
 from expandctl.lint.context import LintContext, norm
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._util import display
+from expandctl.lint.rules._util import display, listed
 from expandctl.lint.source import Statement
 
 
@@ -44,10 +44,9 @@ class DropIndexNonConcurrently(Rule):
         names = [n for n in action.names if ("index", norm(n)) not in ctx.file_created]
         if not names:
             return
-        listed = ", ".join(display(n) for n in names)
         yield Violation(
-            f"DROP INDEX {listed} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on the "
-            "index's table: every query on it, reads included, waits behind the drop.",
+            f"DROP INDEX {listed(names)} without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on "
+            "the index's table: every query on it, reads included, waits behind the drop.",
             " ".join(f"DROP INDEX CONCURRENTLY IF EXISTS {display(n)};" for n in names)
             + " (outside a transaction block, one index per statement)",
         )

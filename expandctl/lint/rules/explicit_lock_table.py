@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action, LockTable
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._util import display
+from expandctl.lint.rules._util import existing_tables, listed
 from expandctl.lint.source import Statement
 
 
@@ -40,13 +40,13 @@ class ExplicitLockTable(Rule):
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
         assert isinstance(action, LockTable)
-        tables = [t for t in action.tables if not ctx.is_new_table(t)]
+        tables = existing_tables(ctx, action.tables)
         if not tables:
             return
-        listed = ", ".join(display(t) for t in tables)
+        names = listed(tables)
         yield Violation(
-            f"LOCK TABLE {listed} takes a {action.mode} lock held until the transaction ends: "
-            f"queries on {listed} wait for the whole transaction.",
+            f"LOCK TABLE {names} takes a {action.mode} lock held until the transaction ends: "
+            f"queries on {names} wait for the whole transaction.",
             "drop the explicit LOCK; let each statement take the lock it needs, and set "
             "lock_timeout (e.g. SET lock_timeout = '2s') so a waiting migration gives up "
             "instead of queueing traffic.",

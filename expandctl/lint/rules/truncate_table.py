@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action, Truncate
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._util import display
+from expandctl.lint.rules._util import display, existing_tables, listed
 from expandctl.lint.source import Statement
 
 
@@ -36,13 +36,12 @@ class TruncateTable(Rule):
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
         assert isinstance(action, Truncate)
-        tables = [t for t in action.tables if not ctx.is_new_table(t)]
+        tables = existing_tables(ctx, action.tables)
         if not tables:
             return
-        listed = ", ".join(display(t) for t in tables)
         yield Violation(
-            f"TRUNCATE removes every row of {listed} at once (irreversibly, under an ACCESS "
-            "EXCLUSIVE lock)"
+            f"TRUNCATE removes every row of {listed(tables)} at once (irreversibly, under an "
+            "ACCESS EXCLUSIVE lock)"
             + (", and of every table referencing it" if action.cascade else "")
             + ".",
             f"DELETE FROM {display(tables[0])} WHERE <the rows you mean>, in batches.",  # noqa: S608
