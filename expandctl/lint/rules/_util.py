@@ -14,6 +14,8 @@ __all__ = [
     "display",
     "existing_tables",
     "listed",
+    "retire_fix",
+    "still_used",
 ]
 
 
@@ -34,6 +36,19 @@ def compat_exempt(ctx: LintContext, kind: str, name: str) -> bool:
     rollback undoes), and in contract for objects the manifest retires.
     """
     return ctx.unknown_to_old_code(kind, name) or ctx.retired(kind, name)
+
+
+def still_used(ctx: LintContext, kind: str, names: Iterable[str]) -> list[str]:
+    """The dropped names (for display) that old code may still use: not ``compat_exempt``."""
+    return [display(raw) for raw in names if not compat_exempt(ctx, kind, raw)]
+
+
+def retire_fix(name: str, retires_entry: str) -> str:
+    """The safe way to remove what old code uses: stop using it, then retire it in contract."""
+    return (
+        f"remove all uses of {name} from the code, then drop it in contract with "
+        f'retires = ["{retires_entry}"] in migration.toml.'
+    )
 
 
 def contract_note(ctx: LintContext, retires_entry: str) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action, DropColumn
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._util import compat_exempt, contract_note, display
+from expandctl.lint.rules._util import compat_exempt, contract_note, display, retire_fix
 from expandctl.lint.source import Statement
 from expandctl.model.phases import Phase
 
@@ -48,6 +48,5 @@ class DropColumnRule(Rule):
         yield Violation(
             f"dropping {qualified} breaks every query of the still-running application version "
             f"that reads or writes {action.column}." + contract_note(ctx, qualified),
-            f"remove all uses of {qualified} from the code, then drop it in contract with "
-            f'retires = ["{qualified}"] in migration.toml.',
+            retire_fix(qualified, qualified),
         )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action, DropObjects
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._util import compat_exempt, contract_note, display
+from expandctl.lint.rules._util import contract_note, retire_fix, still_used
 from expandctl.lint.source import Statement
 from expandctl.model.phases import Phase
 
@@ -50,14 +50,10 @@ class DropObjectRule(Rule):
         kind = _KINDS.get(action.kind)
         if kind is None:
             return
-        for raw in action.names:
-            name = display(raw)
-            if compat_exempt(ctx, action.kind, raw):
-                continue
+        for name in still_used(ctx, action.kind, action.names):
             entry = f"{kind}:{name}"
             yield Violation(
                 f"dropping {action.kind} {name} breaks the still-running application version "
                 f"wherever it uses {name}." + contract_note(ctx, entry),
-                f"remove all uses of {name} from the code, then drop it in contract with "
-                f'retires = ["{entry}"] in migration.toml.',
+                retire_fix(name, entry),
             )

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action, DropObjects
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._util import compat_exempt, contract_note, display
+from expandctl.lint.rules._util import contract_note, retire_fix, still_used
 from expandctl.lint.source import Statement
 from expandctl.model.phases import Phase
 
@@ -42,13 +42,9 @@ class DropTableRule(Rule):
         assert isinstance(action, DropObjects)
         if action.kind not in ("table", "foreign table"):
             return
-        for raw in action.names:
-            name = display(raw)
-            if compat_exempt(ctx, "table", raw):
-                continue
+        for name in still_used(ctx, "table", action.names):
             yield Violation(
                 f"dropping table {name} breaks every query of the still-running application "
                 f"version that uses it." + contract_note(ctx, name),
-                f"remove all uses of {name} from the code, then drop it in contract with "
-                f'retires = ["{name}"] in migration.toml.',
+                retire_fix(name, name),
             )
