@@ -14,6 +14,20 @@ from typing import Any
 import pytest
 
 from tests.conftest import PgDatabase
+from tests.operations.sample_ops import (
+    ADD_STATUS,
+    AGE_INDEX,
+    AGE_POSITIVE,
+    AGE_TO_BIGINT,
+    CREATE_TEAMS,
+    DROP_NICKNAME,
+    EMAIL_NULLABLE,
+    NICKNAME_NOT_NULL,
+    RENAME_NAME,
+    SPLIT_NAME,
+    SQL_CREATED_AT_INDEX,
+    USERS_TO_PEOPLE,
+)
 from tests.operations.schema import create_schema
 from tests.operations.support import forward_rollback_forward, parse, query
 
@@ -144,21 +158,6 @@ def check_sql(dsn: str) -> None:
     assert "users_created_idx" in index_names(dsn)
 
 
-SPLIT = {
-    "op": "replace_column",
-    "table": "users",
-    "old": [{"name": "name", "down": "first_name || ' ' || last_name"}],
-    "new": [
-        {"name": "first_name", "type": "text", "up": "split_part(name, ' ', 1)", "not_null": True},
-        {
-            "name": "last_name",
-            "type": "text",
-            "up": "substr(name, length(split_part(name, ' ', 1)) + 2)",
-        },
-    ],
-}
-
-
 def check_combined(dsn: str) -> None:
     check_rename(dsn)
     check_add_column(dsn)
@@ -166,87 +165,17 @@ def check_combined(dsn: str) -> None:
     assert constraints(dsn)["users_age_positive"] == ("c", True)
 
 
-COMBINED = [
-    {
-        "op": "add_column",
-        "table": "users",
-        "column": "status",
-        "type": "text",
-        "default": "'active'",
-        "not_null": True,
-    },
-    {
-        "op": "rename_column",
-        "table": "users",
-        "column": "name",
-        "to": "full_name",
-        "type": "text",
-        "not_null": True,
-    },
-    {"op": "create_index", "table": "users", "name": "users_age_idx", "columns": ["age"]},
-    {"op": "add_check", "table": "users", "name": "users_age_positive", "check": "age > 0"},
-]
+COMBINED = [ADD_STATUS, RENAME_NAME, AGE_INDEX, AGE_POSITIVE]
 
 CASES = [
     Case("combined_on_one_table", COMBINED, check_combined),
-    Case(
-        "rename_column",
-        [
-            {
-                "op": "rename_column",
-                "table": "users",
-                "column": "name",
-                "to": "full_name",
-                "type": "text",
-                "not_null": True,
-            }
-        ],
-        check_rename,
-    ),
-    Case("replace_column", [SPLIT], check_split),
-    Case(
-        "change_column_type",
-        [
-            {
-                "op": "change_column_type",
-                "table": "users",
-                "column": "age",
-                "to": "age_big",
-                "type": "bigint",
-                "down": "CAST(age_big AS integer)",
-            }
-        ],
-        check_bigint,
-    ),
-    Case(
-        "add_column",
-        [
-            {
-                "op": "add_column",
-                "table": "users",
-                "column": "status",
-                "type": "text",
-                "default": "'active'",
-                "not_null": True,
-            }
-        ],
-        check_add_column,
-    ),
-    Case(
-        "set_not_null",
-        [{"op": "set_not_null", "table": "users", "column": "nickname", "default": "'anon'"}],
-        check_set_not_null,
-    ),
-    Case(
-        "drop_not_null",
-        [{"op": "drop_not_null", "table": "users", "column": "email"}],
-        check_drop_not_null,
-    ),
-    Case(
-        "add_check",
-        [{"op": "add_check", "table": "users", "name": "users_age_positive", "check": "age > 0"}],
-        check_add_check,
-    ),
+    Case("rename_column", [RENAME_NAME], check_rename),
+    Case("replace_column", [SPLIT_NAME], check_split),
+    Case("change_column_type", [AGE_TO_BIGINT], check_bigint),
+    Case("add_column", [ADD_STATUS], check_add_column),
+    Case("set_not_null", [NICKNAME_NOT_NULL], check_set_not_null),
+    Case("drop_not_null", [EMAIL_NULLABLE], check_drop_not_null),
+    Case("add_check", [AGE_POSITIVE], check_add_check),
     Case(
         "add_foreign_key",
         [
@@ -288,26 +217,8 @@ CASES = [
         check_create_index,
     ),
     Case("drop_index", [{"op": "drop_index", "name": "users_email_key"}], check_drop_index),
-    Case(
-        "drop_column",
-        [{"op": "drop_column", "table": "users", "column": "nickname"}],
-        check_drop_column,
-    ),
-    Case(
-        "create_table",
-        [
-            {
-                "op": "create_table",
-                "table": "teams",
-                "columns": [
-                    {"name": "id", "type": "bigint", "identity": True, "not_null": True},
-                    {"name": "name", "type": "text", "not_null": True},
-                ],
-                "primary_key": ["id"],
-            }
-        ],
-        check_create_table,
-    ),
+    Case("drop_column", [DROP_NICKNAME], check_drop_column),
+    Case("create_table", [CREATE_TEAMS], check_create_table),
     Case(
         "drop_table",
         [
@@ -316,22 +227,8 @@ CASES = [
         ],
         check_drop_table,
     ),
-    Case(
-        "rename_table",
-        [{"op": "rename_table", "table": "users", "to": "people"}],
-        check_rename_table,
-    ),
-    Case(
-        "sql",
-        [
-            {
-                "op": "sql",
-                "expand": "CREATE INDEX CONCURRENTLY users_created_idx ON users (created_at)",
-                "expand.down": "DROP INDEX CONCURRENTLY IF EXISTS users_created_idx",
-            }
-        ],
-        check_sql,
-    ),
+    Case("rename_table", [USERS_TO_PEOPLE], check_rename_table),
+    Case("sql", [SQL_CREATED_AT_INDEX], check_sql),
 ]
 
 

@@ -11,6 +11,7 @@ from expandctl.model.ops.registry import plan_operations
 from expandctl.model.phases import Phase
 from expandctl.model.steps import BackfillStep, SqlStep
 from tests.conftest import PgDatabase
+from tests.operations.sample_ops import RENAME_NAME
 from tests.operations.schema import create_schema
 from tests.operations.support import (
     forward_rollback_forward,
@@ -21,19 +22,11 @@ from tests.operations.support import (
     snapshot,
 )
 
-RENAME = {
-    "op": "rename_column",
-    "table": "users",
-    "column": "name",
-    "to": "full_name",
-    "type": "text",
-    "not_null": True,
-}
 ADD = {"op": "add_column", "table": "users", "column": "status", "type": "text", "default": "'x'"}
 
 
 def test_manifest_discriminates_operations_on_op() -> None:
-    manifest = Manifest.model_validate({"description": "d", "operations": [RENAME, ADD]})
+    manifest = Manifest.model_validate({"description": "d", "operations": [RENAME_NAME, ADD]})
     assert [type(op).__name__ for op in manifest.operations] == ["RenameColumn", "AddColumn"]
 
 
@@ -41,7 +34,7 @@ def test_unknown_op_and_unknown_keys_are_refused() -> None:
     with pytest.raises(ValidationError, match="rename_colum"):
         Manifest.model_validate({"description": "d", "operations": [{"op": "rename_colum"}]})
     with pytest.raises(ValidationError, match="colour"):
-        Manifest.model_validate({"description": "d", "operations": [{**RENAME, "colour": 1}]})
+        Manifest.model_validate({"description": "d", "operations": [{**RENAME_NAME, "colour": 1}]})
 
 
 def test_not_null_add_column_needs_a_default() -> None:
@@ -50,7 +43,7 @@ def test_not_null_add_column_needs_a_default() -> None:
 
 
 def test_backfill_indexes_continue_after_the_manifest_entries() -> None:
-    ops = [parse(RENAME), parse(ADD)]
+    ops = [parse(RENAME_NAME), parse(ADD)]
     steps = plan_operations(
         ops, Phase.BACKFILL, rollback=False, migration_id="0010_x", first_backfill_index=2
     )
@@ -58,7 +51,7 @@ def test_backfill_indexes_continue_after_the_manifest_entries() -> None:
 
 
 def test_rollback_undoes_operations_in_reverse_order() -> None:
-    ops = [parse(RENAME), parse(ADD)]
+    ops = [parse(RENAME_NAME), parse(ADD)]
     sources = [s.source for s in plan(ops, Phase.EXPAND, rollback=True) if isinstance(s, SqlStep)]
     assert sources[0].startswith("operation 2") and sources[-1].startswith("operation 1")
 
@@ -72,13 +65,15 @@ def test_concurrent_index_steps_run_in_autocommit_and_name_their_index() -> None
 
 def test_old_servers_get_execute_procedure() -> None:
     text = " ".join(
-        s.sql for s in plan([parse(RENAME)], Phase.EXPAND, version=10) if isinstance(s, SqlStep)
+        s.sql
+        for s in plan([parse(RENAME_NAME)], Phase.EXPAND, version=10)
+        if isinstance(s, SqlStep)
     )
     assert "EXECUTE PROCEDURE" in text
 
 
 def test_names_from_the_manifest_are_quoted() -> None:
-    op = parse({**RENAME, "table": 'we"ird', "column": "select", "to": "Full Name"})
+    op = parse({**RENAME_NAME, "table": 'we"ird', "column": "select", "to": "Full Name"})
     text = " ".join(s.sql for s in plan([op], Phase.EXPAND) if isinstance(s, SqlStep))
     assert 'ALTER TABLE "we""ird" ADD COLUMN "Full Name" text' in text
 
@@ -87,12 +82,12 @@ def test_names_from_the_manifest_are_quoted() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({**RENAME, "column": "nope"}, "column users.nope does not exist"),
-        ({**RENAME, "to": "email"}, "column users.email already exists"),
-        ({**RENAME, "not_null": False}, "users.name is NOT NULL"),
-        ({**RENAME, "table": "ghosts"}, "table ghosts does not exist"),
+        ({**RENAME_NAME, "column": "nope"}, "column users.nope does not exist"),
+        ({**RENAME_NAME, "to": "email"}, "column users.email already exists"),
+        ({**RENAME_NAME, "not_null": False}, "users.name is NOT NULL"),
+        ({**RENAME_NAME, "table": "ghosts"}, "table ghosts does not exist"),
         ({**ADD, "column": "age"}, "column users.age already exists"),
-        ({**RENAME, "column": "plan", "to": "tier"}, "column users.plan has a default"),
+        ({**RENAME_NAME, "column": "plan", "to": "tier"}, "column users.plan has a default"),
         ({"op": "drop_column", "table": "users", "column": "email"}, "NOT NULL without a default"),
         ({"op": "drop_index", "name": "nope_idx"}, "index nope_idx does not exist"),
         (
@@ -112,7 +107,7 @@ def test_catalog_checks_stop_expand_before_any_change(
 @pytest.mark.db
 def test_switch_reads_refuses_when_the_backfill_did_not_run(pg_database: PgDatabase) -> None:
     create_schema(pg_database.dsn)
-    ops = [parse(RENAME)]
+    ops = [parse(RENAME_NAME)]
     run_phase(pg_database.dsn, ops, Phase.EXPAND)
     with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="run the backfill"):
         run_phase(pg_database.dsn, ops, Phase.SWITCH_READS)
@@ -159,8 +154,8 @@ RENAME_ORG = {
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({**RENAME, "type": "integer"}, "column users.name is not of type integer"),
-        ({**RENAME, "column": "email", "to": "mail"}, "column users.email is unique"),
+        ({**RENAME_NAME, "type": "integer"}, "column users.name is not of type integer"),
+        ({**RENAME_NAME, "column": "email", "to": "mail"}, "column users.email is unique"),
         (RENAME_ORG, "column users.org_id has a foreign key"),
         (
             {**RENAME_ORG, "table": "orgs", "column": "id", "to": "org_key"},

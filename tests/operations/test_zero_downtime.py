@@ -33,6 +33,20 @@ from expandctl.engine.workload.proof import Prover
 from expandctl.model.ops.scaffold import toml_value
 from tests.conftest import PgDatabase
 from tests.engine.conftest import Project
+from tests.operations.sample_ops import (
+    ADD_STATUS,
+    AGE_INDEX,
+    AGE_POSITIVE,
+    AGE_TO_BIGINT,
+    CREATE_TEAMS,
+    DROP_NICKNAME,
+    EMAIL_NULLABLE,
+    NICKNAME_NOT_NULL,
+    RENAME_NAME,
+    SPLIT_NAME,
+    SQL_CREATED_AT_INDEX,
+    USERS_TO_PEOPLE,
+)
 from tests.operations.schema import create_schema
 from tests.operations.support import parse, query, run_phase, snapshot
 
@@ -67,6 +81,18 @@ class Scenario:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Two scenarios: old code relying on the default, and old code writing the column.
+RENAME_PLAN = {
+    "op": "rename_column",
+    "table": "users",
+    "column": "plan",
+    "to": "tier",
+    "type": "text",
+    "not_null": True,
+    "default": "'free'",
+}
+
+
 def split(values: Values) -> Values:
     first, _, last = values[0].partition(" ")
     return (first, last)
@@ -75,14 +101,7 @@ def split(values: Values) -> Values:
 SCENARIOS = [
     Scenario(
         "rename_column",
-        {
-            "op": "rename_column",
-            "table": "users",
-            "column": "name",
-            "to": "full_name",
-            "type": "text",
-            "not_null": True,
-        },
+        RENAME_NAME,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "users", ("full_name",), lambda n: (f"New {n}",), email("new")),
         old_in_new=("full_name",),
@@ -92,15 +111,7 @@ SCENARIOS = [
     Scenario(
         # Old code relies on the default; new code writes only the new column.
         "rename_column_with_default",
-        {
-            "op": "rename_column",
-            "table": "users",
-            "column": "plan",
-            "to": "tier",
-            "type": "text",
-            "not_null": True,
-            "default": "'free'",
-        },
+        RENAME_PLAN,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "users", ("tier",), lambda n: (f"pro{n}",), email("new", name=True)),
         old_in_new=("name",),
@@ -110,15 +121,7 @@ SCENARIOS = [
     Scenario(
         # Old code writes the column itself while the moved default fills the new one.
         "rename_column_with_default_written_by_old_code",
-        {
-            "op": "rename_column",
-            "table": "users",
-            "column": "plan",
-            "to": "tier",
-            "type": "text",
-            "not_null": True,
-            "default": "'free'",
-        },
+        RENAME_PLAN,
         AppShape("old", "users", ("plan",), lambda n: (f"gold{n}",), email("old", name=True)),
         AppShape("new", "users", ("tier",), lambda n: (f"pro{n}",), email("new", name=True)),
         old_in_new=("tier",),
@@ -128,15 +131,7 @@ SCENARIOS = [
     Scenario(
         # A unique NOT NULL column: uniqueness and NOT NULL move to the new column.
         "rename_column_unique",
-        {
-            "op": "rename_column",
-            "table": "users",
-            "column": "email",
-            "to": "email_address",
-            "type": "text",
-            "not_null": True,
-            "unique": True,
-        },
+        {**RENAME_NAME, "column": "email", "to": "email_address", "unique": True},
         AppShape("old", "users", ("email",), lambda n: (f"o{n}@x.org",), {"name": str}),
         AppShape("new", "users", ("email_address",), lambda n: (f"n{n}@x.org",), {"name": str}),
         old_in_new=("email_address",),
@@ -145,24 +140,7 @@ SCENARIOS = [
     ),
     Scenario(
         "replace_column_split_name",
-        {
-            "op": "replace_column",
-            "table": "users",
-            "old": [{"name": "name", "down": "first_name || ' ' || last_name"}],
-            "new": [
-                {
-                    "name": "first_name",
-                    "type": "text",
-                    "up": "split_part(name, ' ', 1)",
-                    "not_null": True,
-                },
-                {
-                    "name": "last_name",
-                    "type": "text",
-                    "up": "substr(name, length(split_part(name, ' ', 1)) + 2)",
-                },
-            ],
-        },
+        SPLIT_NAME,
         AppShape("old", "users", ("name",), lambda n: (f"Ada{n} Lovelace{n}",), email("old")),
         AppShape(
             "new",
@@ -178,14 +156,7 @@ SCENARIOS = [
     ),
     Scenario(
         "change_column_type_bigint",
-        {
-            "op": "change_column_type",
-            "table": "users",
-            "column": "age",
-            "to": "age_big",
-            "type": "bigint",
-            "down": "CAST(age_big AS integer)",
-        },
+        AGE_TO_BIGINT,
         AppShape("old", "users", ("age",), lambda n: (n % 90,), email("old", name=True)),
         AppShape("new", "users", ("age_big",), lambda n: (n % 90 + 1000,), email("new", name=True)),
         old_in_new=("age_big",),
@@ -194,7 +165,7 @@ SCENARIOS = [
     ),
     Scenario(
         "set_not_null",
-        {"op": "set_not_null", "table": "users", "column": "nickname", "default": "'anon'"},
+        NICKNAME_NOT_NULL,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape(
             "new", "users", ("name", "nickname"), lambda n: (f"N {n}", f"nick{n}"), email("new")
@@ -219,14 +190,7 @@ SCENARIOS = [
     ),
     Scenario(
         "add_column_not_null_default",
-        {
-            "op": "add_column",
-            "table": "users",
-            "column": "status",
-            "type": "text",
-            "default": "'active'",
-            "not_null": True,
-        },
+        ADD_STATUS,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "users", ("name", "status"), lambda n: (f"N {n}", "vip"), email("new")),
         old_in_new=("name",),
@@ -234,7 +198,7 @@ SCENARIOS = [
     ),
     Scenario(
         "rename_table",
-        {"op": "rename_table", "table": "users", "to": "people"},
+        USERS_TO_PEOPLE,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "people", ("name",), lambda n: (f"N {n}",), email("new")),
         old_in_new=("name",),
@@ -242,7 +206,7 @@ SCENARIOS = [
     ),
     Scenario(
         "add_check",
-        {"op": "add_check", "table": "users", "name": "users_age_positive", "check": "age > 0"},
+        AGE_POSITIVE,
         AppShape("old", "users", ("age",), lambda n: (1 + n % 90,), email("old", name=True)),
         AppShape("new", "users", ("age",), lambda n: (2 + n % 90,), email("new", name=True)),
         old_in_new=("age",),
@@ -258,7 +222,7 @@ SCENARIOS = [
     ),
     Scenario(
         "create_index",
-        {"op": "create_index", "table": "users", "name": "users_age_idx", "columns": ["age"]},
+        AGE_INDEX,
         AppShape("old", "users", ("age",), lambda n: (n % 90,), email("old", name=True)),
         AppShape("new", "users", ("age",), lambda n: (n % 80,), email("new", name=True)),
         old_in_new=("age",),
@@ -275,7 +239,7 @@ SCENARIOS = [
     Scenario(
         # New code stops writing email; the column may be NULL from expand on.
         "drop_not_null",
-        {"op": "drop_not_null", "table": "users", "column": "email"},
+        EMAIL_NULLABLE,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "users", ("name",), lambda n: (f"N {n}",)),
         old_in_new=("name",),
@@ -283,7 +247,7 @@ SCENARIOS = [
     ),
     Scenario(
         "drop_column",
-        {"op": "drop_column", "table": "users", "column": "nickname"},
+        DROP_NICKNAME,
         AppShape("old", "users", ("name", "nickname"), lambda n: (f"O{n}", f"n{n}"), email("old")),
         AppShape("new", "users", ("name",), lambda n: (f"N {n}",), email("new")),
         old_in_new=None,
@@ -291,15 +255,7 @@ SCENARIOS = [
     ),
     Scenario(
         "create_table",
-        {
-            "op": "create_table",
-            "table": "teams",
-            "columns": [
-                {"name": "id", "type": "bigint", "identity": True, "not_null": True},
-                {"name": "name", "type": "text", "not_null": True},
-            ],
-            "primary_key": ["id"],
-        },
+        CREATE_TEAMS,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "teams", ("name",), lambda n: (f"Team {n}",)),
         old_in_new=("name",),
@@ -317,11 +273,7 @@ SCENARIOS = [
     ),
     Scenario(
         "sql",
-        {
-            "op": "sql",
-            "expand": "CREATE INDEX CONCURRENTLY users_created_idx ON users (created_at)",
-            "expand.down": "DROP INDEX CONCURRENTLY IF EXISTS users_created_idx",
-        },
+        SQL_CREATED_AT_INDEX,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "users", ("name",), lambda n: (f"N {n}",), email("new")),
         old_in_new=("name",),
