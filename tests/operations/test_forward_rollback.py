@@ -14,20 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PgDatabase
-from tests.operations.sample_ops import (
-    ADD_STATUS,
-    AGE_INDEX,
-    AGE_POSITIVE,
-    AGE_TO_BIGINT,
-    CREATE_TEAMS,
-    DROP_NICKNAME,
-    EMAIL_NULLABLE,
-    NICKNAME_NOT_NULL,
-    RENAME_NAME,
-    SPLIT_NAME,
-    SQL_CREATED_AT_INDEX,
-    USERS_TO_PEOPLE,
-)
+from tests.operations import sample_ops as sample
 from tests.operations.schema import create_schema
 from tests.operations.support import forward_rollback_forward, parse, query
 
@@ -165,17 +152,17 @@ def check_combined(dsn: str) -> None:
     assert constraints(dsn)["users_age_positive"] == ("c", True)
 
 
-COMBINED = [ADD_STATUS, RENAME_NAME, AGE_INDEX, AGE_POSITIVE]
+COMBINED = [sample.ADD_STATUS, sample.RENAME_NAME, sample.AGE_INDEX, sample.AGE_POSITIVE]
 
 CASES = [
     Case("combined_on_one_table", COMBINED, check_combined),
-    Case("rename_column", [RENAME_NAME], check_rename),
-    Case("replace_column", [SPLIT_NAME], check_split),
-    Case("change_column_type", [AGE_TO_BIGINT], check_bigint),
-    Case("add_column", [ADD_STATUS], check_add_column),
-    Case("set_not_null", [NICKNAME_NOT_NULL], check_set_not_null),
-    Case("drop_not_null", [EMAIL_NULLABLE], check_drop_not_null),
-    Case("add_check", [AGE_POSITIVE], check_add_check),
+    Case("rename_column", [sample.RENAME_NAME], check_rename),
+    Case("replace_column", [sample.SPLIT_NAME], check_split),
+    Case("change_column_type", [sample.AGE_TO_BIGINT], check_bigint),
+    Case("add_column", [sample.ADD_STATUS], check_add_column),
+    Case("set_not_null", [sample.NICKNAME_NOT_NULL], check_set_not_null),
+    Case("drop_not_null", [sample.EMAIL_NULLABLE], check_drop_not_null),
+    Case("add_check", [sample.AGE_POSITIVE], check_add_check),
     Case(
         "add_foreign_key",
         [
@@ -217,8 +204,8 @@ CASES = [
         check_create_index,
     ),
     Case("drop_index", [{"op": "drop_index", "name": "users_email_key"}], check_drop_index),
-    Case("drop_column", [DROP_NICKNAME], check_drop_column),
-    Case("create_table", [CREATE_TEAMS], check_create_table),
+    Case("drop_column", [sample.DROP_NICKNAME], check_drop_column),
+    Case("create_table", [sample.CREATE_TEAMS], check_create_table),
     Case(
         "drop_table",
         [
@@ -227,8 +214,8 @@ CASES = [
         ],
         check_drop_table,
     ),
-    Case("rename_table", [USERS_TO_PEOPLE], check_rename_table),
-    Case("sql", [SQL_CREATED_AT_INDEX], check_sql),
+    Case("rename_table", [sample.USERS_TO_PEOPLE], check_rename_table),
+    Case("sql", [sample.SQL_CREATED_AT_INDEX], check_sql),
 ]
 
 

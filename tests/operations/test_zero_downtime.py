@@ -33,20 +33,7 @@ from expandctl.engine.workload.proof import Prover
 from expandctl.model.ops.scaffold import toml_value
 from tests.conftest import PgDatabase
 from tests.engine.conftest import Project
-from tests.operations.sample_ops import (
-    ADD_STATUS,
-    AGE_INDEX,
-    AGE_POSITIVE,
-    AGE_TO_BIGINT,
-    CREATE_TEAMS,
-    DROP_NICKNAME,
-    EMAIL_NULLABLE,
-    NICKNAME_NOT_NULL,
-    RENAME_NAME,
-    SPLIT_NAME,
-    SQL_CREATED_AT_INDEX,
-    USERS_TO_PEOPLE,
-)
+from tests.operations import sample_ops as sample
 from tests.operations.schema import create_schema
 from tests.operations.support import parse, query, run_phase, snapshot
 
@@ -101,7 +88,7 @@ def split(values: Values) -> Values:
 SCENARIOS = [
     Scenario(
         "rename_column",
-        RENAME_NAME,
+        sample.RENAME_NAME,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "users", ("full_name",), lambda n: (f"New {n}",), email("new")),
         old_in_new=("full_name",),
@@ -131,7 +118,7 @@ SCENARIOS = [
     Scenario(
         # A unique NOT NULL column: uniqueness and NOT NULL move to the new column.
         "rename_column_unique",
-        {**RENAME_NAME, "column": "email", "to": "email_address", "unique": True},
+        {**sample.RENAME_NAME, "column": "email", "to": "email_address", "unique": True},
         AppShape("old", "users", ("email",), lambda n: (f"o{n}@x.org",), {"name": str}),
         AppShape("new", "users", ("email_address",), lambda n: (f"n{n}@x.org",), {"name": str}),
         old_in_new=("email_address",),
@@ -140,7 +127,7 @@ SCENARIOS = [
     ),
     Scenario(
         "replace_column_split_name",
-        SPLIT_NAME,
+        sample.SPLIT_NAME,
         AppShape("old", "users", ("name",), lambda n: (f"Ada{n} Lovelace{n}",), email("old")),
         AppShape(
             "new",
@@ -156,7 +143,7 @@ SCENARIOS = [
     ),
     Scenario(
         "change_column_type_bigint",
-        AGE_TO_BIGINT,
+        sample.AGE_TO_BIGINT,
         AppShape("old", "users", ("age",), lambda n: (n % 90,), email("old", name=True)),
         AppShape("new", "users", ("age_big",), lambda n: (n % 90 + 1000,), email("new", name=True)),
         old_in_new=("age_big",),
@@ -165,7 +152,7 @@ SCENARIOS = [
     ),
     Scenario(
         "set_not_null",
-        NICKNAME_NOT_NULL,
+        sample.NICKNAME_NOT_NULL,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape(
             "new", "users", ("name", "nickname"), lambda n: (f"N {n}", f"nick{n}"), email("new")
@@ -190,7 +177,7 @@ SCENARIOS = [
     ),
     Scenario(
         "add_column_not_null_default",
-        ADD_STATUS,
+        sample.ADD_STATUS,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "users", ("name", "status"), lambda n: (f"N {n}", "vip"), email("new")),
         old_in_new=("name",),
@@ -198,7 +185,7 @@ SCENARIOS = [
     ),
     Scenario(
         "rename_table",
-        USERS_TO_PEOPLE,
+        sample.USERS_TO_PEOPLE,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "people", ("name",), lambda n: (f"N {n}",), email("new")),
         old_in_new=("name",),
@@ -206,7 +193,7 @@ SCENARIOS = [
     ),
     Scenario(
         "add_check",
-        AGE_POSITIVE,
+        sample.AGE_POSITIVE,
         AppShape("old", "users", ("age",), lambda n: (1 + n % 90,), email("old", name=True)),
         AppShape("new", "users", ("age",), lambda n: (2 + n % 90,), email("new", name=True)),
         old_in_new=("age",),
@@ -222,7 +209,7 @@ SCENARIOS = [
     ),
     Scenario(
         "create_index",
-        AGE_INDEX,
+        sample.AGE_INDEX,
         AppShape("old", "users", ("age",), lambda n: (n % 90,), email("old", name=True)),
         AppShape("new", "users", ("age",), lambda n: (n % 80,), email("new", name=True)),
         old_in_new=("age",),
@@ -239,7 +226,7 @@ SCENARIOS = [
     Scenario(
         # New code stops writing email; the column may be NULL from expand on.
         "drop_not_null",
-        EMAIL_NULLABLE,
+        sample.EMAIL_NULLABLE,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "users", ("name",), lambda n: (f"N {n}",)),
         old_in_new=("name",),
@@ -247,7 +234,7 @@ SCENARIOS = [
     ),
     Scenario(
         "drop_column",
-        DROP_NICKNAME,
+        sample.DROP_NICKNAME,
         AppShape("old", "users", ("name", "nickname"), lambda n: (f"O{n}", f"n{n}"), email("old")),
         AppShape("new", "users", ("name",), lambda n: (f"N {n}",), email("new")),
         old_in_new=None,
@@ -255,7 +242,7 @@ SCENARIOS = [
     ),
     Scenario(
         "create_table",
-        CREATE_TEAMS,
+        sample.CREATE_TEAMS,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "teams", ("name",), lambda n: (f"Team {n}",)),
         old_in_new=("name",),
@@ -273,7 +260,7 @@ SCENARIOS = [
     ),
     Scenario(
         "sql",
-        SQL_CREATED_AT_INDEX,
+        sample.SQL_CREATED_AT_INDEX,
         AppShape("old", "users", ("name",), lambda n: (f"Old {n}",), email("old")),
         AppShape("new", "users", ("name",), lambda n: (f"N {n}",), email("new")),
         old_in_new=("name",),
