@@ -300,7 +300,7 @@ def one_run(
     run.max_lock_wait_ms = sampler.max_ms
     if pgbench:
         pgbench.wait()
-        pgbench_end = t0_wall - args.warmup + load_seconds  # type: ignore[operator]
+        pgbench_end = t0_wall - args.warmup + load_seconds
         run.load_coverage = min(1.0, max(0.0, (pgbench_end - t0_wall) / max(run.seconds, 1e-6)))
         run.latencies_ms = pgbench.latencies(t0_wall, t1_wall)
     remaining = admin.execute(f"SELECT count(*) FROM users WHERE {WHERE}").fetchone()

@@ -70,7 +70,7 @@ def run(
 
 def scalar(db: PgDatabase, query: str, params: tuple[Any, ...] = ()) -> Any:
     with db.connect() as conn:
-        row = conn.execute(query, params).fetchone()  # type: ignore[arg-type]
+        row = conn.execute(query, params).fetchone()
         assert row is not None
         return row[0]
 
