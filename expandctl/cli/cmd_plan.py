@@ -67,6 +67,13 @@ def render_plan(report: PlanReport) -> None:
         click.echo(f"  {step.number}. [{step.mode}] {where}{done}")
         for line in step.text.splitlines():
             click.echo(f"       {line}")
+        if step.batch_sql:
+            if step.batch_key is None:
+                click.echo("       batch key: the table's primary key, resolved when advance runs")
+            else:
+                click.echo(f"       batch key: {', '.join(step.batch_key)}")
+            for line in step.batch_sql.splitlines():
+                click.echo(f"         {line}")
     if not report.steps:
         click.echo("steps: none")
     for note in report.notes:

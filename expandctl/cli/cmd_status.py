@@ -7,6 +7,7 @@ import click
 from expandctl.cli.context import AppContext, pass_app
 from expandctl.cli.output import echo_json, format_option, style
 from expandctl.commands.status import StatusReport, status
+from expandctl.engine.backfill import BackfillCheckpoint
 
 
 @click.command("status")
@@ -53,6 +54,29 @@ def render_status(report: StatusReport) -> None:
             click.echo(
                 style(f"    DRIFT: files of {d.phase.value} changed since it ran", fg="yellow")
             )
+        for cp in row.backfill or []:
+            click.echo(f"    {describe_checkpoint(cp)}")
         for reason in row.blocked:
             if not reason.startswith("drift:"):
                 click.echo(f"    blocked: {reason}")
+
+
+def describe_checkpoint(cp: BackfillCheckpoint) -> str:
+    """One line per backfill checkpoint: how far, how fast, where it stopped."""
+    if cp.rows_estimate > 0:
+        share = min(1.0, cp.rows_done / cp.rows_estimate)
+        total = f" of ~{cp.rows_estimate:,} ({share:.0%})"
+    else:
+        total = ""
+    last = ", ".join(cp.last_key) if cp.last_key else "not started"
+    if cp.finished:
+        left = "?" if cp.remaining is None else f"{cp.remaining:,}"
+        state = "finished, verified" if cp.remaining == 0 else f"finished, {left} rows left"
+    else:
+        state = "PAUSED" if cp.paused else "not finished"
+    if cp.paused and cp.finished:
+        state += ", paused"
+    return (
+        f"backfill [{cp.index}] {cp.table}: {cp.rows_done:,} rows done{total},"
+        f" {cp.rows_per_second:,.0f} rows/s, last key ({last}), {state}"
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from expandctl.engine.backfill import BackfillProgress
 from expandctl.engine.decide import (
     Decision,
     decide_advance,
@@ -30,6 +31,7 @@ from expandctl.model.state import MigrationRecord
 from expandctl.model.steps import PhasePlan
 
 Confirm = Callable[[str], bool]
+Progress = Callable[[BackfillProgress], None]
 log = logging.getLogger("expandctl")
 
 
@@ -99,7 +101,9 @@ def advance(
     all_migrations: bool = False,
     yes: bool = False,
     confirm: Confirm | None = None,
+    progress: Progress | None = None,
 ) -> AdvanceReport:
+    """Run phases; ``progress`` is called after every backfill batch."""
     if all_migrations and migration_id:
         raise UsageError("--all moves every migration; it takes no ID")
     migrations = load_set(config)
@@ -116,6 +120,8 @@ def advance(
         yes = True
     before: dict[str, MigrationRecord] = {}
     with write_session(config, before_lock=before) as session:
+        assert session.run is not None
+        session.run.progress = progress
         try:
             _advance(
                 session, migrations, before, migration_id, to, all_migrations, yes, confirm, report

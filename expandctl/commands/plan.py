@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
+import psycopg
 from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set, require_migration
+from expandctl.engine.backfill import plan_backfill_sql, resolve_table
+from expandctl.engine.connection import Connection
 from expandctl.engine.decide import (
     decide_advance,
     decide_rollback,
@@ -21,12 +24,12 @@ from expandctl.engine.decide import (
 )
 from expandctl.engine.gates import soak_problem
 from expandctl.engine.session import read_session
-from expandctl.errors import UsageError
+from expandctl.errors import ExpandctlError, UsageError
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.phases import Phase, State
 from expandctl.model.planning import plan_phase
 from expandctl.model.state import MigrationRecord
-from expandctl.model.steps import Direction, GateCheck, PhasePlan, SqlStep
+from expandctl.model.steps import BackfillStep, Direction, GateCheck, PhasePlan, SqlStep
 
 
 class PlannedStep(BaseModel):
@@ -37,6 +40,14 @@ class PlannedStep(BaseModel):
     line: int | None
     text: str = Field(description="the SQL, or what the step does")
     done: bool = Field(description="already recorded done by an interrupted run")
+    batch_sql: str | None = Field(
+        default=None,
+        description="backfill steps: the statements each batch runs, with :named placeholders",
+    )
+    batch_key: list[str] | None = Field(
+        default=None,
+        description="backfill steps: the key the batches walk; None = resolved at run time",
+    )
 
 
 class PlanReport(BaseModel):
@@ -57,10 +68,17 @@ class PlanReport(BaseModel):
     plan: PhasePlan | None = Field(default=None, description="the plan object advance runs")
 
 
-def describe(plan: PhasePlan, resume_from: int | None = None) -> list[PlannedStep]:
+def describe(
+    plan: PhasePlan, resume_from: int | None = None, conn: Connection | None = None
+) -> list[PlannedStep]:
+    """The steps as shown; with ``conn``, backfill batch keys come from the live catalog."""
     out: list[PlannedStep] = []
     for i, step in enumerate(plan.steps):
         sql_step = step if isinstance(step, SqlStep) else None
+        batch_sql, batch_key = None, None
+        if isinstance(step, BackfillStep):
+            batch_key = _batch_key(conn, step) if conn is not None else step.spec.key
+            batch_sql = plan_backfill_sql(step.spec, key=batch_key)
         out.append(
             PlannedStep(
                 number=i + 1,
@@ -70,9 +88,23 @@ def describe(plan: PhasePlan, resume_from: int | None = None) -> list[PlannedSte
                 line=sql_step.line if sql_step else None,
                 text=sql_step.sql if sql_step else step.summary,
                 done=resume_from is not None and i < resume_from,
+                batch_sql=batch_sql,
+                batch_key=batch_key,
             )
         )
     return out
+
+
+def _batch_key(conn: Connection, step: BackfillStep) -> list[str] | None:
+    """The key ``advance`` would walk: the manifest's, else the table's primary key.
+
+    Before expand has run the table or its columns may not exist yet; then the
+    manifest's key (or none) is shown and the runner resolves it when it starts.
+    """
+    try:
+        return list(resolve_table(conn, step.spec).key)
+    except (ExpandctlError, psycopg.Error):
+        return step.spec.key
 
 
 def plan(
@@ -134,7 +166,10 @@ def plan(
         else:
             gates = []
         report = _report(
-            phase_plan, None if decision.fresh_start else decision.resume_from, offline=False
+            phase_plan,
+            None if decision.fresh_start else decision.resume_from,
+            offline=False,
+            conn=session.control,
         )
         refusals, hints, notes = list(decision.refusals), list(decision.hints), list(report.notes)
         progress = record.in_progress
@@ -166,7 +201,13 @@ def plan(
         )
 
 
-def _report(phase_plan: PhasePlan, resume_from: int | None, *, offline: bool) -> PlanReport:
+def _report(
+    phase_plan: PhasePlan,
+    resume_from: int | None,
+    *,
+    offline: bool,
+    conn: Connection | None = None,
+) -> PlanReport:
     rollback = phase_plan.direction is Direction.ROLLBACK
     to_state = State.after(phase_plan.phase.previous if rollback else phase_plan.phase)
     return PlanReport(
@@ -178,7 +219,7 @@ def _report(phase_plan: PhasePlan, resume_from: int | None, *, offline: bool) ->
         offline=offline,
         resume_from=resume_from,
         gates=[g.summary for g in phase_plan.gates],
-        steps=describe(phase_plan, resume_from),
+        steps=describe(phase_plan, resume_from, conn),
         notes=phase_plan.notes,
         needs_confirmation=phase_plan.irreversible,
         plan=phase_plan,

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set
+from expandctl.engine.backfill import BackfillCheckpoint, backfill_status
 from expandctl.engine.decide import decide_advance, drift, resume_problem
 from expandctl.engine.locking import lock_holder
 from expandctl.engine.session import read_session
@@ -55,6 +56,10 @@ class MigrationStatus(BaseModel):
     drift: list[DriftItem]
     in_progress: InProgressStatus | None
     blocked: list[str] = Field(description="why the next advance would refuse")
+    backfill: list[BackfillCheckpoint] | None = Field(
+        default=None,
+        description="checkpoints of a running or interrupted backfill (None when there is none)",
+    )
 
 
 class StatusReport(BaseModel):
@@ -73,6 +78,7 @@ def status(config: ResolvedConfig) -> StatusReport:
         records = session.records()
         holder = lock_holder(session.control, session.store.schema)
         server_version = session.server_version
+        checkpoints = backfill_status(session.control, schema=session.store.schema)
     rows: list[MigrationStatus] = []
     for migration in migrations.migrations:
         record = records.get(migration.id) or MigrationRecord(id=migration.id)
@@ -116,6 +122,7 @@ def status(config: ResolvedConfig) -> StatusReport:
                 drift=drifted,
                 in_progress=progress,
                 blocked=decision.refusals,
+                backfill=_backfill(record, checkpoints),
             )
         )
     for missing in sorted(set(records) - set(migrations.ids)):
@@ -164,6 +171,17 @@ def _edited_done_steps(
         return str(exc)
     problem = resume_problem(migration, progress, plan)
     return problem[0] if problem else None
+
+
+def _backfill(
+    record: MigrationRecord, checkpoints: list[BackfillCheckpoint]
+) -> list[BackfillCheckpoint] | None:
+    """Checkpoints worth showing: a backfill phase under way (or stopped), not a finished one."""
+    p = record.in_progress
+    if p is None or p.phase is not Phase.BACKFILL or p.direction is not Direction.FORWARD:
+        return None
+    mine = [c for c in checkpoints if c.migration_id == record.id]
+    return mine or None
 
 
 def _timings(record: MigrationRecord) -> list[PhaseTiming]:

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
@@ -44,6 +45,9 @@ from expandctl.model.steps import (
     step_checksum,
 )
 
+if TYPE_CHECKING:
+    from expandctl.engine.backfill.models import BackfillProgress
+
 log = logging.getLogger("expandctl")
 _CONCURRENTLY = re.compile(r"\bconcurrently\b", re.IGNORECASE)
 
@@ -65,6 +69,8 @@ class RunContext:
     settings: Settings
     connect: Callable[[], Connection]  # fresh connections (for the backfill runner)
     secrets: tuple[str | None, ...] = ()
+    # Called after every backfill batch (the CLI draws a bar or logs a line).
+    progress: Callable[[BackfillProgress], None] | None = None
 
 
 @dataclass
@@ -406,6 +412,7 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
         index=step.index,
         spec=step.spec,
         settings=ctx.settings,
+        progress=ctx.progress,
     )
     summary = (
         f"backfill {result.table}: {result.rows_updated} rows in {result.batches} batches, "
