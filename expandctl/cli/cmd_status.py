@@ -67,7 +67,7 @@ def describe_checkpoint(cp: BackfillCheckpoint) -> str:
         share = min(1.0, cp.rows_done / cp.rows_estimate)
         total = f" of ~{cp.rows_estimate:,} ({share:.0%})"
     else:
-        total = ""
+        total = " (no estimated total: the table was never analyzed)"
     last = ", ".join(cp.last_key) if cp.last_key else "not started"
     if cp.finished:
         left = "?" if cp.remaining is None else f"{cp.remaining:,}"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import psycopg
 import pytest
 
+from expandctl.cli.cmd_status import describe_checkpoint
 from expandctl.commands.advance import advance
-from expandctl.engine.backfill import BackfillProgress
+from expandctl.commands.status import StatusReport, status
+from expandctl.engine.backfill import BackfillProgress, set_paused
 from tests.engine.conftest import Project
 
 pytestmark = pytest.mark.db
@@ -152,4 +155,37 @@ def test_advance_quiet_shows_no_progress(project: Project) -> None:
     ran = project.cli("--quiet", "advance", MID)
     assert ran.exit_code == 0, ran.output
     assert "rows updated" not in ran.output
+    assert project.one("SELECT count(email_norm) FROM users") == 2000
+
+
+def test_status_shows_a_running_backfill_and_its_pause_flag(project: Project) -> None:
+    """Status is read from inside the progress callback, i.e. while advance runs."""
+    _setup(project)
+    project.query("ANALYZE users")  # the estimated total comes from pg_class.reltuples
+    config = project.config()
+    seen: list[StatusReport] = []
+
+    def flag(paused: bool) -> None:
+        with psycopg.connect(project.db.dsn, autocommit=True) as conn:
+            set_paused(conn, schema="expandctl", migration_id=MID, paused=paused)
+
+    def tick(p: BackfillProgress) -> None:
+        if not seen:
+            seen.append(status(config))
+            flag(True)
+        elif p.paused and len(seen) == 1:
+            seen.append(status(config))
+            flag(False)
+
+    advance(config, MID, progress=tick)
+    running, paused = (report.migrations[0] for report in seen)
+    assert running.in_progress is not None and running.in_progress.running
+    [checkpoint] = running.backfill or []
+    assert checkpoint.rows_done == 400 and not checkpoint.finished and not checkpoint.paused
+    assert checkpoint.last_key == ["400"] and checkpoint.rows_estimate == 2000
+    line = describe_checkpoint(checkpoint)
+    assert "400 rows done of ~2,000 (20%)" in line and "not finished" in line
+    [checkpoint] = paused.backfill or []
+    assert checkpoint.paused and checkpoint.rows_done == 400
+    assert "PAUSED" in describe_checkpoint(checkpoint)
     assert project.one("SELECT count(email_norm) FROM users") == 2000
