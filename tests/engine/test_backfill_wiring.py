@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import jsonschema
 import psycopg
 import pytest
+from pydantic import BaseModel
 
 from expandctl.cli.cmd_status import describe_checkpoint
 from expandctl.commands.advance import advance
+from expandctl.commands.advance_dry_run import AdvanceDryRunReport
+from expandctl.commands.plan import PlanReport
 from expandctl.commands.status import StatusReport, status
 from expandctl.engine.backfill import BackfillProgress, set_paused
 from tests.engine.conftest import Project
@@ -31,6 +36,12 @@ set = { email_norm = "NULL" }
 where = "email_norm IS NULL"
 batch_size = 400
 """
+
+
+def _valid(model: type[BaseModel], text: str) -> Any:
+    data = json.loads(text)
+    jsonschema.validate(data, model.model_json_schema(mode="serialization"))
+    return data
 
 
 def _setup(project: Project, manifest: str = MANIFEST, rows: int = 2000) -> None:
@@ -56,7 +67,7 @@ def test_plan_shows_the_batch_update_with_the_key_from_the_catalog(project: Proj
     assert "UPDATE users SET" in text.output and "email_norm = (lower(email))" in text.output
     assert "(id) > (:last_id) AND (id) <= (:upper_id)" in text.output
 
-    shown = json.loads(project.cli("plan", MID, "--format", "json").output)
+    shown = _valid(PlanReport, project.cli("plan", MID, "--format", "json").output)
     [step] = shown["steps"]
     assert step["kind"] == "backfill" and step["batch_key"] == ["id"]
     assert "UPDATE users SET" in step["batch_sql"]
@@ -82,7 +93,7 @@ def test_status_shows_rows_done_of_an_interrupted_backfill(project: Project) -> 
     assert "backfill [0] public.users: 2,000 rows done" in text.output
     assert "last key (2000)" in text.output and "2,000 rows left" in text.output
 
-    shown = json.loads(project.cli("status", "--format", "json").output)
+    shown = _valid(StatusReport, project.cli("status", "--format", "json").output)
     [row] = shown["migrations"]
     [checkpoint] = row["backfill"]
     assert checkpoint["rows_done"] == 2000 and checkpoint["remaining"] == 2000
@@ -105,7 +116,8 @@ def test_advance_dry_run_times_one_batch_and_keeps_nothing(project: Project) -> 
     assert "would update 400 of 400 rows scanned (2,000 rows to do in all)" in text.output
     assert "nothing was kept" in text.output
 
-    shown = json.loads(project.cli("advance", MID, "--dry-run", "--format", "json").output)
+    dry = project.cli("advance", MID, "--dry-run", "--format", "json")
+    shown = _valid(AdvanceDryRunReport, dry.output)
     [batch] = shown["batches"]
     assert batch["rows_matched"] == 400 and batch["batch_ms"] > 0
     assert shown["executed"] is False and shown["plan"]["phase"] == "backfill"
