@@ -87,15 +87,23 @@ def advance_command(
         if dry.plan.refusals:
             click.get_current_context().exit(StateError.exit_code)
         return
-    report = advance(
-        app.config,
-        migration_id,
-        to=Phase(to) if to else None,
-        all_migrations=all_migrations,
-        yes=yes,
-        confirm=terminal_confirm(),
-        progress=None if app.quiet else ProgressRenderer(),
-    )
+    renderer = None if app.quiet else ProgressRenderer()
+    try:
+        report = advance(
+            app.config,
+            migration_id,
+            to=Phase(to) if to else None,
+            all_migrations=all_migrations,
+            yes=yes,
+            confirm=terminal_confirm(),
+            progress=renderer,
+        )
+    except BaseException:
+        if renderer is not None and renderer.tty and renderer.last_width:
+            # a bar left mid-line by a failure or Ctrl-C: the message goes below it
+            renderer.stream.write("\n")
+            renderer.stream.flush()
+        raise
     render_runs(report, output_format)
 
 

@@ -201,3 +201,14 @@ def test_status_shows_a_running_backfill_and_its_pause_flag(project: Project) ->
     assert checkpoint.paused and checkpoint.rows_done == 400
     assert "PAUSED" in describe_checkpoint(checkpoint)
     assert project.one("SELECT count(email_norm) FROM users") == 2000
+
+
+def test_advance_dry_run_says_when_advance_would_refuse(project: Project) -> None:
+    project.add("0001_a", expand="CREATE TABLE a (id int);")
+    project.add("0002_b", expand="CREATE TABLE b (id int);", manifest='requires = ["0001_a"]\n')
+    refused = project.cli("advance", "0002_b", "--dry-run")
+    assert refused.exit_code == 4, refused.output
+    assert "refused: " in refused.output and "0001_a" in refused.output
+    assert "nothing was executed" in refused.output
+    assert project.one("SELECT to_regclass('a')") is None
+    assert project.cli("advance", "--dry-run", "--all").exit_code == 2
