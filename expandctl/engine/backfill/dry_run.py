@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-from expandctl.engine.backfill.keyset import KeysetSql, batch_params, plan_text
+from expandctl.engine.backfill.keyset import KeysetSql, batch_params, find_upper, plan_text
 from expandctl.engine.backfill.models import BackfillDryRun
 from expandctl.engine.backfill.sizing import FIRST_AUTO_BATCH
 from expandctl.engine.backfill.spec_check import check_statements, resolve_table
@@ -41,9 +41,9 @@ def dry_run_batch(
         )
         if end is not None:
             started = time.monotonic()
-            row = conn.execute(sql.next_bound(lower=False), [*list(end), size]).fetchone()
-            if row is not None:
-                upper, scanned = list(row[:-1]), int(row[-1])
+            bound = find_upper(conn, sql, None, list(end), size)
+            if bound is not None:
+                upper, scanned = bound
                 cur = conn.execute(sql.update(lower=False), batch_params(None, upper))
                 matched = max(cur.rowcount, 0)
             elapsed_ms = (time.monotonic() - started) * 1000

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from expandctl.model.backfill import BackfillSpec
@@ -58,24 +60,34 @@ class KeysetSql:
         )
 
     def next_bound(self, *, lower: bool) -> sql.Composed:
-        """The last key of the next ``n`` rows: a LIMIT keyset scan, never OFFSET.
+        """The key ``n - 1`` rows past the lower key: the upper key of a full batch.
 
-        Parameters: [lower key...], end key..., n.
+        An index-only walk over this one batch's range, no sort and no text
+        conversion of the rows it skips. The OFFSET is bounded by the batch
+        size and starts at the last key, so it costs the same at the end of
+        the table as at its start (unlike an OFFSET over the whole table).
+        No row means fewer than ``n`` rows are left: see :func:`find_upper`.
+
+        Parameters: [lower key...], end key..., n - 1.
         """
-        order = sql.SQL(", ").join(sql.Identifier(k) for k in self.key)
-        order_desc = sql.SQL(", ").join(
-            sql.SQL("{} DESC").format(sql.Identifier("s", k)) for k in self.key
-        )
+        # qualified: a bare "id" in ORDER BY would sort the ::text output column
+        order = sql.SQL(", ").join(sql.Identifier("t", k) for k in self.key)
         return sql.SQL(
-            "SELECT {text_keys}, count(*) OVER () FROM ("
-            "SELECT {order} FROM {table} WHERE {range} ORDER BY {order} LIMIT %s"
-            ") AS s ORDER BY {order_desc} LIMIT 1"
+            "SELECT {text_keys} FROM {table} AS t WHERE {range} ORDER BY {order} OFFSET %s LIMIT 1"
         ).format(
-            text_keys=self._text_keys("s"),
-            order=order,
+            text_keys=self._text_keys("t"),
             table=self.table,
             range=self._range(lower=lower),
-            order_desc=order_desc,
+            order=order,
+        )
+
+    def count_range(self, *, lower: bool) -> sql.Composed:
+        """Rows left in ``(lower, end]``: only for the last, short batch of a pass.
+
+        Parameters: [lower key...], end key...
+        """
+        return sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
+            self.table, self._range(lower=lower)
         )
 
     def update(self, *, lower: bool) -> sql.Composed:
@@ -108,6 +120,27 @@ def batch_params(lower: Sequence[str] | None, upper: Sequence[str]) -> list[str]
     return [*(lower or ()), *upper]
 
 
+def find_upper(
+    conn: psycopg.Connection[Any],
+    keyset: KeysetSql,
+    lower: Sequence[str] | None,
+    end: Sequence[str],
+    size: int,
+) -> tuple[list[str], int] | None:
+    """The next batch's upper key and how many rows ``(lower, upper]`` holds.
+
+    None when ``(lower, end]`` is empty (rows were deleted meanwhile).
+    """
+    has_lower = lower is not None
+    params = batch_params(lower, end)
+    row = conn.execute(keyset.next_bound(lower=has_lower), [*params, size - 1]).fetchone()
+    if row is not None:
+        return list(row), size
+    counted = conn.execute(keyset.count_range(lower=has_lower), params).fetchone()
+    left = int(counted[0]) if counted else 0
+    return (list(end), left) if left else None
+
+
 def plan_text(spec: BackfillSpec, key: Sequence[str] | None = None) -> str:
     """The batch statement as ``plan`` shows it, with named placeholders."""
     from sqlglot import exp
@@ -121,8 +154,9 @@ def plan_text(spec: BackfillSpec, key: Sequence[str] | None = None) -> str:
     return (
         f"-- each batch, in its own transaction with SET LOCAL lock_timeout/statement_timeout:\n"
         f"SELECT {key_row} FROM {table}\n"
-        f"  WHERE ({key_row}) > ({last}) ORDER BY {key_row} LIMIT :batch_size;"
-        f"  -- :upper = the last of these\n"
+        f"  WHERE ({key_row}) > ({last}) ORDER BY {key_row}"
+        f" OFFSET :batch_size - 1 LIMIT 1;"
+        f"  -- :upper; an index-only walk of one batch\n"
         f"UPDATE {table} SET\n    {assignments}\n"
         f"  WHERE ({key_row}) > ({last}) AND ({key_row}) <= ({upper})\n"
         f"    AND ({spec.where});\n"

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from expandctl.engine.backfill import checkpoint as cps
-from expandctl.engine.backfill.keyset import KeysetSql, batch_params
+from expandctl.engine.backfill.keyset import KeysetSql, batch_params, find_upper
 from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
 from expandctl.engine.backfill.sizing import BatchSizer
 from expandctl.engine.backfill.spec_check import TableInfo, check_statements, resolve_table
@@ -225,19 +225,16 @@ class _Runner:
             )
             paused = cps.paused_query(self.conn, self.schema, self.migration_id)
             started = time.monotonic()
-            row = self.conn.execute(
-                sql.next_bound(lower=lower is not None),
-                [*batch_params(lower, cp.end_key), size],
-            ).fetchone()
+            bound = find_upper(self.conn, sql, lower, cp.end_key, size)
             if cps.paused_result(paused):
                 raise _Paused  # rolls back; nothing was locked yet
             after = replace(cp)
-            if row is None:  # nothing left in (last, end]: rows were deleted meanwhile
+            if bound is None:  # nothing left in (last, end]: rows were deleted meanwhile
                 after.last_key = list(cp.end_key)
                 cps.save(self.conn, self.schema, self.migration_id, self.index, after)
                 updated = scanned = 0
             else:
-                upper, scanned = list(row[:-1]), int(row[-1])
+                upper, scanned = bound
                 cur = self.conn.execute(
                     sql.update(lower=lower is not None), batch_params(lower, upper)
                 )
@@ -254,7 +251,7 @@ class _Runner:
         # measured after COMMIT: that is how long the rows stayed locked
         elapsed_ms = (time.monotonic() - started) * 1000
         self._advance(cp, after)
-        if row is None:
+        if bound is None:
             return True
         self.batch_ms.append(elapsed_ms)
         self.rows_updated += updated
