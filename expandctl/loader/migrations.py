@@ -81,18 +81,26 @@ def load_migration(folder: Path) -> Migration:
             path=folder,
             hint='every migration needs one, with at least description = "..."',
         )
-    manifest = parse_manifest(manifest_path)
+    manifest_raw, manifest_text = _read_file(manifest_path)
+    manifest = parse_manifest(manifest_text, manifest_path)
+    # Each file is read once: its text is loaded, its bytes go into the checksum.
+    digest = hashlib.sha256()
     sql_files: dict[str, SqlFile] = {}
     for path in files:
-        if path.name == MANIFEST_NAME or path.name.endswith(_IGNORED_SUFFIXES):
+        if path.name.endswith(_IGNORED_SUFFIXES):
             continue
-        if path.is_dir() or path.name not in SQL_FILE_NAMES:
+        if path.name == MANIFEST_NAME:
+            raw = manifest_raw
+        elif path.is_dir() or path.name not in SQL_FILE_NAMES:
             raise ManifestError(
                 f"unexpected file {path.name!r}",
                 path=path,
                 hint="phase files are named " + ", ".join(SQL_FILE_NAMES),
             )
-        sql_files[path.name] = _read_sql(path)
+        else:
+            raw, text = _read_file(path)
+            sql_files[path.name] = _sql_file(path, text)
+        digest.update(path.name.encode() + b"\0" + raw + b"\0")
     return Migration(
         id=folder.name,
         number=int(match["number"]),
@@ -100,13 +108,12 @@ def load_migration(folder: Path) -> Migration:
         path=str(folder),
         manifest=manifest,
         sql_files=sql_files,
-        checksum=_checksum_files(folder, files),
+        checksum=digest.hexdigest(),
         phase_checksums={phase: _phase_checksum(manifest, sql_files, phase) for phase in PHASES},
     )
 
 
-def parse_manifest(path: Path) -> Manifest:
-    text = _read_text(path)
+def parse_manifest(text: str, path: Path) -> Manifest:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -119,31 +126,26 @@ def parse_manifest(path: Path) -> Manifest:
         raise validation_error(exc, path, text, ManifestError) from None
 
 
-def _read_text(path: Path) -> str:
+def _read_file(path: Path) -> tuple[bytes, str]:
+    """The raw bytes (for the checksum) and the text with newlines normalised,
+    as ``Path.read_text`` gives it."""
     try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"not UTF-8 text ({exc.reason})", path=path) from None
+        raw = path.read_bytes()
     except OSError as exc:
         raise ManifestError(f"cannot read: {exc.strerror}", path=path) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"not UTF-8 text ({exc.reason})", path=path) from None
+    return raw, text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _read_sql(path: Path) -> SqlFile:
+def _sql_file(path: Path, text: str) -> SqlFile:
     if path.name in FORWARD_FILES:
         phase, rollback = FORWARD_FILES[path.name], False
     else:
         phase, rollback = ROLLBACK_FILES[path.name], True
-    return SqlFile(
-        name=path.name, path=str(path), text=_read_text(path), phase=phase, rollback=rollback
-    )
-
-
-def _checksum_files(folder: Path, files: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in files:
-        if path.is_file() and not path.name.endswith(_IGNORED_SUFFIXES):
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return SqlFile(name=path.name, path=str(path), text=text, phase=phase, rollback=rollback)
 
 
 def _phase_checksum(manifest: Manifest, sql_files: dict[str, SqlFile], phase: Phase) -> str:
@@ -168,21 +170,23 @@ def _phase_checksum(manifest: Manifest, sql_files: dict[str, SqlFile], phase: Ph
 def _check_requires(migrations: list[Migration]) -> None:
     order = {m.id: m.number for m in migrations}
     for migration in migrations:
-        manifest_path = Path(migration.path) / MANIFEST_NAME
-        text = manifest_path.read_text(encoding="utf-8")
-        line = line_of(key_lines(text), ["requires"])
         for required in migration.manifest.requires:
             if required not in order:
-                raise ManifestError(
+                raise _requires_error(
+                    migration,
                     f"requires {required!r}, which is not in the migrations directory",
-                    path=manifest_path,
-                    line=line,
-                    hint="check the spelling against 'expandctl list'",
+                    "check the spelling against 'expandctl list'",
                 )
             if order[required] >= migration.number:
-                raise ManifestError(
+                raise _requires_error(
+                    migration,
                     f"requires {required!r}, which comes later (or is this migration)",
-                    path=manifest_path,
-                    line=line,
-                    hint="a migration may only require earlier ones; renumber one of them",
+                    "a migration may only require earlier ones; renumber one of them",
                 )
+
+
+def _requires_error(migration: Migration, message: str, hint: str) -> ManifestError:
+    """Only a failing check goes back to the file, to find the line of ``requires``."""
+    manifest_path = Path(migration.path) / MANIFEST_NAME
+    line = line_of(key_lines(manifest_path.read_text(encoding="utf-8")), ["requires"])
+    return ManifestError(message, path=manifest_path, line=line, hint=hint)
