@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -46,6 +47,4 @@ def echo_json(data: BaseModel | list[Any] | dict[str, Any]) -> None:
     if isinstance(data, BaseModel):
         click.echo(data.model_dump_json(indent=2, by_alias=True))
     else:
-        import json
-
         click.echo(json.dumps(data, indent=2, default=str))

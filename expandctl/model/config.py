@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import PurePath
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,7 +53,5 @@ class ResolvedConfig(BaseModel):
 
     @property
     def migrations_path(self) -> str:
-        from pathlib import PurePath
-
         path = PurePath(self.settings.migrations_dir)
         return str(path if path.is_absolute() else PurePath(self.project_root) / path)
