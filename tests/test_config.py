@@ -49,6 +49,8 @@ def test_expandctl_toml_wins_over_pyproject_in_the_same_folder(tmp_path: Path) -
     [
         ('migrations_dir = "m"\nlock_timout = "1s"\n', "unknown key 'lock_timout'", 2),
         ("lock_timeout = 5\n", "unit", 1),
+        ('migrations_dir = "m"\nindex_timeout = "forever"\n', "index_timeout", 2),
+        ("index_timeout = 30\n", "unit", 1),
         ('pg_version = "fifteen"\n', "pg_version", 1),
         ('state_schema = "Bad-Name"\n', "state_schema", 1),
         ('[lint]\nseverity = { "locking" = "fatal" }\n', "lint.severity", 2),
@@ -72,6 +74,18 @@ def test_typo_in_pyproject_points_at_the_pyproject_line(tmp_path: Path) -> None:
         load_config(cwd=tmp_path, environ={})
     assert "unknown key 'state_shema'" in caught.value.message
     assert caught.value.line == 5
+
+
+def test_index_timeout_defaults_to_no_limit_and_zero_needs_no_unit(tmp_path: Path) -> None:
+    assert load_config(cwd=tmp_path, environ={}).settings.index_timeout == timedelta(0)
+    (tmp_path / "expandctl.toml").write_text('index_timeout = "0"\n')
+    assert load_config(cwd=tmp_path, environ={}).settings.index_timeout == timedelta(0)
+    (tmp_path / "expandctl.toml").write_text('index_timeout = "6h"\nstatement_timeout = "1min"\n')
+    settings = load_config(cwd=tmp_path, environ={}).settings
+    assert (settings.index_timeout, settings.statement_timeout) == (
+        timedelta(hours=6),
+        timedelta(minutes=1),
+    )
 
 
 def test_explicit_config_file_must_exist(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg import sql
 
 from expandctl.engine.connection import Connection, database_error
@@ -50,6 +51,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("expandctl")
 _CONCURRENTLY = re.compile(r"\bconcurrently\b", re.IGNORECASE)
+
+# The statements that build or drop an index CONCURRENTLY: index_timeout bounds
+# them instead of statement_timeout (unnamed builds and REINDEX included).
+_INDEX_CONCURRENTLY = re.compile(
+    r"^(?:create\s+(?:unique\s+)?index|drop\s+index|reindex)\b.*\bconcurrently\b", re.IGNORECASE
+)
 
 # Test-only hooks, never for production: sleep after recording this many steps
 # done (PAUSE_ENV), or after running this 1-based autocommit step but before
@@ -307,6 +314,12 @@ def _run_group(
             # (a report, pg_dump) without blocking reads or writes; a short lock_timeout
             # would only make it fail, leave an INVALID index, and rebuild it again.
             ctx.work.execute("SELECT set_config('lock_timeout', '0', false)")
+            if is_concurrent_index_step(step):
+                # An index build can rightly take hours: it has its own limit.
+                ctx.work.execute(
+                    "SELECT set_config('statement_timeout', %s, false)",
+                    (format_duration(ctx.settings.index_timeout),),
+                )
             try:
                 ctx.work.execute(_query(step.sql))
             finally:
@@ -354,6 +367,15 @@ def _run_group(
         else:
             ctx.store.mark_step(ctx.work, plan.migration_id, next_step)
     return retries
+
+
+def is_concurrent_index_step(step: SqlStep) -> bool:
+    """Runs under index_timeout instead of statement_timeout."""
+    if not step.autocommit:
+        return False
+    return step.concurrent_index is not None or bool(
+        _INDEX_CONCURRENTLY.match(without_comments(step.sql))
+    )
 
 
 def _query(text: str) -> sql.SQL:
@@ -475,8 +497,25 @@ def _step_error(
     done = (
         f"steps before {recorded + 1} are recorded done" if recorded else "no step is recorded done"
     )
-    error.hint = f"{done}; fix the cause and run the same command again to resume"
+    advice = _timeout_advice(ctx.settings, current[1] if current else None, exc)
+    error.hint = f"{done}; {advice or 'fix the cause'} and run the same command again to resume"
     return error
+
+
+def _timeout_advice(settings: Settings, step: Step | None, exc: psycopg.Error) -> str | None:
+    """Which limit to raise, when the timeout the engine set cancelled the step."""
+    if not isinstance(exc, pg_errors.QueryCanceled) or not isinstance(step, SqlStep):
+        return None
+    if "statement timeout" not in (exc.diag.message_primary or ""):
+        return None  # cancelled by someone (pg_cancel_backend), not by a limit
+    if is_concurrent_index_step(step):
+        limit = format_duration(settings.index_timeout)
+        return (
+            f"the index step ran longer than index_timeout ({limit}): raise it "
+            '("0" is no limit; the INVALID index left behind is dropped and rebuilt)'
+        )
+    limit = format_duration(settings.statement_timeout)
+    return f"the step ran longer than statement_timeout ({limit}): raise it"
 
 
 def _fail(

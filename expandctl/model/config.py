@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import PurePath
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from expandctl.model.durations import Duration
 
 Severity = Literal["error", "warning", "off"]
+
+
+def _zero_needs_no_unit(value: object) -> object:
+    # 0 is PostgreSQL's "no limit" and means the same in every unit.
+    if not isinstance(value, bool) and value in ("0", 0):
+        return timedelta(0)
+    return value
+
+
+# A duration where "0" (or "0s") means no limit.
+Timeout = Annotated[Duration, BeforeValidator(_zero_needs_no_unit)]
 
 
 class LintSettings(BaseModel):
@@ -34,6 +45,10 @@ class Settings(BaseModel):
     state_schema: str = Field(default="expandctl", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     lock_timeout: Duration = timedelta(seconds=1)
     statement_timeout: Duration = timedelta(minutes=10)
+    # Bounds CREATE/DROP INDEX CONCURRENTLY and REINDEX … CONCURRENTLY instead of
+    # statement_timeout. No limit by default: such a build blocks no reads or
+    # writes, and cancelling it throws hours of work away (docs/configuration.md).
+    index_timeout: Timeout = timedelta(0)
     lock_retries: int = Field(default=8, ge=0, le=100)
     advisory_lock_wait: Duration = timedelta(seconds=10)
     pg_version: int = Field(default=15, ge=11, le=30)
