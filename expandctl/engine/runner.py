@@ -14,7 +14,6 @@ import contextlib
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,10 +60,14 @@ _INDEX_CONCURRENTLY = re.compile(
 # Test-only hooks, never for production: sleep after recording this many steps
 # done (PAUSE_ENV), or after running this 1-based autocommit step but before
 # recording it (PAUSE_BEFORE_RECORD_ENV), so a test can kill -9 the process at
-# an exact point. PAUSE_SECONDS_ENV bounds the sleep (default an hour).
+# an exact point. PAUSE_SECONDS_ENV bounds the sleep (default an hour). They do
+# nothing unless HOOKS_ARMED_ENV=1 too: one stray variable in production must not
+# hold the migration lock for an hour.
 PAUSE_ENV = "EXPANDCTL_TEST_PAUSE_AFTER_STEP"
 PAUSE_BEFORE_RECORD_ENV = "EXPANDCTL_TEST_PAUSE_BEFORE_RECORD"
 PAUSE_SECONDS_ENV = "EXPANDCTL_TEST_PAUSE_SECONDS"
+HOOKS_ARMED_ENV = "EXPANDCTL_TEST_HOOKS_ARMED"
+_unarmed_warned: set[str] = set()  # warn once per process about an ignored hook
 
 
 @dataclass
@@ -569,6 +572,28 @@ def _event(
 
 def _test_pause(variable: str, step: int) -> None:
     wanted = os.environ.get(variable)
-    if wanted and wanted.isdigit() and int(wanted) == step:
-        print(f"expandctl test pause: {variable}={step}", file=sys.stderr, flush=True)
-        time.sleep(float(os.environ.get(PAUSE_SECONDS_ENV, "3600")))
+    if not wanted:
+        return
+    if os.environ.get(HOOKS_ARMED_ENV) != "1":
+        if variable not in _unarmed_warned:
+            _unarmed_warned.add(variable)
+            log.warning(
+                "ignoring %s: it is a test-only hook (it sleeps holding the migration lock) "
+                "and %s=1 is not set; unset %s",
+                variable,
+                HOOKS_ARMED_ENV,
+                variable,
+            )
+        return
+    if wanted.isdigit() and int(wanted) == step:
+        seconds = float(os.environ.get(PAUSE_SECONDS_ENV, "3600"))
+        # Tests wait for this line on stderr ("expandctl test pause") before they kill us.
+        log.warning(
+            "expandctl test pause: %s=%d (armed by %s=1): sleeping %gs holding the "
+            "migration lock; never set these outside tests",
+            variable,
+            step,
+            HOOKS_ARMED_ENV,
+            seconds,
+        )
+        time.sleep(seconds)

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from expandctl.commands.advance import advance
+from expandctl.engine.runner import HOOKS_ARMED_ENV
 from expandctl.errors import DatabaseError
 from tests.conftest import PROJECT_ROOT
 from tests.engine.conftest import Project
@@ -124,7 +125,8 @@ def test_kill_9_at_a_step_boundary_then_rerun_equals_an_uninterrupted_run(
 ) -> None:
     project.add("0001_items", expand=CRASH_EXPAND)
     expected = uninterrupted(project)
-    proc = _start(project, project.db.url, "advance", "0001_items", **{variable: str(step)})
+    armed = {variable: str(step), HOOKS_ARMED_ENV: "1"}
+    proc = _start(project, project.db.url, "advance", "0001_items", **armed)
     try:
         _wait_for_pause(proc)
     finally:
