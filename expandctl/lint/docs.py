@@ -63,9 +63,7 @@ def render_rules_markdown() -> str:
     ]
     for rule in RULES:
         anchor = f"{rule.id.lower()}-{rule.name}"
-        lines.append(
-            f"| [{rule.id}](#{anchor}) | `{rule.name}` | {rule.group} | {rule.severity} |"
-        )
+        lines.append(f"| [{rule.id}](#{anchor}) | `{rule.name}` | {rule.group} | {rule.severity} |")
     for group, description in GROUPS.items():
         lines += ["", f"## {group}", "", f"_{description}._"]
         for rule in (r for r in RULES if r.group == group):

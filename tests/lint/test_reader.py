@@ -106,9 +106,7 @@ def test_pin_sqlglot_cannot_parse_these(sql: str) -> None:
 
 def test_pin_sqlglot_misreads_start_transaction() -> None:
     # Parsed as a column alias: the reader must not trust the parse for it.
-    assert not isinstance(
-        sqlglot.parse_one("START TRANSACTION", read="postgres"), exp.Transaction
-    )
+    assert not isinstance(sqlglot.parse_one("START TRANSACTION", read="postgres"), exp.Transaction)
     assert isinstance(read_actions("START TRANSACTION")[0], a.Begin)
 
 
