@@ -46,6 +46,10 @@ class Column:
 class CreateTable(Action):
     columns: tuple[Column, ...] = ()
     primary_key_columns: tuple[str, ...] = ()
+    # Other tables it is tied to, whose locks dropping it also takes: what its
+    # foreign keys reference, the table it inherits from or partitions.
+    links: tuple[str, ...] = ()
+    as_query: bool = False  # CREATE TABLE ... AS: filled by running a query
 
 
 @dataclass(slots=True)
@@ -77,6 +81,7 @@ class AddConstraint(Action):
     using_index: str | None = None
     definition: str = ""  # e.g. "CHECK (email IS NOT NULL)"
     not_null_column: str | None = None  # set for CHECK (col IS NOT NULL)
+    references: str | None = None  # the table a FOREIGN KEY points at
 
 
 @dataclass(slots=True)
@@ -178,6 +183,7 @@ class LockTable(Action):
 class Partition(Action):
     how: str = ""  # "attach", "detach"
     concurrently: bool = False
+    partition: str = ""  # the table attached or detached (``table`` is the parent)
 
 
 @dataclass(slots=True)
@@ -235,6 +241,8 @@ class Dynamic(Action):
     """DO blocks and EXECUTE: SQL that only exists at run time."""
 
     what: str = ""
+    # A DO block that only reads the system catalog and raises (see ``do_block``).
+    catalog_check: bool = False
 
 
 @dataclass(slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from expandctl.lint import actions as a
 from expandctl.lint.columns import read_column
+from expandctl.lint.do_block import is_catalog_check
 from expandctl.lint.tokens import (
     PUNCT,
     STRING,
@@ -93,7 +94,8 @@ def _end(cur: Cursor) -> list[a.Action]:
 
 def _dynamic(cur: Cursor) -> list[a.Action]:
     what = {"DO": "a DO block", "EXECUTE": "EXECUTE", "CALL": "CALL of a procedure"}
-    return [a.Dynamic(what=what.get(cur.word(), cur.word()))]
+    check = cur.word() == "DO" and is_catalog_check(cur.toks)
+    return [a.Dynamic(what=what.get(cur.word(), cur.word()), catalog_check=check)]
 
 
 def _prepare(cur: Cursor) -> list[a.Action]:
@@ -150,11 +152,18 @@ def _create_table(cur: Cursor) -> a.Action:
     cur.skip_optional(("IF", "NOT", "EXISTS"))
     table = cur.name()
     tok = cur.peek()
+    as_query = _has_top_level_as(cur.rest())
     if tok is None or tok.text != "(":
-        return a.CreateTable(table=table)  # AS query, PARTITION OF, OF type
-    inner, _ = inner_group(cur.toks, cur.i)
+        parent = Cursor(cur.toks, cur.i + 2).name() if cur.at("PARTITION", "OF") else ""
+        return a.CreateTable(table=table, links=(parent,) if parent else (), as_query=as_query)
+    inner, after = inner_group(cur.toks, cur.i)
     columns: list[a.Column] = []
     primary_key: tuple[str, ...] = ()
+    links = _referenced_tables(inner)
+    rest = Cursor(cur.toks, after)
+    if rest.accept("INHERITS"):
+        parents, _ = inner_group(cur.toks, rest.i)
+        links += tuple(Cursor(part).name() for part in split_top_level(parents))
     for element in split_top_level(inner):
         head = element[0].word
         if head in _CONSTRAINT_STARTS or head == "LIKE":
@@ -168,7 +177,33 @@ def _create_table(cur: Cursor) -> a.Action:
         columns.append(read_column(element))
     if not primary_key:
         primary_key = tuple(c.name for c in columns if c.primary_key)
-    return a.CreateTable(table=table, columns=tuple(columns), primary_key_columns=primary_key)
+    return a.CreateTable(
+        table=table,
+        columns=tuple(columns),
+        primary_key_columns=primary_key,
+        links=links,
+        as_query=as_query,
+    )
+
+
+def _has_top_level_as(toks: list[Tok]) -> bool:
+    """CREATE TABLE ... AS query: an AS outside parentheses (a column's AS IDENTITY is inside)."""
+    depth = 0
+    for tok in toks:
+        if tok.kind == PUNCT:
+            depth += (tok.text == "(") - (tok.text == ")")
+        elif depth == 0 and tok.word == "AS":
+            return True
+    return False
+
+
+def _referenced_tables(toks: list[Tok]) -> tuple[str, ...]:
+    """The table named after each REFERENCES (a column's or a table constraint's)."""
+    return tuple(
+        name
+        for at, tok in enumerate(toks)
+        if tok.word == "REFERENCES" and (name := Cursor(toks, at + 1).name())
+    )
 
 
 # --- DROP -------------------------------------------------------------------
@@ -293,7 +328,13 @@ def _alter_table(cur: Cursor) -> list[a.Action]:
     if cur.word() in ("ATTACH", "DETACH"):
         how = cur.word().lower()
         words = {t.word for t in cur.rest()}
-        return [a.Partition(table=table, how=how, concurrently="CONCURRENTLY" in words)]
+        cur.i += 1
+        partition = cur.name() if cur.accept("PARTITION") else ""
+        return [
+            a.Partition(
+                table=table, how=how, concurrently="CONCURRENTLY" in words, partition=partition
+            )
+        ]
     return [_alter_table_clause(table, part) for part in split_top_level(cur.rest())]
 
 
@@ -380,6 +421,7 @@ def _add_constraint(table: str, cur: Cursor) -> a.Action:
         core = [t for t in inner if not (t.kind == PUNCT and t.text in "()")]
         if len(core) == 4 and [t.word for t in core[1:]] == ["IS", "NOT", "NULL"]:
             not_null_column = core[0].name
+    references = _referenced_tables(body) if kind == "foreign key" else ()
     return a.AddConstraint(
         table=table,
         name=name,
@@ -388,6 +430,7 @@ def _add_constraint(table: str, cur: Cursor) -> a.Action:
         using_index=using_index,
         definition=render(body),
         not_null_column=not_null_column,
+        references=references[0] if references else None,
     )
 
 

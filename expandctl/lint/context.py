@@ -47,6 +47,9 @@ class LintContext:
     pending_not_null: dict[Key, str] = field(default_factory=dict)  # (table, constraint) -> column
     not_null_columns: set[Key] = field(default_factory=set)
     nullable_columns: set[Key] = field(default_factory=set)
+    # table -> the tables whose lock dropping it also takes (its foreign keys'
+    # targets, the parent it inherits from or is a partition of)
+    linked_tables: dict[str, set[str]] = field(default_factory=dict)
     tx: TransactionState = field(default_factory=TransactionState)
     # Phase files and operation SQL: ``advance`` runs consecutive transactional
     # statements in one transaction (a group) and autocommit ones alone, so a
@@ -65,6 +68,17 @@ class LintContext:
             return False
         key = ("table", norm(table))
         return key in self.file_created or key in self.migration_created
+
+    def no_traffic_on(self, table: str) -> bool:
+        """No query of the running application holds or waits for a lock on this table.
+
+        True for a new table (``is_new_table``) and, in a rollback, for one the
+        forward file being undone created: the old code a rollback is for never
+        knew it. About locks only: a forward-created table may hold rows by now.
+        """
+        if self.is_new_table(table):
+            return True
+        return self.rollback and ("table", norm(table)) in self.forward_created
 
     def is_new_column(self, table: str | None, column: str) -> bool:
         return self.is_new_table(table) or (
@@ -124,6 +138,7 @@ class LintContext:
         if isinstance(action, a.CreateTable) and action.table:
             table = norm(action.table)
             self.file_created.add(("table", table))
+            self._link(table, *action.links)
             for col in action.columns:
                 target = self.not_null_columns if col.not_null else self.nullable_columns
                 target.add((table, col.name))
@@ -136,6 +151,8 @@ class LintContext:
             self.file_created.add(("column", f"{table}.{action.column.name}"))
             target = self.not_null_columns if action.column.not_null else self.nullable_columns
             target.add((table, action.column.name))
+            if action.column.references:
+                self._link(table, action.column.references)
         elif isinstance(action, a.AddConstraint) and action.table:
             self._apply_constraint(action)
         elif isinstance(action, a.ValidateConstraint) and action.table:
@@ -149,12 +166,19 @@ class LintContext:
             self.not_null_columns.discard((norm(action.table), action.column))
         elif isinstance(action, a.Rename) and action.kind == "table":
             self.file_created.add(("table", norm(action.new_name)))
+        elif isinstance(action, a.Partition) and action.how == "attach" and action.partition:
+            self._link(norm(action.partition), action.table or "")
         self._apply_transaction(statement, action)
+
+    def _link(self, table: str, *others: str) -> None:
+        self.linked_tables.setdefault(table, set()).update(norm(o) for o in others if o)
 
     def _apply_constraint(self, action: a.AddConstraint) -> None:
         table = norm(action.table or "")
         if action.name:
             self.file_created.add(("constraint", f"{table}.{action.name}"))
+        if action.references:
+            self._link(table, action.references)
         if action.not_null_column is None:
             return
         if action.not_valid:
@@ -169,7 +193,7 @@ class LintContext:
                 self.group = TransactionState()  # it runs alone: the group before it committed
             elif self.group.exclusive_table is None:
                 table = takes_access_exclusive(action)
-                if table is not None and not self.is_new_table(table):
+                if table is not None and not self.no_traffic_on(table):
                     self.group.exclusive_table = table
             return
         if isinstance(action, a.Begin):
@@ -179,7 +203,7 @@ class LintContext:
             self.tx = TransactionState()
         elif tx.open_at is not None and tx.exclusive_table is None:
             table = takes_access_exclusive(action)
-            if table is not None and not self.is_new_table(table):
+            if table is not None and not self.no_traffic_on(table):
                 tx.exclusive_table = table
 
     def next_file(self) -> None:

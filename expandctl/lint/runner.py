@@ -242,6 +242,7 @@ def lint_migration(
                 pg_version=pg_version,
                 migration_created=set(earlier),
                 forward_created=forward_created,
+                linked_tables={table: set(links) for table, links in ctx.linked_tables.items()},
                 managed_transactions=True,
             )
             results.append(

@@ -68,6 +68,7 @@ def run_case(case: Case) -> list[Finding]:
         forward = LintContext()
         lint_sql(case.forward, phase=case.phase, source_name="forward.sql", context=forward)
         context.forward_created = set(forward.file_created)
+        context.linked_tables = forward.linked_tables
     return lint_sql(
         case.sql,
         phase=case.phase,

@@ -50,8 +50,18 @@ def held_lock(ctx: LintContext, statement: Statement, action: a.Action) -> str |
 def _instant(action: a.Action, ctx: LintContext, held: str, statement: Statement) -> bool:
     """True when the action neither scans, writes rows, nor waits for another table's lock."""
     same_table = action.table is not None and norm(action.table) == norm(held)
+    if isinstance(action, a.DropObjects) and action.kind == "table":
+        return _drops_untouched_tables(action, ctx, held)
+    for other in _other_tables_locked(action):
+        if not (norm(other) == norm(held) or ctx.no_traffic_on(other)):
+            return False  # it queues for that table's lock while every query on held waits
     if action.table is not None and ctx.is_new_table(action.table):
         return True
+    if isinstance(action, a.Dynamic):
+        # the operations' precondition checks: read the catalog, raise or do nothing
+        return action.catalog_check
+    if isinstance(action, a.CreateTable):
+        return not action.as_query  # an empty new table; AS query reads rows
     if isinstance(action, a.Harmless):
         if action.what in ("SET", "RESET", "COMMENT", "SAVEPOINT", "RELEASE"):
             return True
@@ -67,9 +77,38 @@ def _instant(action: a.Action, ctx: LintContext, held: str, statement: Statement
         plain = not (col.references or col.check or col.unique or col.primary_key)
         return same_table and plain and rewrite_reason(action, ctx.pg_version) is None
     if isinstance(action, a.AddConstraint):
-        # NOT VALID CHECK is catalog-only; a FOREIGN KEY also locks the other table
-        return same_table and action.not_valid and action.kind == "check"
+        # NOT VALID: no scan. A foreign key's lock on the table it references
+        # (SHARE ROW EXCLUSIVE) was judged above.
+        return same_table and action.not_valid and action.kind in ("check", "foreign key")
     if isinstance(action, a.SetNotNull):
         proven = (norm(held), action.column) in ctx.validated_not_null
         return same_table and proven and ctx.pg_version >= 12
     return same_table and isinstance(action, _CATALOG_ONLY)
+
+
+def _other_tables_locked(action: a.Action) -> tuple[str, ...]:
+    """Tables besides its own the action locks: what a new foreign key references, a parent."""
+    if isinstance(action, a.AddConstraint) and action.kind == "foreign key":
+        return (action.references or "?",)  # unread: assume a busy table
+    if isinstance(action, a.AddColumn) and action.column.references:
+        return (action.column.references,)
+    if isinstance(action, a.CreateTable):
+        return action.links
+    return ()
+
+
+def _drops_untouched_tables(action: a.DropObjects, ctx: LintContext, held: str) -> bool:
+    """DROP TABLE of tables no running query uses: instant, however many rows they hold.
+
+    The files are unlinked at commit, so the time is in the locks: on each
+    dropped table, on what its foreign keys reference and on its parent
+    (PostgreSQL takes ACCESS EXCLUSIVE on those too), and with CASCADE on
+    whatever depends on it. Each must be the lock already held or a table
+    without traffic.
+    """
+    if action.cascade or not action.names:
+        return False
+    linked = {t for name in action.names for t in ctx.linked_tables.get(norm(name), ())}
+    return all(
+        norm(table) == norm(held) or ctx.no_traffic_on(table) for table in (*action.names, *linked)
+    )
