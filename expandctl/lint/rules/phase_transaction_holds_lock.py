@@ -21,11 +21,18 @@ class PhaseTransactionHoldsLock(Rule):
     group. A strong lock taken early in a group is therefore held while the
     later statements run: a ``VALIDATE CONSTRAINT`` after ``ADD CONSTRAINT
     ... NOT VALID`` on the same table scans the whole table with every query
-    on it blocked — exactly what the NOT VALID split was meant to avoid.
-    Instant follow-ups are not counted (catalog-only changes to the same
-    table, SET, creating functions, ``SELECT ... LIMIT 0`` shape checks).
-    Warning by default, because the grouping is the runner's; make it an
-    error with ``severity = { L114 = "error" }``.
+    on it blocked — exactly what the NOT VALID split was meant to avoid. So
+    is a statement that queues for another busy table's lock. Instant
+    follow-ups are not counted: catalog-only changes to the same table, SET,
+    creating functions, ``SELECT ... LIMIT 0`` shape checks, the operations'
+    catalog checks (a DO block that only reads pg_catalog and raises; any
+    other DO block counts), creating an empty table, dropping a table no
+    running code uses (created in this migration, or by the phase a rollback
+    undoes), and a foreign key added NOT VALID that references the locked
+    table or such a new table. Warning by default: it still counts some
+    statements that are instant (``GRANT``, ``DROP TRIGGER`` on the locked
+    table, a one-row ``INSERT``), which as errors would fail CI for no
+    hazard; make it an error with ``severity = { L114 = "error" }``.
 
     Safe alternative: put the statement that takes the strong lock last in
     the phase, or move the slow statement to the next phase (validate in
