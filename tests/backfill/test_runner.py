@@ -217,3 +217,17 @@ def test_remaining_rows_counts_what_is_left(pg_database: PgDatabase) -> None:
     run(pg_database, spec())
     with pg_database.connect() as conn:
         assert remaining_rows(conn, spec()) == 0
+
+
+def test_percent_signs_in_expressions_reach_the_server_as_written(pg_database: PgDatabase) -> None:
+    # LIKE patterns and modulo: the batch statement also carries %s parameters,
+    # so a stray % used to be read as a placeholder and fail before any batch ran.
+    make_users(pg_database, 1_000)
+    backfill = spec(
+        set={"email_norm": "CASE WHEN id % 2 = 0 THEN lower(email) ELSE 'odd%' END"},
+        where="email_norm IS NULL AND email LIKE 'User%'",
+    )
+    result = run(pg_database, backfill)
+    assert result.rows_updated == 1_000 and result.remaining == 0
+    assert scalar(pg_database, "SELECT count(*) FROM users WHERE email_norm = %s", ("odd%",)) == 500
+    assert wrong_rows(pg_database) == 500  # the odd rows hold the literal, not lower(email)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -123,25 +124,7 @@ def save(
 ) -> None:
     """Upsert the row; call inside the batch's transaction."""
     conn.execute(
-        sql.SQL(
-            "INSERT INTO {} AS c (migration_id, idx, table_name, key_columns, last_key, end_key,"
-            " pass_number, rows_done, rows_scanned, rows_estimate, batches, retries,"
-            " last_batch_size, last_batch_ms, busy_seconds, finished, remaining, finished_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " CASE WHEN %s THEN now() END)"
-            " ON CONFLICT (migration_id, idx) DO UPDATE SET"
-            " table_name = excluded.table_name, key_columns = excluded.key_columns,"
-            " last_key = excluded.last_key, end_key = excluded.end_key,"
-            " pass_number = excluded.pass_number, rows_done = excluded.rows_done,"
-            " rows_scanned = excluded.rows_scanned,"
-            " rows_estimate = excluded.rows_estimate, batches = excluded.batches,"
-            " retries = excluded.retries, last_batch_size = excluded.last_batch_size,"
-            " last_batch_ms = excluded.last_batch_ms, busy_seconds = excluded.busy_seconds,"
-            " finished = excluded.finished, remaining = excluded.remaining,"
-            " finished_at = excluded.finished_at, updated_at = now(),"
-            " started_at = CASE WHEN c.pass_number <> excluded.pass_number"
-            "   THEN now() ELSE c.started_at END"
-        ).format(_ident(schema, CHECKPOINTS)),
+        _save_query(schema),
         (
             migration_id,
             index,
@@ -165,19 +148,69 @@ def save(
     )
 
 
-def paused_query(
-    conn: psycopg.Connection[Any], schema: str, migration_id: str
+@cache
+def _save_query(schema: str) -> bytes:
+    # Rendered once per schema: it runs with every batch.
+    return (
+        sql.SQL(
+            "INSERT INTO {} AS c (migration_id, idx, table_name, key_columns, last_key, end_key,"
+            " pass_number, rows_done, rows_scanned, rows_estimate, batches, retries,"
+            " last_batch_size, last_batch_ms, busy_seconds, finished, remaining, finished_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " CASE WHEN %s THEN now() END)"
+            " ON CONFLICT (migration_id, idx) DO UPDATE SET"
+            " table_name = excluded.table_name, key_columns = excluded.key_columns,"
+            " last_key = excluded.last_key, end_key = excluded.end_key,"
+            " pass_number = excluded.pass_number, rows_done = excluded.rows_done,"
+            " rows_scanned = excluded.rows_scanned,"
+            " rows_estimate = excluded.rows_estimate, batches = excluded.batches,"
+            " retries = excluded.retries, last_batch_size = excluded.last_batch_size,"
+            " last_batch_ms = excluded.last_batch_ms, busy_seconds = excluded.busy_seconds,"
+            " finished = excluded.finished, remaining = excluded.remaining,"
+            " finished_at = excluded.finished_at, updated_at = now(),"
+            " started_at = CASE WHEN c.pass_number <> excluded.pass_number"
+            "   THEN now() ELSE c.started_at END"
+        )
+        .format(_ident(schema, CHECKPOINTS))
+        .as_bytes(None)
+    )
+
+
+def begin_batch(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    migration_id: str,
+    *,
+    lock_timeout_ms: int,
+    statement_timeout_ms: int,
 ) -> psycopg.Cursor[Any]:
-    """Queue the pause-flag read (in pipeline mode the answer comes with the next sync)."""
+    """Queue the batch's timeouts and the pause-flag read as one statement.
+
+    In pipeline mode the answer comes with the next sync; read it with
+    :func:`paused_result`.
+    """
     return conn.execute(
-        sql.SQL("SELECT paused FROM {} WHERE migration_id = %s").format(_ident(schema, CONTROL)),
-        (migration_id,),
+        _begin_query(schema),
+        (f"{lock_timeout_ms}ms", f"{statement_timeout_ms}ms", migration_id),
+    )
+
+
+@cache
+def _begin_query(schema: str) -> bytes:
+    return (
+        sql.SQL(
+            "SELECT set_config('lock_timeout', %s, true),"
+            " set_config('statement_timeout', %s, true),"
+            " coalesce((SELECT paused FROM {} WHERE migration_id = %s), false)"
+        )
+        .format(_ident(schema, CONTROL))
+        .as_bytes(None)
     )
 
 
 def paused_result(cur: psycopg.Cursor[Any]) -> bool:
     row = cur.fetchone()
-    return bool(row and row[0])
+    return bool(row and row[-1])
 
 
 def is_paused(conn: psycopg.Connection[Any], schema: str, migration_id: str) -> bool:

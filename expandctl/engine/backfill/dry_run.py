@@ -44,7 +44,7 @@ def dry_run_batch(
             bound = find_upper(conn, sql, None, list(end), size)
             if bound is not None:
                 upper, scanned = bound
-                cur = conn.execute(sql.update(lower=False), batch_params(None, upper))
+                cur = conn.execute(sql.queries.update[False], batch_params(None, upper))
                 matched = max(cur.rowcount, 0)
             elapsed_ms = (time.monotonic() - started) * 1000
     return BackfillDryRun(

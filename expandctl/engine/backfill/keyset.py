@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -98,14 +99,25 @@ class KeysetSql:
         # Expressions were checked to be single expressions; the newlines keep a
         # trailing ``--`` comment from swallowing the closing parenthesis.
         assignments = sql.SQL(", ").join(
-            sql.SQL("{} = (\n{}\n)").format(sql.Identifier(col), sql.SQL(expr))
+            sql.SQL("{} = (\n{}\n)").format(sql.Identifier(col), _with_params(expr))
             for col, expr in self.spec.set.items()
         )
         return sql.SQL("UPDATE {table} SET {assignments} WHERE {range} AND (\n{where}\n)").format(
             table=self.table,
             assignments=assignments,
             range=self._range(lower=lower),
-            where=sql.SQL(self.spec.where),
+            where=_with_params(self.spec.where),
+        )
+
+    @cached_property
+    def queries(self) -> BatchQueries:
+        """The per-batch statements rendered once: composing them costs ~0.1 ms a batch."""
+
+        def both(build: Any) -> tuple[bytes, bytes]:
+            return build(lower=False).as_bytes(None), build(lower=True).as_bytes(None)
+
+        return BatchQueries(
+            bound=both(self.next_bound), update=both(self.update), count=both(self.count_range)
         )
 
     def remaining(self) -> sql.Composed:
@@ -114,6 +126,24 @@ class KeysetSql:
             self.table,
             sql.SQL(self.spec.where),
         )
+
+
+def _with_params(expression: str) -> sql.SQL:
+    """A manifest expression inside a statement that also takes ``%s`` parameters.
+
+    psycopg reads every ``%`` of such a statement as a placeholder, so the
+    ``%`` of ``LIKE 'a%'`` or a modulo must be doubled to reach the server as is.
+    """
+    return sql.SQL(expression.replace("%", "%%"))
+
+
+@dataclass(frozen=True)
+class BatchQueries:
+    """Rendered statements, each as ``(without lower key, with lower key)``."""
+
+    bound: tuple[bytes, bytes]
+    update: tuple[bytes, bytes]
+    count: tuple[bytes, bytes]
 
 
 def batch_params(lower: Sequence[str] | None, upper: Sequence[str]) -> list[str]:
@@ -133,10 +163,11 @@ def find_upper(
     """
     has_lower = lower is not None
     params = batch_params(lower, end)
-    row = conn.execute(keyset.next_bound(lower=has_lower), [*params, size - 1]).fetchone()
+    queries = keyset.queries
+    row = conn.execute(queries.bound[has_lower], [*params, size - 1]).fetchone()
     if row is not None:
         return list(row), size
-    counted = conn.execute(keyset.count_range(lower=has_lower), params).fetchone()
+    counted = conn.execute(queries.count[has_lower], params).fetchone()
     left = int(counted[0]) if counted else 0
     return (list(end), left) if left else None
 

@@ -206,7 +206,8 @@ class _Runner:
     def _batch(self, sql: KeysetSql, cp: cps.Checkpoint) -> bool:
         """One batch in one transaction, pipelined: three round trips.
 
-        1. BEGIN, SET LOCAL timeouts, read the pause flag, find the upper key;
+        1. BEGIN, SET LOCAL timeouts and read the pause flag (one statement),
+           find the upper key;
         2. the UPDATE;
         3. the checkpoint and COMMIT.
         ``cp`` is only advanced once the COMMIT went through.
@@ -218,12 +219,13 @@ class _Runner:
             # Not synchronous_commit = off, though it would be safe (data and checkpoint
             # commit together): measured, it moves our WAL flushes into the
             # application's commits and raised their p99 (docs/performance.md).
-            self.conn.execute(
-                "SELECT set_config('lock_timeout', %s, true),"
-                " set_config('statement_timeout', %s, true)",
-                (f"{self.lock_timeout_ms}ms", f"{self.statement_timeout_ms}ms"),
+            paused = cps.begin_batch(
+                self.conn,
+                self.schema,
+                self.migration_id,
+                lock_timeout_ms=self.lock_timeout_ms,
+                statement_timeout_ms=self.statement_timeout_ms,
             )
-            paused = cps.paused_query(self.conn, self.schema, self.migration_id)
             started = time.monotonic()
             bound = find_upper(self.conn, sql, lower, cp.end_key, size)
             if cps.paused_result(paused):
@@ -236,7 +238,7 @@ class _Runner:
             else:
                 upper, scanned = bound
                 cur = self.conn.execute(
-                    sql.update(lower=lower is not None), batch_params(lower, upper)
+                    sql.queries.update[lower is not None], batch_params(lower, upper)
                 )
                 pipeline.sync()
                 updated = max(cur.rowcount, 0)
