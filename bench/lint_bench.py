@@ -49,8 +49,7 @@ TEMPLATES = [
     "ALTER TABLE {t} RENAME COLUMN {c} TO {c}_{n};",
     "UPDATE {t} SET {c} = lower({c}) WHERE id BETWEEN {n} AND {n} + 1000;",
     "INSERT INTO {t} (email) VALUES ('user{n}@example.com');",
-    "-- backfill note for {t}: keep batches small\n"
-    "SELECT count(*) FROM {t} WHERE {c} IS NULL;",
+    "-- backfill note for {t}: keep batches small\nSELECT count(*) FROM {t} WHERE {c} IS NULL;",
     "COMMENT ON COLUMN {t}.{c} IS 'set by migration {n}';",
     "CREATE OR REPLACE FUNCTION touch_{t}_{n}() RETURNS trigger LANGUAGE plpgsql AS $$\n"
     "BEGIN\n  NEW.updated_at := now();\n  RETURN NEW;\nEND\n$$;",
