@@ -54,10 +54,14 @@ SET = "lower(email)"
 WHERE = "email_norm IS DISTINCT FROM lower(email)"
 PGBENCH_SCRIPT = """\\set id random(1, :rows)
 BEGIN;
-SELECT email, name FROM users WHERE id = :id;
-UPDATE users SET updated_at = now() WHERE id = :id;
+SELECT email, name FROM {table} WHERE id = :id;
+UPDATE {table} SET updated_at = now() WHERE id = :id;
 END;
 """
+# --load-table other: the same load on an identical table the backfill never
+# touches. Its latency then shows what the backfill costs the rest of the
+# server (CPU, WAL, I/O) without any row-lock waits.
+OTHER_TABLE = "users_other"
 METHODS = {
     "a": "single UPDATE",
     "b": "naive 1000-id ranges",
@@ -96,6 +100,13 @@ def create_template(conn: psycopg.Connection[Any], rows: int) -> None:
         " now() AS updated_at FROM generate_series(1, %s) AS g",
         (rows,),
     )
+
+
+def create_other_table(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(f"DROP TABLE IF EXISTS {OTHER_TABLE}")
+    conn.execute(f"CREATE TABLE {OTHER_TABLE} AS SELECT * FROM users_template")
+    conn.execute(f"ALTER TABLE {OTHER_TABLE} ADD PRIMARY KEY (id)")
+    conn.execute(f"VACUUM (ANALYZE) {OTHER_TABLE}")
 
 
 def fresh_table(conn: psycopg.Connection[Any]) -> None:
@@ -205,7 +216,8 @@ class Pgbench:
 
     def __init__(self, args: argparse.Namespace, dsn_url: str, seconds: int, workdir: Path):
         script = workdir / "load.sql"
-        script.write_text(PGBENCH_SCRIPT)
+        table = OTHER_TABLE if args.load_table == "other" else "users"
+        script.write_text(PGBENCH_SCRIPT.format(table=table))
         self.prefix = workdir / f"pgbench_{time.monotonic_ns()}"
         self.command = [
             args.pgbench,
@@ -434,6 +446,12 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=int, default=15, help="per repetition")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before start")
     parser.add_argument("--no-load", action="store_true", help="skip the pgbench runs")
+    parser.add_argument(
+        "--load-table",
+        choices=("same", "other"),
+        default="same",
+        help="pgbench on the backfilled table (default), or on an identical untouched one",
+    )
     parser.add_argument("--pgbench", default="/usr/bin/pgbench")
     parser.add_argument("--json", type=Path, help="also write all runs and the summary here")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
@@ -449,7 +467,7 @@ def main() -> None:
     print(
         f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()};"
         f" PostgreSQL {version}; {args.rows:,} rows; {args.reps} reps;"
-        f" load {args.rate} tps x {args.clients} clients",
+        f" load {args.rate} tps x {args.clients} clients on the {args.load_table} table",
         flush=True,
     )
     runs: list[Run] = []
@@ -461,6 +479,8 @@ def main() -> None:
         ):
             workdir = Path(tmp)
             create_template(admin, args.rows)
+            if args.load_table == "other":
+                create_other_table(admin)
             idle_seconds: dict[str, float] = {}
             for rep in range(1, args.reps + 1):
                 if not args.no_load:
