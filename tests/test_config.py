@@ -150,6 +150,13 @@ def test_durations_need_a_unit(bad: object) -> None:
         parse_duration(bad)
 
 
+@pytest.mark.parametrize("tiny", ["0.4ms", "0.0001s"])
+def test_durations_below_a_millisecond_are_refused_not_turned_into_no_limit(tiny: str) -> None:
+    with pytest.raises(ValueError, match="below 1ms"):
+        parse_duration(tiny)
+    assert parse_duration("0ms") == timedelta(0)  # an explicit 0 still means no limit
+
+
 def test_redact_masks_sql_password_literals() -> None:
     query = "ALTER ROLE app PASSWORD 'it''s s3cret' VALID UNTIL 'infinity'"
     assert redact(query) == "ALTER ROLE app PASSWORD '********' VALID UNTIL 'infinity'"

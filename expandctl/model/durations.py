@@ -26,7 +26,15 @@ def parse_duration(value: object) -> timedelta:
             f"invalid duration {value!r}: write a number and a unit (ms, s, min, h, d), e.g. '1s'"
         )
     number, unit = match.groups()
-    return timedelta(milliseconds=float(number) * _UNITS_MS[unit])
+    milliseconds = float(number) * _UNITS_MS[unit]
+    if 0 < milliseconds < 1:
+        # PostgreSQL counts these timeouts in whole milliseconds, and 0 means
+        # "no limit": '0.4ms' would silently switch the protection off.
+        raise ValueError(
+            f"duration {value!r} is below 1ms, which PostgreSQL would read as 0 (no limit);"
+            " use at least '1ms'"
+        )
+    return timedelta(milliseconds=milliseconds)
 
 
 def format_duration(value: timedelta) -> str:
