@@ -231,3 +231,31 @@ def test_percent_signs_in_expressions_reach_the_server_as_written(pg_database: P
     assert result.rows_updated == 1_000 and result.remaining == 0
     assert scalar(pg_database, "SELECT count(*) FROM users WHERE email_norm = %s", ("odd%",)) == 500
     assert wrong_rows(pg_database) == 500  # the odd rows hold the literal, not lower(email)
+
+
+def test_the_verification_count_runs_on_one_core(pg_database: PgDatabase) -> None:
+    # A parallel whole-table scan takes every core of a small server and was
+    # measured doubling the application's p99; the count must not go parallel
+    # even where the planner would love to (costs zeroed below).
+    make_users(pg_database, 20_000)
+    with pg_database.connect(autocommit=True) as conn:
+        for setting in (
+            "parallel_setup_cost",
+            "parallel_tuple_cost",
+            "min_parallel_table_scan_size",
+        ):
+            conn.execute(f"ALTER DATABASE {conn.info.dbname} SET {setting} = 0")
+        conn.execute(
+            "CREATE FUNCTION seen_by() RETURNS boolean LANGUAGE plpgsql PARALLEL SAFE AS"
+            " $$BEGIN RAISE NOTICE 'pid %', pg_backend_pid(); RETURN true; END$$"
+        )
+    where = "email_norm IS DISTINCT FROM lower(email) AND seen_by()"
+    with pg_database.connect(autocommit=True) as conn:
+        pids: set[str] = set()
+        conn.add_notice_handler(lambda diag: pids.add(diag.message_primary or ""))
+        plan = "\n".join(
+            r[0] for r in conn.execute(f"EXPLAIN SELECT count(*) FROM users WHERE {where}")
+        )
+        assert "Parallel" in plan  # the trap is armed: a plain count would go parallel
+        assert remaining_rows(conn, spec(where=where)) == 20_000
+    assert len(pids) == 1, pids

@@ -17,7 +17,15 @@ from expandctl.model.backfill import BackfillSpec
 
 
 def count_remaining(conn: psycopg.Connection[Any], sql: KeysetSql) -> int:
-    row = conn.execute(sql.remaining()).fetchone()
+    """The whole-table count, on one core.
+
+    A parallel scan would take every core of a small server for its duration:
+    measured, that alone doubled the application's p99 during a backfill
+    (docs/performance.md), for a count that may take a little longer instead.
+    """
+    with conn.transaction():
+        conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+        row = conn.execute(sql.remaining()).fetchone()
     return int(row[0]) if row else 0
 
 
