@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -91,3 +92,21 @@ def project(tmp_path: Path, pg_database: PgDatabase) -> Project:
 
 
 Factory = Callable[..., Project]
+
+
+@pytest.fixture
+def warnings() -> Iterator[list[str]]:
+    """expandctl's WARNING lines (the CLI may have stopped them reaching the root logger)."""
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    handler = Keep(logging.WARNING)
+    logger = logging.getLogger("expandctl")
+    logger.addHandler(handler)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)

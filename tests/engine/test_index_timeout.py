@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -26,24 +24,6 @@ CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 10) g;
 SLOW_BUILD = "CREATE INDEX CONCURRENTLY items_slow_idx ON items (slow_key(id));\n"
 VALID = "SELECT indisvalid FROM pg_index WHERE indexrelid = 'items_slow_idx'::regclass"
 SHORT = timedelta(milliseconds=300)
-
-
-@pytest.fixture
-def warnings() -> Iterator[list[str]]:
-    """expandctl's WARNING lines (the CLI may have stopped them reaching the root logger)."""
-    seen: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record.getMessage())
-
-    handler = Keep(logging.WARNING)
-    logger = logging.getLogger("expandctl")
-    logger.addHandler(handler)
-    try:
-        yield seen
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_a_concurrent_build_runs_under_index_timeout_not_statement_timeout(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-
 import pytest
 
 from expandctl.commands.advance import advance
@@ -14,23 +11,10 @@ from tests.engine.conftest import Project
 pytestmark = pytest.mark.db
 
 
-@pytest.fixture
-def warnings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """expandctl's WARNING lines, with the once-per-process memory of warnings reset."""
+@pytest.fixture(autouse=True)
+def fresh_warning_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forget which stray hooks this process already warned about."""
     monkeypatch.setattr(runner, "_unarmed_warned", set())
-    seen: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            seen.append(record.getMessage())
-
-    handler = Keep(logging.WARNING)
-    logger = logging.getLogger("expandctl")
-    logger.addHandler(handler)
-    try:
-        yield seen
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_a_stray_pause_variable_is_ignored_with_a_warning_naming_it(
