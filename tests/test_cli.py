@@ -19,6 +19,18 @@ from expandctl.loader.migrations import load_migrations
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def _expandctl_on_this_project(*args: str) -> list[str]:
+    """The command line of a real ``python -m expandctl`` process on this repository."""
+    return [
+        sys.executable,
+        "-m",
+        "expandctl",
+        "--config",
+        str(PROJECT_ROOT / "pyproject.toml"),
+        *args,
+    ]
+
+
 def project(tmp_path: Path) -> Path:
     (tmp_path / "expandctl.toml").write_text('migrations_dir = "migrations"\n')
     return tmp_path
@@ -152,14 +164,7 @@ def test_password_never_appears_in_errors(runner: CliRunner, tmp_path: Path) -> 
 def test_console_script_runs_and_respects_no_color(tmp_path: Path) -> None:
     env = {**os.environ, "NO_COLOR": "1"}
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "expandctl",
-            "--config",
-            str(PROJECT_ROOT / "pyproject.toml"),
-            "list",
-        ],
+        _expandctl_on_this_project("list"),
         capture_output=True,
         text=True,
         env=env,
@@ -187,16 +192,7 @@ def test_no_color_turns_colour_off_even_on_a_terminal(monkeypatch: pytest.Monkey
 def test_a_closed_pipe_is_not_an_internal_error() -> None:
     """`expandctl lint --format json | head -c0`: the reader leaves before we write."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "expandctl",
-            "--config",
-            str(PROJECT_ROOT / "pyproject.toml"),
-            "list",
-            "--format",
-            "json",
-        ],
+        _expandctl_on_this_project("list", "--format", "json"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
