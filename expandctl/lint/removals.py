@@ -8,6 +8,8 @@ looks for whatever still needs each object.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from expandctl.lint import actions as a
 from expandctl.lint.source import read_actions
@@ -30,6 +32,18 @@ _DROPPABLE: dict[str, RemovalKind] = {
 _NAME_PART = re.compile(r'"(?:[^"]|"")*"|[^.]+')
 
 
+@dataclass(frozen=True)
+class _At:
+    """The step an action comes from."""
+
+    index: int
+    source: str
+    line: int | None
+
+    def removal(self, **fields: Any) -> Removal:
+        return Removal(step_index=self.index, source=self.source, line=self.line, **fields)
+
+
 def removals(plan: PhasePlan) -> list[Removal]:
     """What each SQL step of ``plan`` drops, renames or retypes, in step order."""
     found: list[Removal] = []
@@ -42,7 +56,7 @@ def removals(plan: PhasePlan) -> list[Removal]:
 
 
 def _from_action(action: a.Action, index: int, step: SqlStep) -> list[Removal]:
-    at = {"step_index": index, "source": step.source, "line": step.line}
+    at = _At(index, step.source, step.line)
     if isinstance(action, a.DropColumn) and action.table:
         return [_column(action.table, action.column, "drop", at, cascade=action.cascade)]
     if isinstance(action, a.AlterColumnType) and action.table:
@@ -50,14 +64,13 @@ def _from_action(action: a.Action, index: int, step: SqlStep) -> list[Removal]:
     if isinstance(action, a.DropConstraint) and action.table:
         schema, table = _split_table(action.table)
         return [
-            Removal(
+            at.removal(
                 kind="constraint",
                 verb="drop",
                 name=action.name,
                 schema_name=schema,
                 table=table,
                 cascade=action.cascade,
-                **at,
             )
         ]
     if isinstance(action, a.DropObjects) and action.kind in _DROPPABLE:
@@ -67,22 +80,19 @@ def _from_action(action: a.Action, index: int, step: SqlStep) -> list[Removal]:
     return []
 
 
-def _column(
-    table_name: str, column: str, verb: Verb, at: dict[str, object], *, cascade: bool = False
-) -> Removal:
+def _column(table_name: str, column: str, verb: Verb, at: _At, *, cascade: bool = False) -> Removal:
     schema, table = _split_table(table_name)
-    return Removal(
+    return at.removal(
         kind="column",
         verb=verb,
         name=column,
         schema_name=schema,
         table=table,
         cascade=cascade,
-        **at,  # type: ignore[arg-type]
     )
 
 
-def _dropped(action: a.DropObjects, name: str, at: dict[str, object]) -> Removal:
+def _dropped(action: a.DropObjects, name: str, at: _At) -> Removal:
     kind = _DROPPABLE[action.kind]
     parts = _parts(name)
     schema: str | None = None
@@ -93,30 +103,28 @@ def _dropped(action: a.DropObjects, name: str, at: dict[str, object]) -> Removal
     else:
         schema = parts[-2] if len(parts) > 1 else None
         table = parts[-1] if kind == "table" else None
-    return Removal(
+    return at.removal(
         kind=kind,
         verb="drop",
         name=parts[-1],
         schema_name=schema,
         table=table,
         cascade=action.cascade,
-        **at,  # type: ignore[arg-type]
     )
 
 
-def _renamed(action: a.Rename, at: dict[str, object]) -> list[Removal]:
+def _renamed(action: a.Rename, at: _At) -> list[Removal]:
     parts = _parts(action.name)
     if action.kind == "column" and len(parts) >= 2:
         schema = parts[-3] if len(parts) > 2 else None
         return [
-            Removal(
+            at.removal(
                 kind="column",
                 verb="rename",
                 name=parts[-1],
                 schema_name=schema,
                 table=parts[-2],
                 new_name=action.new_name,
-                **at,  # type: ignore[arg-type]
             )
         ]
     kind = _DROPPABLE.get(action.kind)
@@ -124,14 +132,13 @@ def _renamed(action: a.Rename, at: dict[str, object]) -> list[Removal]:
         return []
     schema = parts[-2] if len(parts) > 1 else None
     return [
-        Removal(
+        at.removal(
             kind=kind,
             verb="rename",
             name=parts[-1],
             schema_name=schema,
             table=parts[-1] if kind == "table" else None,
             new_name=action.new_name,
-            **at,  # type: ignore[arg-type]
         )
     ]
 
