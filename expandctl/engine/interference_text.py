@@ -79,6 +79,7 @@ def created_names(sql: str) -> set[str]:
     return names
 
 
+@lru_cache(maxsize=4096)
 def code_object(sql: str) -> tuple[str, str] | None:
     """(kind, name) when ``sql`` creates code that runs later: a function, trigger, view ..."""
     match = _CODE.match(_without_comments(sql))
@@ -87,6 +88,7 @@ def code_object(sql: str) -> tuple[str, str] | None:
     return match.group("kind").lower(), last_name(match.group("name"))
 
 
+@lru_cache(maxsize=4096)
 def trigger_target(sql: str) -> tuple[str, str] | None:
     """(table, function) of a CREATE TRIGGER statement."""
     match = _TRIGGER.match(_without_comments(sql))

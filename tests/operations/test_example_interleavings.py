@@ -29,6 +29,7 @@ import pytest
 from expandctl.commands.advance import advance, load_set
 from expandctl.engine.decide import decide_advance
 from expandctl.engine.interference import interference_of_phase
+from expandctl.engine.interference_text import identifiers
 from expandctl.engine.store import StateStore
 from expandctl.engine.workload.clients import AppShape, Client, Timeline
 from expandctl.lint.removals import removals
@@ -59,9 +60,40 @@ def _tables(migration: Migration) -> set[str]:
 
 
 def _pairs() -> list[tuple[str, str]]:
-    examples = load_set_from(PROJECT_ROOT / "migrations")
-    others = [m for m in examples.migrations if m.id != BASE]
+    """Pairs of examples (other than the base table's) that touch a common table."""
+    examples = load_set_from(PROJECT_ROOT / "migrations").migrations
+    others = [m for m in examples if m.id != BASE]
     return [(a.id, b.id) for a, b in itertools.combinations(others, 2) if _tables(a) & _tables(b)]
+
+
+def _entangled(pair: tuple[str, str]) -> bool:
+    """Whether either of the pair removes, in some phase, a name the other one's SQL uses."""
+    examples = load_set_from(PROJECT_ROOT / "migrations")
+    a, b = (examples.get(mid) for mid in pair)
+    assert a is not None and b is not None
+    return (
+        _names_removed(a) & _names_used(b) != set() or _names_removed(b) & _names_used(a) != set()
+    )
+
+
+def _names_removed(migration: Migration) -> set[str]:
+    return {
+        r.name.lower()
+        for phase in PHASES
+        for r in removals(plan_phase(migration, phase))
+        if r.kind in ("column", "table", "function", "type")
+    }
+
+
+def _names_used(migration: Migration) -> set[str]:
+    used: set[str] = set()
+    for phase in PHASES:
+        for step in plan_phase(migration, phase).steps:
+            if isinstance(step, SqlStep):
+                used |= identifiers(step.sql)
+            elif step.kind == "backfill":
+                used |= identifiers(" ".join([*step.spec.set.values(), step.spec.where]))
+    return used
 
 
 def load_set_from(directory: Path) -> MigrationSet:
@@ -187,24 +219,43 @@ def _interleave(project: Project, ids: tuple[str, ...], seed: int, writers: Writ
 
 
 PAIRS = _pairs()
+# Pairs where one removes what the other uses get their own seeded interleavings;
+# every pair, these included, is also interleaved in the runs of all examples at once.
+ENTANGLED = [p for p in PAIRS if _entangled(p)]
+PAIR_SEEDS = 3
+ALL_SEEDS = 2
 
 
-def test_every_example_shares_users_with_another() -> None:
-    assert ("0003_users_email_normalized", "0010_rename_users_email") in PAIRS
-    assert len(PAIRS) >= 15
+def test_the_examples_pair_up_on_users() -> None:
+    assert len(PAIRS) == 21  # every example after 0001 changes users
+    assert ("0003_users_email_normalized", "0010_rename_users_email") in ENTANGLED
 
 
-@pytest.mark.parametrize("pair", PAIRS, ids=["+".join(m[:4] for m in p) for p in PAIRS])
-def test_interleaved_examples_never_break_writes(examples: Project, pair: tuple[str, str]) -> None:
+def _run(examples: Project, ids: tuple[str, ...], seed: int) -> None:
     rows = _seed(examples)
-    ids = pair  # a migration they require or must wait for joins when refused
-    seed = zlib.crc32("+".join(pair).encode())
     with Writers(examples.db.dsn, rows) as writers:
         log = _interleave(examples, ids, seed, writers)
         time.sleep(0.05)
     assert writers.errors() == [], f"{len(writers.errors())} client errors; order: {log}"
     assert writers.requests() > 20
     assert all(examples.state(m) == "contract" for m in ids), log
+
+
+@pytest.mark.parametrize(
+    ("pair", "seed"),
+    [(p, s) for p in ENTANGLED for s in range(PAIR_SEEDS)],
+    ids=[f"{'+'.join(m[:4] for m in p)}-seed{s}" for p in ENTANGLED for s in range(PAIR_SEEDS)],
+)
+def test_an_entangled_pair_never_breaks_writes(
+    examples: Project, pair: tuple[str, str], seed: int
+) -> None:
+    _run(examples, pair, zlib.crc32("+".join(pair).encode()) + seed)
+
+
+@pytest.mark.parametrize("seed", range(ALL_SEEDS))
+def test_all_examples_interleaved_never_break_writes(examples: Project, seed: int) -> None:
+    ids = tuple(m for m in load_set(examples.config()).ids if m != BASE)
+    _run(examples, ids, 1000 + seed)
 
 
 def _to(project: Project, mid: str, phase: Phase) -> None:
