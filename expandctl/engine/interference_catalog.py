@@ -46,19 +46,24 @@ WHERE attrelid = %(rel)s AND attname = %(name)s AND attnum > 0 AND NOT attisdrop
 """
 _VIEWS = """
 SELECT DISTINCT CASE v.relkind WHEN 'm' THEN 'materialized view' ELSE 'view' END,
-       v.oid::pg_catalog.regclass::text, v.relname::text
+       pg_catalog.format('%%I.%%I', vn.nspname, v.relname),
+       v.relname::text
 FROM pg_catalog.pg_depend d
 JOIN pg_catalog.pg_rewrite r ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass
   AND r.oid = d.objid
 JOIN pg_catalog.pg_class v ON v.oid = r.ev_class
+JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace
 WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = %(rel)s
   AND (%(att)s = 0 OR d.refobjsubid = %(att)s) AND v.oid <> %(rel)s
 """
 _POLICIES = """
-SELECT DISTINCT p.polname::text, p.polrelid::pg_catalog.regclass::text
+SELECT DISTINCT p.polname::text,
+       pg_catalog.format('%%I.%%I', tn.nspname, tc.relname)
 FROM pg_catalog.pg_depend d
 JOIN pg_catalog.pg_policy p ON d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass
   AND p.oid = d.objid
+JOIN pg_catalog.pg_class tc ON tc.oid = p.polrelid
+JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
 WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.refobjid = %(rel)s
   AND (%(att)s = 0 OR d.refobjsubid = %(att)s) AND (%(att)s <> 0 OR p.polrelid <> %(rel)s)
 """
@@ -80,8 +85,9 @@ WHERE a.attrelid = %(rel)s AND a.attgenerated <> '' AND NOT a.attisdropped
 """
 # Indexes on this column and another: dropping the column drops them silently.
 _INDEXES = """
-SELECT i.indexrelid::pg_catalog.regclass::text, ic.relname::text
+SELECT pg_catalog.format('%%I.%%I', iname.nspname, ic.relname), ic.relname::text
 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_catalog.pg_namespace iname ON iname.oid = ic.relnamespace
 WHERE i.indrelid = %(rel)s
   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
                   WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
@@ -95,9 +101,12 @@ WHERE i.indrelid = %(rel)s
 """
 # Constraints on this column and another, and foreign keys from elsewhere to it.
 _CONSTRAINTS = """
-SELECT c.conname::text, c.conrelid::pg_catalog.regclass::text, c.contype::text,
+SELECT c.conname::text, pg_catalog.format('%%I.%%I', tn.nspname, tc.relname),
+       c.contype::text,
        (c.contype = 'f' AND c.confrelid = %(rel)s AND c.conrelid <> %(rel)s)
 FROM pg_catalog.pg_constraint c
+JOIN pg_catalog.pg_class tc ON tc.oid = c.conrelid
+JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
 WHERE (%(att)s <> 0 AND %(multi)s AND c.conrelid = %(rel)s AND %(att)s = ANY (c.conkey)
        AND EXISTS (SELECT 1 FROM pg_catalog.unnest(c.conkey) k WHERE k <> %(att)s))
    OR (c.contype = 'f' AND c.confrelid = %(rel)s
@@ -105,9 +114,12 @@ WHERE (%(att)s <> 0 AND %(multi)s AND c.conrelid = %(rel)s AND %(att)s = ANY (c.
        AND (c.conrelid <> %(rel)s OR (%(att)s <> 0 AND NOT %(att)s = ANY (c.conkey))))
 """
 _TRIGGERS = """
-SELECT t.tgname::text, p.proname::text, p.prosrc, t.tgrelid::pg_catalog.regclass::text,
+SELECT t.tgname::text, p.proname::text, p.prosrc,
+       pg_catalog.format('%%I.%%I', tn.nspname, tc.relname),
        (%(att)s <> 0 AND %(att)s = ANY (t.tgattr::pg_catalog.int2[]))
 FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+JOIN pg_catalog.pg_class tc ON tc.oid = t.tgrelid
+JOIN pg_catalog.pg_namespace tn ON tn.oid = tc.relnamespace
 WHERE t.tgrelid = %(rel)s AND NOT t.tgisinternal
 """
 # Functions (trigger functions included) whose source text names the object.
@@ -169,8 +181,9 @@ _DEPENDENTS = """
 SELECT DISTINCT
   CASE WHEN d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN
          (SELECT CASE c.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END
-                 || c.oid::pg_catalog.regclass::text
+                 || pg_catalog.format('%%I.%%I', cn.nspname, c.relname)
           FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+          JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
           WHERE r.oid = d.objid)
        ELSE pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) END,
   CASE d.classid
@@ -267,7 +280,8 @@ def _column_needs(conn: psycopg.Connection[Any], removal: Removal) -> Iterable[C
     for policy, table in conn.execute(_POLICIES, args).fetchall():
         yield CatalogNeed(f"policy {policy} on {table}", "policy", policy)
     for (column,) in conn.execute(_GENERATED, args).fetchall():
-        yield CatalogNeed(f"generated column {removal.table}.{column}", "column", column)
+        table = f"{removal.schema_name}.{removal.table}" if removal.schema_name else removal.table
+        yield CatalogNeed(f"generated column {table}.{column}", "column", column)
     for name, table, contype, foreign in conn.execute(_CONSTRAINTS, args).fetchall():
         label = "foreign key" if contype == "f" else "constraint"
         source = f" from {table}" if foreign else f" on {table}"

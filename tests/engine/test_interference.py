@@ -131,16 +131,16 @@ def test_a_view_on_the_column_refuses(project: Project) -> None:
     drop_project(project, "ALTER TABLE users DROP COLUMN name;")
     project.query("CREATE VIEW user_names AS SELECT id, name FROM users")
     found = check(project, "0002_drop")
-    assert [i.needed_by for i in found] == ["view user_names"]
-    assert "drop or change view user_names first" in found[0].hint
+    assert [i.needed_by for i in found] == ["view public.user_names"]
+    assert "drop or change view public.user_names first" in found[0].hint
     project.query("CREATE MATERIALIZED VIEW emails AS SELECT email FROM users")
-    assert [i.needed_by for i in check(project, "0002_drop")] == ["view user_names"]
+    assert [i.needed_by for i in check(project, "0002_drop")] == ["view public.user_names"]
 
 
 def test_a_policy_on_the_column_refuses(project: Project) -> None:
     drop_project(project, "ALTER TABLE users DROP COLUMN name;")
     project.query("CREATE POLICY named ON users USING (name <> '')")
-    assert [i.needed_by for i in check(project, "0002_drop")] == ["policy named on users"]
+    assert [i.needed_by for i in check(project, "0002_drop")] == ["policy named on public.users"]
 
 
 def test_a_generated_column_refuses(project: Project) -> None:
@@ -159,14 +159,14 @@ def test_a_multi_column_index_refuses_and_a_single_column_one_does_not(project: 
     assert check(project, "0002_drop") == []  # it only serves the dropped column
     project.query("CREATE INDEX users_email_name_idx ON users (email, name)")
     found = check(project, "0002_drop")
-    assert [i.needed_by for i in found] == ["index users_email_name_idx (on more than name)"]
+    assert [i.needed_by for i in found] == ["index public.users_email_name_idx (on more than name)"]
 
 
 def test_a_multi_column_unique_constraint_refuses(project: Project) -> None:
     drop_project(project, "ALTER TABLE users DROP COLUMN name;")
     project.query("ALTER TABLE users ADD CONSTRAINT users_email_name_key UNIQUE (email, name)")
     found = check(project, "0002_drop")
-    assert [i.needed_by for i in found] == ["constraint users_email_name_key on users"]
+    assert [i.needed_by for i in found] == ["constraint users_email_name_key on public.users"]
 
 
 def test_a_foreign_key_from_another_table_refuses_dropping_the_column_or_table(
@@ -180,7 +180,7 @@ def test_a_foreign_key_from_another_table_refuses_dropping_the_column_or_table(
     """
     )
     drop_project(project, "ALTER TABLE users DROP COLUMN email;", expand=expand)
-    fk = "foreign key invites_email_fkey from invites"
+    fk = "foreign key invites_email_fkey from public.invites"
     assert [i.needed_by for i in check(project, "0002_drop")] == [fk]
 
     project.add("0003_drop_users", contract="DROP TABLE users;")
@@ -217,7 +217,7 @@ def test_a_live_trigger_function_using_the_column_refuses(project: Project) -> N
     )
     found = check(project, "0002_drop")
     assert [i.needed_by for i in found] == [
-        "trigger users_touch on users (function touch uses name)"
+        "trigger users_touch on public.users (function touch uses name)"
     ]
     assert found[0].where == "live catalog"
 
@@ -239,7 +239,7 @@ def test_the_same_plan_dropping_the_trigger_first_is_not_refused(project: Projec
     )
     found = check(project, "0002_drop")
     assert [i.needed_by for i in found] == [
-        "trigger users_touch on users (function touch uses name)"
+        "trigger users_touch on public.users (function touch uses name)"
     ]
 
 
