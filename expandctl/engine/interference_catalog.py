@@ -270,8 +270,11 @@ def _column_needs(conn: psycopg.Connection[Any], removal: Removal) -> Iterable[C
     att = int(row[0])
     args = {"rel": rel, "att": att, "name": removal.name, "multi": removal.verb == "drop"}
     for tgname, proname, prosrc, by_column, table in _triggers(conn, args):
-        if by_column or removal.name.lower() in identifiers(prosrc or ""):
+        if removal.name.lower() in identifiers(prosrc or ""):
             what = f"trigger {tgname} on {table} (function {proname} uses {removal.name})"
+            yield CatalogNeed(what, "trigger", tgname, proname)
+        elif by_column:
+            what = f"trigger {tgname} on {table} (fires on UPDATE OF {removal.name})"
             yield CatalogNeed(what, "trigger", tgname, proname)
     if removal.verb == "rename":
         return  # the rest follows a renamed column by its number

@@ -307,3 +307,37 @@ def test_removals_keep_the_schema_and_skip_non_sql_steps() -> None:
     (only,) = removals(plan)
     assert (only.schema_name, only.table, only.name) == ("app", "users", "email")
     assert only.where == "operation 2 (step 1)"
+
+
+def test_an_update_of_trigger_on_the_column_refuses(project: Project) -> None:
+    trigger = (
+        "CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN RETURN NEW; END $$;"
+        "CREATE TRIGGER users_audit AFTER UPDATE OF name ON users"
+        " FOR EACH ROW EXECUTE FUNCTION audit();"
+    )
+    drop_project(project, "ALTER TABLE users DROP COLUMN name;", expand=USERS + trigger)
+    assert [i.needed_by for i in check(project, "0002_drop")] == [
+        "trigger users_audit on public.users (fires on UPDATE OF name)"
+    ]
+
+
+def test_dropping_a_type_a_column_still_uses_refuses(project: Project) -> None:
+    expand = (
+        "CREATE TYPE mood AS ENUM ('ok', 'sad');"
+        + USERS
+        + ("ALTER TABLE users ADD COLUMN mood mood;")
+    )
+    drop_project(project, "DROP TYPE mood;", expand=expand)
+    assert [i.needed_by for i in check(project, "0002_drop")] == ["column mood of table users"]
+
+
+def test_renaming_a_table_a_function_body_names_refuses(project: Project) -> None:
+    function = (
+        "CREATE FUNCTION user_count() RETURNS bigint LANGUAGE plpgsql AS $$"
+        " BEGIN RETURN (SELECT count(*) FROM users); END $$;"
+    )
+    drop_project(project, "ALTER TABLE users RENAME TO people;", expand=USERS + function)
+    assert [i.needed_by for i in check(project, "0002_drop")] == [
+        "function user_count() (its body uses users)"
+    ]
