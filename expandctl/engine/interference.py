@@ -126,10 +126,12 @@ def _other(migration: Migration, record: MigrationRecord, server_version: int) -
             continue  # a migration that cannot be planned cannot run either
         steps = [OtherStep(phase, i, step) for i, step in enumerate(plan.steps)]
         if progress is not None and progress.phase is phase:
-            done = progress.next_step if progress.direction is Direction.FORWARD else 0
+            # Forward: the steps recorded done ran. Rolling back: all of them had run.
+            forward = progress.direction is Direction.FORWARD
+            done = progress.next_step if forward else len(steps)
             applied.extend(steps[:done])
             to_run.extend(steps[done:])
-        elif phase in record.phases or record.state.at_least(phase):
+        elif record.state.at_least(phase):
             applied.extend(steps)
         else:
             to_run.extend(steps)
@@ -194,7 +196,7 @@ def find_interference(
 
 
 def _removed_by(removals: Sequence[Removal], *, upto: int) -> frozenset[str]:
-    """Names the plan removes at or before step ``upto`` (``kind:name``, and bare ``name``)."""
+    """What the plan drops at or before step ``upto``, as ``kind:name``."""
     names: set[str] = set()
     for removal in removals:
         if removal.step_index <= upto and removal.verb == "drop":
