@@ -150,6 +150,19 @@ $$""",
 )""",
         READ_WRITE,
     ),
+    StateObject(
+        "table",
+        "lease",
+        # The fencing token of the run that last took the migration lock: every work
+        # transaction reads it FOR SHARE (which needs UPDATE) and each run bumps it.
+        """CREATE TABLE IF NOT EXISTS {s}.lease (
+    only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+    token    bigint NOT NULL,
+    holder   text NOT NULL,
+    taken_at timestamptz NOT NULL DEFAULT now()
+)""",
+        ("SELECT", "INSERT", "UPDATE"),
+    ),
     # Last: the row that says this layout is complete.
     StateObject(
         "version",
