@@ -56,6 +56,7 @@ def init(
         layout.lock_layout(conn, schema)
         catalog = layout.probe(conn, schema)
         _require_roles(conn, [*grant, *grant_read])
+        _require_ownership(conn, catalog)
         todo = catalog.missing()
         if todo:
             # An upgrade adds tables: roles granted before get the same on them.
@@ -99,6 +100,18 @@ def _require_roles(conn: Connection, roles: list[str]) -> None:
             f"no role {unknown[0]!r} in this PostgreSQL cluster",
             hint="check the spelling, or create it first: CREATE ROLE "
             f"{sql.Identifier(unknown[0]).as_string(conn)} LOGIN",
+        )
+
+
+def _require_ownership(conn: Connection, catalog: layout.Catalog) -> None:
+    """A GRANT by a non-owner only warns 'no privileges were granted': refuse up front."""
+    foreign = layout.foreign_owners(conn, catalog.schema)
+    if foreign:
+        name, owner = next(iter(foreign.items()))
+        raise ConfigError(
+            f"role {catalog.role} does not own {catalog.schema}.{name} (owner: {owner}), "
+            "so it cannot grant on it",
+            hint=f"run 'expandctl init' as {owner} or a superuser",
         )
 
 

@@ -290,6 +290,18 @@ def grantees(conn: psycopg.Connection[Any], schema: str) -> dict[str, bool]:
     return {str(role): bool(deploy) for role, deploy in rows}
 
 
+def foreign_owners(conn: psycopg.Connection[Any], schema: str) -> dict[str, str]:
+    """Existing state tables this role may not grant on (neither owner nor superuser)."""
+    rows = conn.execute(
+        "SELECT c.relname, c.relowner::regrole::text"
+        " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = ANY(%s)"
+        " AND NOT pg_has_role(c.relowner, 'USAGE') ORDER BY 1",
+        (schema, [t.name for t in TABLES]),
+    ).fetchall()
+    return {str(name): str(owner) for name, owner in rows}
+
+
 def lock_layout(conn: psycopg.Connection[Any], schema: str) -> None:
     """Serialise layout changes (two runners starting together); call inside a transaction."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('expandctl.layout.' || %s))", (schema,))

@@ -294,3 +294,10 @@ def test_init_refuses_bad_input_and_changes_nothing(project: Project, deployer: 
     assert f"role {deployer.name} cannot set up the state schema expandctl" in as_deployer.stderr
     assert len(as_deployer.stderr.splitlines()) == 1
     assert _state_objects(project) == []
+    # Nor can any role that does not own the state tables: a GRANT would only warn.
+    ok(run_as(project, None, "init", "--grant", deployer.name))
+    before = _state_objects(project)
+    not_owner = run_as(project, deployer, "init", "--grant", deployer.name)
+    assert not_owner.exit_code == 2, not_owner.output
+    assert f"role {deployer.name} does not own expandctl." in not_owner.stderr
+    assert _state_objects(project) == before
