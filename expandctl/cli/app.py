@@ -17,6 +17,7 @@ from expandctl.cli.output import color_enabled
 # imported only when run, so `expandctl lint` never pays for psycopg.
 COMMANDS: dict[str, str] = {
     "new": "expandctl.cli.cmd_new:new_command",
+    "init": "expandctl.cli.cmd_init:init_command",
     "list": "expandctl.cli.cmd_list:list_command",
     "lint": "expandctl.cli.cmd_lint:lint_command",
     "status": "expandctl.cli.cmd_status:status_command",

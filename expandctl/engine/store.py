@@ -13,6 +13,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from expandctl.engine import layout
 from expandctl.engine.connection import Connection
 from expandctl.errors import StateError
 from expandctl.model.phases import Phase, State
@@ -26,41 +27,6 @@ from expandctl.model.state import (
     PhaseRecord,
 )
 from expandctl.model.steps import Direction
-
-_LAYOUT_V1 = """
-CREATE TABLE IF NOT EXISTS {s}.migrations (
-    id          text PRIMARY KEY,
-    state       text NOT NULL DEFAULT 'pending',
-    phases      jsonb NOT NULL DEFAULT '{{}}'::jsonb,
-    in_progress jsonb,
-    updated_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS {s}.events (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    at           timestamptz NOT NULL DEFAULT clock_timestamp(),
-    migration_id text,
-    phase        text,
-    direction    text,
-    action       text NOT NULL,
-    outcome      text NOT NULL,
-    duration_ms  bigint,
-    os_user      text NOT NULL,
-    host         text NOT NULL,
-    version      text NOT NULL,
-    pid          integer,
-    detail       text
-);
-CREATE INDEX IF NOT EXISTS events_migration_idx ON {s}.events (migration_id, id);
-CREATE OR REPLACE FUNCTION {s}.events_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the expandctl event log is append-only';
-END;
-$$;
-DROP TRIGGER IF EXISTS events_append_only ON {s}.events;
-CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {s}.events
-    FOR EACH STATEMENT EXECUTE FUNCTION {s}.events_append_only();
-"""
 
 
 class StateStore:
@@ -76,11 +42,7 @@ class StateStore:
     # --- layout ---
 
     def exists(self, conn: Connection) -> bool:
-        row = conn.execute(
-            "SELECT to_regclass(format('%%I.schema_version', %s::text)) IS NOT NULL",
-            (self.schema,),
-        ).fetchone()
-        return bool(row and row[0])
+        return layout.state_exists(conn, self.schema)
 
     def layout_version(self, conn: Connection) -> int | None:
         if not self.exists(conn):
@@ -98,25 +60,8 @@ class StateStore:
     def ensure(self, conn: Connection, actor: Actor) -> None:
         """Create or upgrade the layout; call with the advisory lock held, in a transaction."""
         with conn.transaction():
-            if self.layout_version(conn) == STATE_LAYOUT_VERSION:
-                return
-            conn.execute(self._q("CREATE SCHEMA IF NOT EXISTS {s}"))
-            conn.execute(
-                self._q(
-                    "CREATE TABLE IF NOT EXISTS {s}.schema_version ("
-                    " version integer PRIMARY KEY,"
-                    " installed_at timestamptz NOT NULL DEFAULT now(),"
-                    " expandctl_version text NOT NULL)"
-                )
-            )
-            conn.execute(self._q(_LAYOUT_V1))
-            conn.execute(
-                self._q(
-                    "INSERT INTO {s}.schema_version (version, expandctl_version) "
-                    "VALUES (%s, %s) ON CONFLICT DO NOTHING"
-                ),
-                (STATE_LAYOUT_VERSION, actor.version),
-            )
+            self.layout_version(conn)  # refuses a layout newer than this expandctl
+            layout.ensure(conn, self.schema)
 
     # --- migrations ---
 

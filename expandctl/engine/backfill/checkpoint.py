@@ -17,42 +17,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from expandctl.engine import layout
 from expandctl.engine.backfill.models import BackfillCheckpoint
 
 CHECKPOINTS = "backfill_checkpoints"
 CONTROL = "backfill_control"
-
-_DDL = """
-CREATE SCHEMA IF NOT EXISTS {schema};
-CREATE TABLE IF NOT EXISTS {checkpoints} (
-    migration_id    text NOT NULL,
-    idx             integer NOT NULL,
-    table_name      text NOT NULL,
-    key_columns     text[] NOT NULL,
-    last_key        text[],
-    end_key         text[],
-    pass_number     integer NOT NULL DEFAULT 1,
-    rows_done       bigint NOT NULL DEFAULT 0,
-    rows_scanned    bigint NOT NULL DEFAULT 0,
-    rows_estimate   bigint NOT NULL DEFAULT 0,
-    batches         integer NOT NULL DEFAULT 0,
-    retries         integer NOT NULL DEFAULT 0,
-    last_batch_size integer NOT NULL DEFAULT 0,
-    last_batch_ms   double precision NOT NULL DEFAULT 0,
-    busy_seconds    double precision NOT NULL DEFAULT 0,
-    finished        boolean NOT NULL DEFAULT false,
-    remaining       bigint,
-    started_at      timestamptz NOT NULL DEFAULT now(),
-    updated_at      timestamptz NOT NULL DEFAULT now(),
-    finished_at     timestamptz,
-    PRIMARY KEY (migration_id, idx)
-);
-CREATE TABLE IF NOT EXISTS {control} (
-    migration_id text PRIMARY KEY,
-    paused       boolean NOT NULL DEFAULT false,
-    updated_at   timestamptz NOT NULL DEFAULT now()
-);
-"""
 
 
 @dataclass
@@ -81,24 +50,12 @@ def _ident(schema: str, table: str) -> sql.Identifier:
 
 
 def ensure_tables(conn: psycopg.Connection[Any], schema: str) -> None:
-    """Create the tables once; serialised so two runners starting together do not collide."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('expandctl.backfill.ddl'))")
-        conn.execute(
-            sql.SQL(_DDL).format(
-                schema=sql.Identifier(schema),
-                checkpoints=_ident(schema, CHECKPOINTS),
-                control=_ident(schema, CONTROL),
-            )
-        )
+    """Create the tables once (see engine/layout.py): no DDL at all when they exist."""
+    layout.ensure(conn, schema)
 
 
 def _tables_exist(conn: psycopg.Connection[Any], schema: str) -> bool:
-    row = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL",
-        (_ident(schema, CHECKPOINTS).as_string(conn),),
-    ).fetchone()
-    return bool(row and row[0])
+    return layout.tables_exist(conn, schema, CHECKPOINTS, CONTROL)
 
 
 def load(
