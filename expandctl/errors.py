@@ -70,3 +70,7 @@ class StateError(ExpandctlError):
 
 class LockBusyError(StateError):
     """Another expandctl holds the advisory lock for too long."""
+
+
+class CheckFailed(StateError):
+    """An operation's precondition does not hold in the live catalog; nothing was applied."""

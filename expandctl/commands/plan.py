@@ -34,7 +34,7 @@ from expandctl.model.steps import BackfillStep, Direction, GateCheck, PhasePlan,
 
 class PlannedStep(BaseModel):
     number: int = Field(description="1-based position in the phase")
-    kind: Literal["sql", "backfill", "reset-backfill"]
+    kind: Literal["sql", "check", "backfill", "reset-backfill"]
     mode: Literal["transaction", "autocommit"]
     source: str | None = Field(description="file (or operation) the step comes from")
     line: int | None

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
+from expandctl.engine.checks import refuse_failed_checks, run_check
 from expandctl.engine.connection import Connection, database_error
 from expandctl.engine.retry import Retry, with_lock_retries
 from expandctl.engine.store import StateStore
@@ -37,6 +38,7 @@ from expandctl.model.redact import redact
 from expandctl.model.state import Actor, InProgress, MigrationRecord, PhaseRecord
 from expandctl.model.steps import (
     BackfillStep,
+    CheckStep,
     Direction,
     PhasePlan,
     ResetBackfillStep,
@@ -141,6 +143,7 @@ def run_plan(
         )
     else:
         start = 0
+        refuse_failed_checks(ctx.work, plan)  # every failed precondition at once, nothing run
         autocommit = sum(1 for step in plan.steps if step.autocommit)
         log.info(
             "%s %s of %s: %d steps (%d in transactions, %d in autocommit)",
@@ -346,6 +349,8 @@ def _run_group(
                     at[:] = [(index, step)]
                     if isinstance(step, SqlStep):
                         ctx.work.execute(_query(step.sql))
+                    elif isinstance(step, CheckStep):
+                        run_check(ctx.work, step)
                     elif isinstance(step, ResetBackfillStep):
                         _reset_backfill(ctx, plan)
                 if last:

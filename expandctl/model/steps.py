@@ -43,6 +43,29 @@ class SqlStep(BaseModel):
         return " ".join(self.sql.split())
 
 
+class CheckStep(BaseModel):
+    """A precondition on the live catalog: a read-only SELECT of one boolean.
+
+    ``plan`` evaluates every check of a phase read-only and shows all that do
+    not hold; ``advance`` evaluates them all before the phase starts, and again
+    inside the transaction group, where false (or NULL) refuses the phase with
+    ``message`` and ``hint`` and nothing of the group is applied.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["check"] = "check"
+    sql: str  # a SELECT of one boolean; it only reads
+    message: str  # what is wrong when it returns false
+    hint: str | None = None
+    source: str  # ``operation N``
+    autocommit: Literal[False] = False  # runs inside its group's transaction
+
+    @property
+    def summary(self) -> str:
+        return " ".join(f"check: {self.sql} -- else refuse: {self.message}".split())
+
+
 class BackfillStep(BaseModel):
     """Fill one ``[backfill]`` table in resumable batches (run by engine.backfill)."""
 
@@ -72,10 +95,11 @@ class ResetBackfillStep(BaseModel):
         return "forget backfill checkpoints (rows already filled keep their values)"
 
 
-Step = Annotated[SqlStep | BackfillStep | ResetBackfillStep, Field(discriminator="kind")]
+AnyStep = SqlStep | CheckStep | BackfillStep | ResetBackfillStep
+Step = Annotated[AnyStep, Field(discriminator="kind")]
 
 
-def step_checksum(step: SqlStep | BackfillStep | ResetBackfillStep) -> str:
+def step_checksum(step: AnyStep) -> str:
     """What a step does, hashed: an interrupted phase may be resumed with edited
     files only while the steps already recorded done hash the same.
 

@@ -1,29 +1,34 @@
-"""Run planned operation steps against a real database, and snapshot its catalog.
-
-Before the engine runs operations itself, these tests execute the steps the
-way it will: consecutive transactional steps in one transaction, autocommit
-steps alone, backfills as keyset batches until nothing matches ``where``.
+"""Operation tests' helpers: parse and plan operations, run them through the real
+engine (``advance`` / ``rollback`` on a one-migration project), snapshot the catalog.
 """
 
 from __future__ import annotations
 
-import time
+import re
 from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import errors as pg_errors
 
+from expandctl.commands.advance import advance
+from expandctl.commands.rollback import rollback
+from expandctl.model.config import ResolvedConfig, Settings
 from expandctl.model.operations import Operation
 from expandctl.model.ops.base import OperationBase
 from expandctl.model.ops.registry import plan_operations
+from expandctl.model.ops.scaffold import toml_value
 from expandctl.model.phases import PHASES, Phase
-from expandctl.model.steps import BackfillStep, SqlStep, Step
+from expandctl.model.steps import Step
+from tests.conftest import PgDatabase
 
 MIGRATION_ID = "0042_test_op"
 
+Raw = dict[str, Any]
 
-def parse(raw: dict[str, Any]) -> OperationBase:
+
+def parse(raw: Raw) -> OperationBase:
     from pydantic import TypeAdapter
 
     op = TypeAdapter(Operation).validate_python(raw)
@@ -39,67 +44,44 @@ def plan(
     )
 
 
-def _with_retries(conn: psycopg.Connection[Any], action: Any) -> None:
-    # Like the engine: a short lock_timeout, retried, so clients never queue behind us.
-    for attempt in range(200):
-        try:
-            action()
-            return
-        except pg_errors.LockNotAvailable:
-            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-                conn.rollback()
-            time.sleep(0.01 * min(attempt + 1, 10))
-    raise AssertionError("lock never became available")
+def manifest(ops: Sequence[Raw], description: str = "operation test") -> str:
+    """migration.toml holding ``ops`` as [[operations]] tables."""
+    lines = [f"description = {toml_value(description)}"]
+    for op in ops:
+        lines += ["", "[[operations]]"]
+        for key, value in op.items():
+            name = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
+            lines.append(f"{name} = {toml_value(value)}")
+    return "\n".join(lines) + "\n"
 
 
-def run_steps(dsn: str, steps: Sequence[Step]) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET lock_timeout = '200ms'")
-        group: list[SqlStep] = []
-
-        def flush() -> None:
-            if not group:
-                return
-            batch = list(group)
-            group.clear()
-
-            def run_group() -> None:
-                with conn.transaction():
-                    for step in batch:
-                        conn.execute(step.sql.encode())
-
-            _with_retries(conn, run_group)
-
-        for step in steps:
-            if isinstance(step, SqlStep) and not step.autocommit:
-                group.append(step)
-                continue
-            flush()
-            if isinstance(step, SqlStep):
-                _with_retries(conn, lambda s=step: conn.execute(s.sql.encode()))
-            elif isinstance(step, BackfillStep):
-                _backfill(conn, step)
-        flush()
-
-
-def _backfill(conn: psycopg.Connection[Any], step: BackfillStep) -> None:
-    spec = step.spec
-    key = (spec.key or ["id"])[0]
-    sets = ", ".join(f'"{col}" = {expr}' for col, expr in spec.set.items())
-    statement = (
-        f'UPDATE {spec.table} SET {sets} WHERE "{key}" IN'
-        f' (SELECT "{key}" FROM {spec.table} WHERE {spec.where} ORDER BY 1 LIMIT 500)'
+def operation_project(
+    root: Path, db: PgDatabase, ops: Sequence[Raw], migration_id: str = MIGRATION_ID
+) -> ResolvedConfig:
+    """A project under ``root`` with one migration holding ``ops``; its config for the engine."""
+    folder = root / "migrations" / migration_id
+    folder.mkdir(parents=True)
+    (folder / "migration.toml").write_text(manifest(ops), encoding="utf-8")
+    return ResolvedConfig(
+        settings=Settings(lock_timeout=timedelta(seconds=1)),
+        project_root=str(root),
+        source=None,
+        database_url=db.url,
     )
-    while True:
-        cur = conn.execute(statement.encode())
-        if cur.rowcount == 0:
-            return
 
 
-def run_phase(
-    dsn: str, ops: Sequence[OperationBase], phase: Phase, *, rollback: bool = False
+def forward_rollback_forward(
+    config: ResolvedConfig, dsn: str, migration_id: str = MIGRATION_ID
 ) -> None:
-    run_steps(dsn, plan(ops, phase, rollback=rollback))
+    """Every phase by ``advance``; each reversible one undone by ``rollback`` (the schema
+    must be as before) and advanced again."""
+    for phase in PHASES:
+        before = snapshot(dsn)
+        advance(config, migration_id, to=phase, yes=True)
+        if phase.reversible:
+            rollback(config, migration_id, yes=True)
+            assert snapshot(dsn) == before, f"rolling back {phase.value} left the schema changed"
+            advance(config, migration_id, to=phase, yes=True)
 
 
 SNAPSHOT_QUERIES = {
@@ -140,17 +122,6 @@ def snapshot(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
             name: sorted(conn.execute(query).fetchall(), key=repr)
             for name, query in SNAPSHOT_QUERIES.items()
         }
-
-
-def forward_rollback_forward(dsn: str, ops: Sequence[OperationBase]) -> None:
-    """Every phase forward; each reversible one undone (schema must be as before) and redone."""
-    for phase in PHASES:
-        before = snapshot(dsn)
-        run_phase(dsn, ops, phase)
-        if phase.reversible:
-            run_phase(dsn, ops, phase, rollback=True)
-            assert snapshot(dsn) == before, f"rolling back {phase.value} left the schema changed"
-            run_phase(dsn, ops, phase)
 
 
 def query(dsn: str, text: str, *params: Any) -> list[tuple[Any, ...]]:

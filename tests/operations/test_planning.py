@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import psycopg
 import pytest
 from pydantic import ValidationError
 
+from expandctl.commands.advance import advance
+from expandctl.errors import CheckFailed, DatabaseError
 from expandctl.model.manifest import Manifest
 from expandctl.model.ops.registry import plan_operations
 from expandctl.model.phases import Phase
@@ -14,11 +19,13 @@ from tests.conftest import PgDatabase
 from tests.operations.sample_ops import RENAME_NAME
 from tests.operations.schema import create_schema
 from tests.operations.support import (
+    MIGRATION_ID,
+    Raw,
     forward_rollback_forward,
+    operation_project,
     parse,
     plan,
     query,
-    run_phase,
     snapshot,
 )
 
@@ -97,20 +104,41 @@ def test_names_from_the_manifest_are_quoted() -> None:
     ],
 )
 def test_catalog_checks_stop_expand_before_any_change(
-    pg_database: PgDatabase, raw: dict[str, object], message: str
+    pg_database: PgDatabase, tmp_path: Path, raw: Raw, message: str
 ) -> None:
     create_schema(pg_database.dsn)
-    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match=message):
-        run_phase(pg_database.dsn, [parse(raw)], Phase.EXPAND)
+    refuse_expand(pg_database, tmp_path, [raw], message)
+
+
+def refuse_expand(db: PgDatabase, root: Path, ops: list[Raw], message: str) -> None:
+    """``advance`` refuses expand with ``message`` and changes nothing."""
+    config = operation_project(root, db, ops)
+    before = snapshot(db.dsn)
+    with pytest.raises(CheckFailed, match=re.escape(message)):
+        advance(config, MIGRATION_ID, yes=True)
+    assert snapshot(db.dsn) == before
+    assert query(db.dsn, "SELECT state FROM expandctl.migrations WHERE id = %s", MIGRATION_ID) in (
+        [],
+        [("pending",)],
+    )
 
 
 @pytest.mark.db
-def test_switch_reads_refuses_when_the_backfill_did_not_run(pg_database: PgDatabase) -> None:
+def test_switch_reads_refuses_while_rows_are_stale(pg_database: PgDatabase, tmp_path: Path) -> None:
     create_schema(pg_database.dsn)
-    ops = [parse(RENAME_NAME)]
-    run_phase(pg_database.dsn, ops, Phase.EXPAND)
-    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="run the backfill"):
-        run_phase(pg_database.dsn, ops, Phase.SWITCH_READS)
+    config = operation_project(tmp_path, pg_database, [RENAME_NAME])
+    advance(config, MIGRATION_ID, to=Phase.BACKFILL, yes=True)
+    # A row the sync trigger never saw (as if written with triggers off): stale.
+    query_run(
+        pg_database.dsn,
+        "SET session_replication_role = replica; UPDATE users SET full_name = 'stale' WHERE id = 1",
+    )
+    with pytest.raises(CheckFailed, match="still has rows") as refused:
+        advance(config, MIGRATION_ID, yes=True)
+    assert refused.value.hint is not None and "run the backfill" in refused.value.hint
+    assert query(
+        pg_database.dsn, "SELECT state FROM expandctl.migrations WHERE id = %s", MIGRATION_ID
+    ) == [("backfill",)]
 
 
 @pytest.mark.db
@@ -124,7 +152,7 @@ def test_switch_reads_refuses_when_the_backfill_did_not_run(pg_database: PgDatab
     ids=["up-typo", "down-typo", "unknown-function"],
 )
 def test_a_bad_expression_fails_expand_and_changes_nothing(
-    pg_database: PgDatabase, bad: dict[str, object]
+    pg_database: PgDatabase, tmp_path: Path, bad: dict[str, object]
 ) -> None:
     create_schema(pg_database.dsn)
     raw = {
@@ -134,9 +162,10 @@ def test_a_bad_expression_fails_expand_and_changes_nothing(
         "new": [{"name": "first", "type": "text", "up": "name"}],
         **bad,
     }
+    config = operation_project(tmp_path, pg_database, [raw])
     before = snapshot(pg_database.dsn)
-    with pytest.raises((psycopg.errors.UndefinedColumn, psycopg.errors.UndefinedFunction)):
-        run_phase(pg_database.dsn, [parse(raw)], Phase.EXPAND)
+    with pytest.raises(DatabaseError, match="does not exist"):
+        advance(config, MIGRATION_ID, yes=True)
     assert snapshot(pg_database.dsn) == before
 
 
@@ -164,21 +193,19 @@ RENAME_ORG = {
     ],
 )
 def test_constraints_of_the_old_column_are_never_silently_lost(
-    pg_database: PgDatabase, raw: dict[str, object], message: str
+    pg_database: PgDatabase, tmp_path: Path, raw: Raw, message: str
 ) -> None:
     create_schema(pg_database.dsn)
     query_run(pg_database.dsn, FK)
-    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match=message):
-        run_phase(pg_database.dsn, [parse(raw)], Phase.EXPAND)
+    refuse_expand(pg_database, tmp_path, [raw], message)
 
 
 @pytest.mark.db
-def test_rename_carries_the_foreign_key_over(pg_database: PgDatabase) -> None:
+def test_rename_carries_the_foreign_key_over(pg_database: PgDatabase, tmp_path: Path) -> None:
     create_schema(pg_database.dsn)
     query_run(pg_database.dsn, FK)
-    forward_rollback_forward(
-        pg_database.dsn, [parse({**RENAME_ORG, "references": "orgs", "on_delete": "set null"})]
-    )
+    renamed = {**RENAME_ORG, "references": "orgs", "on_delete": "set null"}
+    forward_rollback_forward(operation_project(tmp_path, pg_database, [renamed]), pg_database.dsn)
     assert query(
         pg_database.dsn,
         "SELECT conname, convalidated, confdeltype FROM pg_constraint"
@@ -224,18 +251,20 @@ RENAME_AGE = {
 
 
 @pytest.mark.db
-def test_an_indexed_column_needs_index_true(pg_database: PgDatabase) -> None:
+def test_an_indexed_column_needs_index_true(pg_database: PgDatabase, tmp_path: Path) -> None:
     create_schema(pg_database.dsn)
     query_run(pg_database.dsn, AGE_INDEX)
-    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="has an index"):
-        run_phase(pg_database.dsn, [parse(RENAME_AGE)], Phase.EXPAND)
+    refuse_expand(pg_database, tmp_path, [RENAME_AGE], "has an index")
 
 
 @pytest.mark.db
-def test_rename_rebuilds_the_index_on_the_new_column(pg_database: PgDatabase) -> None:
+def test_rename_rebuilds_the_index_on_the_new_column(
+    pg_database: PgDatabase, tmp_path: Path
+) -> None:
     create_schema(pg_database.dsn)
     query_run(pg_database.dsn, AGE_INDEX)
-    forward_rollback_forward(pg_database.dsn, [parse({**RENAME_AGE, "index": True})])
+    config = operation_project(tmp_path, pg_database, [{**RENAME_AGE, "index": True}])
+    forward_rollback_forward(config, pg_database.dsn)
     assert query(
         pg_database.dsn,
         "SELECT indexname, indexdef LIKE '%%(age_years)' FROM pg_indexes"

@@ -17,7 +17,6 @@ each reversible phase is rolled back and re-applied. Asserted:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,12 +29,11 @@ from expandctl.commands.advance import advance
 from expandctl.commands.rollback import rollback
 from expandctl.engine.workload.clients import AppShape, Values, Workload, verify_rows
 from expandctl.engine.workload.proof import Prover
-from expandctl.model.ops.scaffold import toml_value
+from expandctl.model.phases import Phase
 from tests.conftest import PgDatabase
-from tests.engine.conftest import Project
 from tests.operations import sample_ops as sample
 from tests.operations.schema import create_schema
-from tests.operations.support import parse, query, run_phase, snapshot
+from tests.operations.support import operation_project, query, snapshot
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
 
@@ -278,19 +276,6 @@ def _check_before_contract(dsn: str, scenario: Scenario, workload: Workload) -> 
             assert problems == [], f"{shape.version} rows: {problems[:3]}"
 
 
-def engine_project(tmp_path: Path, db: PgDatabase, op: dict[str, Any]) -> Project:
-    """A one-migration project holding ``op``, run by the real engine."""
-    lines = ['description = "zero-downtime proof"', "", "[[operations]]"]
-    for key, value in op.items():
-        name = key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
-        lines.append(f"{name} = {toml_value(value)}")
-    project = Project(root=tmp_path, db=db, overrides={})
-    folder = project.migrations / MIGRATION
-    folder.mkdir(parents=True)
-    (folder / "migration.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return project
-
-
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
 def test_old_and_new_clients_see_no_errors(
     pg_database: PgDatabase, tmp_path: Path, scenario: Scenario
@@ -298,7 +283,7 @@ def test_old_and_new_clients_see_no_errors(
     """Through the real engine: advance and rollback, lock timeouts, the backfill runner."""
     dsn = pg_database.dsn
     create_schema(dsn)
-    config = engine_project(tmp_path, pg_database, scenario.op).config()
+    config = operation_project(tmp_path, pg_database, [scenario.op], MIGRATION)
     with Workload(dsn, [scenario.old, scenario.new], think_time=0.001) as workload:
         prover = Prover(
             workload,
@@ -336,22 +321,20 @@ def test_the_harness_catches_a_naive_rename(pg_database: PgDatabase) -> None:
     """Control: renaming in place breaks old clients at once, and the harness sees it."""
     dsn = pg_database.dsn
     create_schema(dsn)
-    naive = [
-        parse(
-            {
-                "op": "sql",
-                "expand": "ALTER TABLE users RENAME COLUMN name TO full_name",
-                "expand.down": "ALTER TABLE users RENAME COLUMN full_name TO name",
-            }
-        )
-    ]
+
+    def rename_in_place(phase: Phase) -> None:
+        # What a one-step migration does: no expand, no sync, just the rename.
+        if phase is Phase.EXPAND:
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("ALTER TABLE users RENAME COLUMN name TO full_name")
+
     old = SCENARIOS[0].old
     new = SCENARIOS[0].new
     with Workload(dsn, [old, new], think_time=0.001) as workload:
         run = Prover(
             workload,
-            advance=lambda phase: run_phase(dsn, naive, phase),
-            rollback=lambda phase: run_phase(dsn, naive, phase, rollback=True),
+            advance=rename_in_place,
+            rollback=rename_in_place,
             soak_seconds=SOAK_SECONDS,
         ).prove(with_rollbacks=False)
     assert run.errors_while_live("old") > 0

@@ -3,7 +3,7 @@
 An operation is a frozen pydantic model with ``op`` as its discriminator. It
 plans, never runs: ``forward(phase, ctx)`` and ``reverse(phase, ctx)`` return
 the steps of running and of undoing one phase; ``checks(ctx)`` returns the
-catalog preconditions verified at the head of expand.
+catalog preconditions, checked by CheckSteps at the head of expand.
 """
 
 from __future__ import annotations
@@ -128,7 +128,8 @@ def sql(
 
 
 def check_steps(op: OperationBase, ctx: PlanContext) -> list[Step]:
-    return [sql(op, ctx, check.as_sql()) for check in op.checks(ctx)]
+    """The operation's preconditions, as CheckSteps (evaluated, never rendered to SQL)."""
+    return [check.step(source(op, ctx)) for check in op.checks(ctx)]
 
 
 def backfill(ctx: PlanContext, spec: BackfillSpec, offset: int = 0) -> BackfillStep:

@@ -2,12 +2,9 @@
 
 An operation states what must hold in the live catalog before its expand runs
 (the table exists, the column does not yet ...). Each CatalogCheck is one SQL
-query returning a boolean plus the message to show when it returns false.
-
-Until the engine runs checks natively, ``as_sql`` renders a check as a DO
-block that raises the message; operations put those at the head of their
-expand steps, so a failed check stops expand before it changes anything, in
-the same transaction.
+query returning a boolean plus the message to show when it returns false; the
+planner turns it into a CheckStep at the head of the operation's expand, which
+``plan`` evaluates read-only and ``advance`` runs inside the transaction group.
 """
 
 # ruff: noqa: S608 -- generating SQL is this module's job: names go through
@@ -16,11 +13,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from expandctl.model.sql_quote import dollar_quote, qualified, quote_literal
-
-SUPPRESS_DYNAMIC_SQL = (
-    "-- expandctl-ignore: U502 a generated read-only check: it raises or does nothing"
-)
+from expandctl.model.sql_quote import qualified, quote_literal
+from expandctl.model.steps import CheckStep
 
 
 class CatalogCheck(BaseModel):
@@ -32,16 +26,8 @@ class CatalogCheck(BaseModel):
     message: str
     hint: str | None = None
 
-    def as_sql(self) -> str:
-        text = self.message + (f" ({self.hint})" if self.hint else "")
-        body = (
-            f"\nBEGIN\n  IF NOT coalesce(({self.sql}), false) THEN\n"
-            f"    RAISE EXCEPTION USING MESSAGE = {quote_literal(text)},"
-            " ERRCODE = 'object_not_in_prerequisite_state';\n"
-            "  END IF;\nEND\n"
-        )
-        # The linter cannot see into DO blocks (U502); this one only reads the catalog.
-        return f"{SUPPRESS_DYNAMIC_SQL}\nDO {dollar_quote(body)}"
+    def step(self, source: str) -> CheckStep:
+        return CheckStep(sql=self.sql, message=self.message, hint=self.hint, source=source)
 
 
 def _regclass(schema: str | None, name: str) -> str:
@@ -147,10 +133,13 @@ def _attnum(schema: str | None, table: str, column: str) -> str:
 
 
 def column_type_is(schema: str | None, table: str, column: str, type_sql: str) -> CatalogCheck:
-    """The declared type names the column's type (modifiers such as (20) aside)."""
-    condition = f"atttypid = to_regtype({quote_literal(type_sql)})"
+    """The declared type names the column's type (modifiers such as (20) aside).
+
+    A missing column passes: column_exists reports that, once.
+    """
+    condition = f"atttypid <> to_regtype({quote_literal(type_sql)})"
     return CatalogCheck(
-        sql=attribute(schema, table, column, condition),
+        sql=f"SELECT NOT ({attribute(schema, table, column, condition)})",
         message=f"column {_display(schema, table)}.{column} is not of type {type_sql}",
         hint="set type to the column's current type (see \\d in psql)",
     )

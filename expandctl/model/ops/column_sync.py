@@ -42,6 +42,7 @@ from expandctl.model.ops.base import (
     backfill,
     check_steps,
     generated_name,
+    source,
     sql,
     trigger_clause,
 )
@@ -336,17 +337,13 @@ class ColumnSync:
             return [backfill(ctx, spec)]
         if phase is Phase.SWITCH_READS:
             steps: list[Step] = [
-                sql(
-                    op,
-                    ctx,
-                    checks.CatalogCheck(
-                        sql=f"SELECT NOT EXISTS (SELECT 1 FROM {target}"
-                        f" WHERE {self.stale_condition()})",
-                        message=f"{op.display} still has rows whose new columns do not match"
-                        " the old ones",
-                        hint="run the backfill phase to completion first",
-                    ).as_sql(),
-                )
+                checks.CatalogCheck(
+                    sql=f"SELECT NOT EXISTS (SELECT 1 FROM {target}"
+                    f" WHERE {self.stale_condition()})",
+                    message=f"{op.display} still has rows whose new columns do not match"
+                    " the old ones",
+                    hint="run the backfill phase to completion first",
+                ).step(source(op, ctx))
             ]
             for column in self.new:
                 if column.not_null:
