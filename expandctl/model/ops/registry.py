@@ -128,19 +128,25 @@ def plan_retires(operations: Sequence[OperationBase], *, migration_id: str) -> l
     return found
 
 
-AUTOCOMMIT_MARKER = "-- expandctl: runs alone, in autocommit"
+def render_steps(steps: Sequence[Step]) -> tuple[str, list[int]]:
+    """The steps as one script for display, and where each step starts in it.
+
+    SQL steps end in ``;``; other steps (backfills, resets) become comments.
+    Display only: whether a step runs alone is read from the step
+    (``autocommit``), never from this text.
+    """
+    text = ""
+    starts: list[int] = []
+    for step in steps:
+        text += "\n\n" if starts else ""
+        starts.append(len(text))
+        if step.kind == "sql":
+            text += step.sql.rstrip().rstrip(";") + ";"
+        else:
+            text += "-- " + step.summary
+    return text + ("\n" if starts else ""), starts
 
 
 def steps_as_sql(steps: Sequence[Step]) -> str:
-    """The SQL steps as one script (``plan`` output, lint input); backfills as comments."""
-    parts: list[str] = []
-    for step in steps:
-        if step.kind == "sql":
-            text = step.sql.rstrip().rstrip(";") + ";"
-            if step.autocommit:
-                # Says what the runner does: this statement commits on its own.
-                text = f"{AUTOCOMMIT_MARKER}\n{text}"
-            parts.append(text)
-        else:
-            parts.append("-- " + step.summary)
-    return "\n\n".join(parts) + ("\n" if parts else "")
+    """The steps as one SQL script (see ``render_steps``)."""
+    return render_steps(steps)[0]
