@@ -32,14 +32,14 @@ from expandctl.model.steps import (
 # the engine groups by it and the linter reads the plan's steps (or, for SQL
 # outside a migration, asks needs_autocommit). CLUSTER of one table and
 # REINDEX of one table or index do run in a transaction; without a table
-# CLUSTER re-clusters every table, and REINDEX DATABASE/SYSTEM do not.
+# CLUSTER re-clusters every table, and REINDEX SCHEMA/DATABASE/SYSTEM do not.
 _NO_TRANSACTION = [
     re.compile(p, re.I)
     for p in (
         r"^create\s+(unique\s+)?index\s+concurrently\b",
         r"^drop\s+index\s+concurrently\b",
         r"^reindex\b.*\bconcurrently\b",
-        r"^reindex\s+(\([^)]*\)\s*)?(database|system)\b",
+        r"^reindex\s+(\([^)]*\)\s*)?(schema|database|system)\b",
         r"^alter\s+table\b.*\bdetach\s+partition\b.*\bconcurrently\b",
         r"^vacuum\b",
         r"^cluster\s*(\([^)]*\)|verbose)?\s*$",
