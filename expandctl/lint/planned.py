@@ -85,7 +85,8 @@ def _generated(
     for statement in read_statements(text):
         at = bisect_right(starts, statement.sql.start) - 1
         step = steps[at]
-        assert isinstance(step, SqlStep), "only SQL steps render as statements"
+        if not isinstance(step, SqlStep):
+            continue  # only SQL steps render as statements; other steps are comments
         planned.append(
             PlannedStatement(
                 statement,

@@ -220,3 +220,23 @@ def test_a_rollback_runs_the_operations_reverse_and_the_down_file_in_one_group(
         for f in r.findings
     ]
     assert found == [("expand.down.sql", True, "L114")]
+
+
+def test_each_generated_step_reads_as_its_own_statement() -> None:
+    """A step ending in a -- comment, or a multi-line summary, cannot swallow the next step."""
+    from expandctl.lint.planned import _generated
+    from expandctl.model.steps import ResetBackfillStep
+
+    steps = [
+        SqlStep(sql="ALTER TABLE users ADD COLUMN b text -- why", source="operation 1"),
+        ResetBackfillStep(),
+        SqlStep(
+            sql="CREATE INDEX CONCURRENTLY i ON users (b);", source="operation 2", autocommit=True
+        ),
+    ]
+    source, _ = _generated("m#operations.expand", steps, {"operation 2": "operation 2 (x)"})
+    seen = [(p.statement.sql.text, p.alone, p.operation) for p in source.statements]
+    assert seen == [
+        ("ALTER TABLE users ADD COLUMN b text", False, "operation 1"),
+        ("CREATE INDEX CONCURRENTLY i ON users (b)", True, "operation 2 (x)"),
+    ]
