@@ -55,6 +55,8 @@ def phase_sources(
     ``advance`` and by the rules, not by a crash here.
     """
     sources: list[PlannedSource] = []
+    if rollback and phase is Phase.BACKFILL:
+        return sources  # undoing backfill only forgets its checkpoints: no SQL runs
     generated = operation_steps(migration, phase, rollback=rollback, server_version=pg_version)
     carry = False
     if generated:
