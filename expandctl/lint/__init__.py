@@ -4,7 +4,9 @@ Public API (stable):
 
 - ``lint_sql(text, *, phase, source_name, pg_version=15, context=None, rules=None,
   rollback=False) -> list[Finding]``
-- ``lint_migration(migration, *, pg_version=15, rules=None) -> list[FileResult]``
+- ``lint_source(...)``: as ``lint_sql``, as a ``FileResult`` (counts, suppressions)
+- ``lint_migration(migration, *, pg_version=15, rules=None) -> list[FileResult]``:
+  the steps ``advance`` plans for every phase (``planned``), forward and rollback
 - ``rule_set(settings, select=..., ignore=..., severity=...) -> RuleSet``
 - ``LintContext``, ``Finding``, ``LintReport``, ``RULES``
 """

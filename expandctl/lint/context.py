@@ -56,9 +56,10 @@ class LintContext:
     # strong lock is held until the group ends even without BEGIN/COMMIT.
     managed_transactions: bool = False
     group: TransactionState = field(default_factory=TransactionState)
-    # The current statement is one the engine runs alone in autocommit because
-    # its operation planned it so (e.g. VALIDATE CONSTRAINT), whatever its text.
-    planned_alone: bool = False
+    # The current statement runs alone, in autocommit: its plan step says so
+    # (a CONCURRENTLY statement, or e.g. set_not_null's VALIDATE CONSTRAINT),
+    # or, for text outside a plan, model.planning.needs_autocommit does.
+    runs_alone: bool = False
 
     # --- questions the rules ask ----------------------------------------
 
@@ -189,8 +190,8 @@ class LintContext:
     def _apply_transaction(self, statement: object, action: a.Action) -> None:
         tx = self.tx
         if self.managed_transactions and tx.open_at is None and not isinstance(action, a.Begin):
-            if self.planned_alone or runs_in_autocommit(action, self.pg_version):
-                self.group = TransactionState()  # it runs alone: the group before it committed
+            if self.runs_alone:
+                self.end_group()  # it runs alone: the group before it committed
             elif self.group.exclusive_table is None:
                 table = takes_access_exclusive(action)
                 if table is not None and not self.no_traffic_on(table):
@@ -205,6 +206,10 @@ class LintContext:
             table = takes_access_exclusive(action)
             if table is not None and not self.no_traffic_on(table):
                 tx.exclusive_table = table
+
+    def end_group(self) -> None:
+        """The engine committed the current group (a step ran alone)."""
+        self.group = TransactionState()
 
     def next_file(self) -> None:
         """The file is done: what it created is now 'earlier in the migration'."""
@@ -234,17 +239,6 @@ _EXCLUSIVE_ACTIONS = (
     a.AddColumn, a.DropColumn, a.AlterColumnType, a.SetNotNull, a.DropNotNull, a.DropDefault,
     a.AddConstraint, a.DropConstraint, a.Rewrite, a.Truncate, a.SetSchema,
 )  # fmt: skip
-
-
-def runs_in_autocommit(action: a.Action, pg_version: int) -> bool:
-    """Statements the engine runs alone, outside any transaction (see model.planning)."""
-    if isinstance(action, a.CreateIndex | a.DropObjects | a.Reindex | a.Partition):
-        return action.concurrently
-    if isinstance(action, a.Rewrite):
-        return action.how == "VACUUM FULL"
-    if isinstance(action, a.Harmless):
-        return action.what == "VACUUM"
-    return isinstance(action, a.EnumAddValue) and pg_version < 12
 
 
 def takes_access_exclusive(action: a.Action) -> str | None:

@@ -1,8 +1,9 @@
-"""Run the rules over SQL text and over a migration's phase files.
+"""Run the rules over SQL text and over a migration's planned steps.
 
-``lint_sql`` and ``lint_migration`` are the stable public API: the engine's
-``plan`` and the declarative operations lint the SQL they generate through
-exactly these functions, so it meets the very same rules.
+``lint_sql``, ``lint_source`` and ``lint_migration`` are the stable public
+API. ``lint_migration`` walks the steps ``advance`` runs (``planned``), so
+generated and hand-written SQL meet the very same rules, in the same
+transaction groups.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 
 from expandctl.lint.context import LintContext
 from expandctl.lint.finding import Finding
+from expandctl.lint.planned import PlannedSource, PlannedStatement, phase_sources
 from expandctl.lint.registry import RuleSet, rule_set
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules.invalid_suppression import InvalidSuppression
@@ -19,13 +21,9 @@ from expandctl.lint.source import Statement, read_statements
 from expandctl.lint.suppressions import read_suppressions
 from expandctl.model.migration import Migration
 from expandctl.model.ops.base import OperationBase
-from expandctl.model.ops.registry import (
-    AUTOCOMMIT_MARKER,
-    migration_operation_steps,
-    plan_retires,
-    steps_as_sql,
-)
+from expandctl.model.ops.registry import plan_retires
 from expandctl.model.phases import PHASES, Phase
+from expandctl.model.planning import needs_autocommit
 
 
 @dataclass
@@ -76,58 +74,72 @@ def lint_source(
     context: LintContext | None = None,
     rules: RuleSet | None = None,
     rollback: bool = False,
-    generated: bool = False,
 ) -> FileResult:
     """Like ``lint_sql`` but also says how many statements and suppressions there were.
 
-    ``generated``: the text is the operations' SQL (``steps_as_sql``), whose
-    autocommit marker comments say which statements the engine runs alone.
+    Text outside a plan: with ``context.managed_transactions`` the statements
+    are grouped as ``advance`` would group them, by ``needs_autocommit``.
     """
     ctx = context if context is not None else LintContext()
+    statements = read_statements(text)
+    managed = ctx.managed_transactions
+    planned = [
+        PlannedStatement(
+            s,
+            alone=managed and needs_autocommit(s.sql.text, server_version=pg_version),
+            after_commit=False,
+        )
+        for s in statements
+    ]
+    source = PlannedSource(path=source_name, text=text, statements=tuple(planned))
+    return _lint_planned(source, phase, pg_version, ctx, rules, rollback=rollback)
+
+
+def _lint_planned(
+    source: PlannedSource,
+    phase: Phase,
+    pg_version: int,
+    ctx: LintContext,
+    rules: RuleSet | None,
+    *,
+    rollback: bool,
+) -> FileResult:
     ctx.phase, ctx.pg_version, ctx.rollback = phase, pg_version, rollback
     ruleset = rules if rules is not None else rule_set()
-    statements = read_statements(text)
-    alone = _planned_alone(text, statements) if generated else set()
     applicable = [r for r in ruleset.rules if r.applies(ctx)]
     by_type, generic = ruleset.dispatch(phase.value, rollback, applicable)
     hits: list[tuple[Rule, Statement, Violation]] = []
-    for statement in statements:
-        ctx.planned_alone = statement.index in alone
+    for planned in source.statements:
+        statement = planned.statement
+        if planned.after_commit:
+            ctx.end_group()
+        ctx.runs_alone = planned.alone
         for action in statement.actions:
             for rule in (*by_type.get(type(action), ()), *generic):
                 hits.extend((rule, statement, v) for v in rule.check(action, statement, ctx))
         ctx.apply(statement, statement.actions)
-    ctx.planned_alone = False
+    ctx.runs_alone = False
     for rule in applicable:
         hits.extend((rule, statement, v) for statement, v in rule.finish(ctx))
     result = FileResult(
-        path=source_name, phase=phase, rollback=rollback, statements=len(statements)
+        path=source.path, phase=phase, rollback=rollback, statements=len(source.statements)
     )
-    _collect(result, text, statements, hits, ruleset)
+    _collect(result, source, hits, ruleset)
     result.findings.sort(key=lambda f: (f.line, f.column, f.rule_id))
     return result
 
 
-def _planned_alone(text: str, statements: list[Statement]) -> set[int]:
-    """Indexes of statements right after an AUTOCOMMIT_MARKER comment."""
-    alone: set[int] = set()
-    previous_end = 0
-    for statement in statements:
-        if AUTOCOMMIT_MARKER in text[previous_end : statement.sql.start]:
-            alone.add(statement.index)
-        previous_end = statement.sql.start + len(statement.sql.text)
-    return alone
-
-
 def _collect(
     result: FileResult,
-    text: str,
-    statements: list[Statement],
+    source: PlannedSource,
     hits: list[tuple[Rule, Statement, Violation]],
     ruleset: RuleSet,
 ) -> None:
-    per_statement, file_level, problems = read_suppressions(text, [s.sql.start for s in statements])
+    text = source.text
+    starts = [p.statement.sql.start for p in source.statements]
+    per_statement, file_level, problems = read_suppressions(text, starts)
     lines = text.splitlines()
+    operations = {p.statement.index: p.operation for p in source.statements if p.operation}
     for rule, statement, violation in hits:
         suppressions = [*per_statement.get(statement.index, ()), *file_level]
         matching = [s for s in suppressions if rule.id in s.rule_ids]
@@ -137,6 +149,9 @@ def _collect(
             result.suppressed += 1
             continue
         where = (statement.line, statement.column, statement.sql.end_line)
+        operation = operations.get(statement.index)
+        if operation is not None:  # generated SQL: say which operation wrote it
+            violation = Violation(f"{operation}: {violation.message}", violation.fix)
         result.findings.append(
             _finding(rule, ruleset, result, where, violation, statement.source_line)
         )
@@ -216,12 +231,15 @@ def lint_migration(
     pg_version: int = 15,
     rules: RuleSet | None = None,
 ) -> list[FileResult]:
-    """Lint every phase file (and operation SQL) of a migration with its own phase's rules.
+    """Lint the steps every phase of a migration runs, with that phase's own rules.
 
-    Phases are linted in order with one context, so what expand created is
-    known to be new in later phases, and contract sees the manifest's
-    ``retires``. Each rollback file is linted as a rollback of its phase: it
-    may drop what the phase's forward SQL created.
+    Each phase is walked as ``advance`` plans it (``planned.phase_sources``):
+    the operations' SQL (one result named ``migration.toml#operations.<phase>``),
+    then the phase file, in one transaction-group context. Phases are linted
+    in order with one context, so what expand created is known to be new in
+    later phases, and contract sees the manifest's ``retires``. Each rollback
+    is linted as a rollback of its phase: it may drop what the phase's
+    forward steps created.
     """
     ruleset = rules if rules is not None else rule_set()
     operations = [op for op in migration.manifest.operations if isinstance(op, OperationBase)]
@@ -231,73 +249,21 @@ def lint_migration(
     results: list[FileResult] = []
     for phase in PHASES:
         earlier = set(ctx.migration_created)
-        for name, text in _sources(migration, phase, pg_version, rollback=False):
-            results.append(_lint_named(name, text, phase, pg_version, ctx, ruleset, rollback=False))
+        for source in phase_sources(migration, phase, rollback=False, pg_version=pg_version):
+            results.append(_lint_planned(source, phase, pg_version, ctx, ruleset, rollback=False))
         forward_created = set(ctx.file_created)
         ctx.next_file()
         if not phase.reversible:
             continue
-        for name, text in _sources(migration, phase, pg_version, rollback=True):
-            down_ctx = LintContext(
-                pg_version=pg_version,
-                migration_created=set(earlier),
-                forward_created=forward_created,
-                linked_tables={table: set(links) for table, links in ctx.linked_tables.items()},
-                managed_transactions=True,
-            )
+        down_ctx = LintContext(
+            pg_version=pg_version,
+            migration_created=earlier,
+            forward_created=forward_created,
+            linked_tables={table: set(links) for table, links in ctx.linked_tables.items()},
+            managed_transactions=True,
+        )
+        for source in phase_sources(migration, phase, rollback=True, pg_version=pg_version):
             results.append(
-                _lint_named(name, text, phase, pg_version, down_ctx, ruleset, rollback=True)
+                _lint_planned(source, phase, pg_version, down_ctx, ruleset, rollback=True)
             )
     return results
-
-
-def _lint_named(
-    name: str,
-    text: str,
-    phase: Phase,
-    pg_version: int,
-    ctx: LintContext,
-    ruleset: RuleSet,
-    *,
-    rollback: bool,
-) -> FileResult:
-    """One of ``_sources``: the operations' SQL is recognised by its name (autocommit markers)."""
-    return lint_source(
-        text,
-        phase=phase,
-        source_name=name,
-        pg_version=pg_version,
-        context=ctx,
-        rules=ruleset,
-        rollback=rollback,
-        generated=name.endswith(_GENERATED_SUFFIXES),
-    )
-
-
-# The operations' SQL is named after the manifest (see _sources).
-_GENERATED_SUFFIXES = tuple(
-    f"migration.toml#operations.{phase.value}{down}" for phase in PHASES for down in ("", ".down")
-)
-
-
-def _sources(
-    migration: Migration, phase: Phase, pg_version: int, *, rollback: bool
-) -> list[tuple[str, str]]:
-    """The SQL the declarative operations generate for the phase, then the phase file.
-
-    That is the order ``advance`` runs them in (``model.planning.plan_phase``),
-    and the operations' SQL is exactly what ``plan`` prints (``steps_as_sql``),
-    so it meets the very same rules as hand-written SQL.
-    """
-    out: list[tuple[str, str]] = []
-    steps = migration_operation_steps(
-        migration, phase, rollback=rollback, server_version=pg_version
-    )
-    text = steps_as_sql(steps)
-    if text.strip():
-        suffix = ".down" if rollback else ""
-        out.append((f"{migration.path}/migration.toml#operations.{phase.value}{suffix}", text))
-    sql_file = migration.rollback_sql(phase) if rollback else migration.forward_sql(phase)
-    if sql_file is not None:
-        out.append((sql_file.path, sql_file.text))
-    return out

@@ -27,18 +27,25 @@ from expandctl.model.steps import (
     Step,
 )
 
-# PostgreSQL refuses these inside a transaction block; they run in autocommit.
+# PostgreSQL refuses these inside a transaction block ("cannot run inside a
+# transaction block"); they run alone, in autocommit. This is the one list:
+# the engine groups by it and the linter reads the plan's steps (or, for SQL
+# outside a migration, asks needs_autocommit). CLUSTER of one table and
+# REINDEX of one table or index do run in a transaction; without a table
+# CLUSTER re-clusters every table, and REINDEX SCHEMA/DATABASE/SYSTEM do not.
 _NO_TRANSACTION = [
     re.compile(p, re.I)
     for p in (
         r"^create\s+(unique\s+)?index\s+concurrently\b",
         r"^drop\s+index\s+concurrently\b",
         r"^reindex\b.*\bconcurrently\b",
+        r"^reindex\s+(\([^)]*\)\s*)?(schema|database|system)\b",
         r"^alter\s+table\b.*\bdetach\s+partition\b.*\bconcurrently\b",
         r"^vacuum\b",
-        r"^cluster\s*$",
+        r"^cluster\s*(\([^)]*\)|verbose)?\s*$",
         r"^create\s+database\b",
         r"^drop\s+database\b",
+        r"^alter\s+database\b.*\bset\s+tablespace\b",
         r"^(create|drop)\s+tablespace\b",
         r"^alter\s+system\b",
     )
@@ -75,6 +82,7 @@ def without_comments(sql: str) -> str:
 
 
 def needs_autocommit(sql: str, *, server_version: int) -> bool:
+    """True when PostgreSQL refuses ``sql`` inside a transaction block: it runs alone."""
     text = without_comments(sql)
     if any(p.search(text) for p in _NO_TRANSACTION):
         return True
@@ -82,15 +90,24 @@ def needs_autocommit(sql: str, *, server_version: int) -> bool:
 
 
 def sql_steps(
-    text: str, *, source: str, path: str | None = None, server_version: int
+    text: str,
+    *,
+    source: str,
+    path: str | None = None,
+    server_version: int,
+    refuse_transaction_control: bool = True,
 ) -> list[SqlStep]:
-    """One step per statement; empty or comment-only text gives no steps."""
+    """One step per statement; empty or comment-only text gives no steps.
+
+    ``refuse_transaction_control=False`` is for the linter, which reports
+    BEGIN/COMMIT in a phase file as a finding (T404) instead of stopping.
+    """
     steps: list[SqlStep] = []
     for statement in split_statements(text):
         bare = without_comments(statement.text)
         if not bare:
             continue
-        if _TRANSACTION_CONTROL.match(bare):
+        if refuse_transaction_control and _TRANSACTION_CONTROL.match(bare):
             raise ManifestError(
                 f"transaction control ({bare.split()[0].upper()}) in a phase file",
                 path=path or source,
@@ -131,13 +148,23 @@ def operation_steps(
 
 
 def file_steps(
-    migration: Migration, phase: Phase, *, rollback: bool, server_version: int
+    migration: Migration,
+    phase: Phase,
+    *,
+    rollback: bool,
+    server_version: int,
+    refuse_transaction_control: bool = True,
 ) -> list[SqlStep]:
+    """The phase file's (or its ``.down`` file's) statements, one step each."""
     sql_file = migration.rollback_sql(phase) if rollback else migration.forward_sql(phase)
     if sql_file is None:
         return []
     return sql_steps(
-        sql_file.text, source=sql_file.name, path=sql_file.path, server_version=server_version
+        sql_file.text,
+        source=sql_file.name,
+        path=sql_file.path,
+        server_version=server_version,
+        refuse_transaction_control=refuse_transaction_control,
     )
 
 

@@ -96,19 +96,19 @@ def test_parallel_and_serial_plain_linting_agree(count: int) -> None:
 def test_operation_steps_the_engine_runs_alone_end_the_transaction_group(tmp_path: Path) -> None:
     """set_not_null validates in autocommit: its VALIDATE holds no lock from the group.
 
-    The same statements in a phase file do share a transaction (the engine
-    decides by the text there), so the autocommit marker comment counts only
-    in the operations' own SQL.
+    The same statements in a phase file share a transaction (the plan's step
+    for a file statement runs alone only when PostgreSQL requires it); a
+    comment saying otherwise changes nothing: "runs alone" is read from the
+    plan's steps, never from the text.
     """
-    from expandctl.model.ops.registry import AUTOCOMMIT_MARKER
-
     folder = _migration(
         tmp_path,
         'description = "x"\n\n'
         '[[operations]]\nop = "set_not_null"\ntable = "users"\ncolumn = "nickname"\n',
         {
             "switch-writes.sql": "ALTER TABLE users ADD CONSTRAINT a_nn CHECK (a IS NOT NULL) "
-            f"NOT VALID;\n{AUTOCOMMIT_MARKER}\nALTER TABLE users VALIDATE CONSTRAINT a_nn;\n"
+            "NOT VALID;\n-- expandctl: runs alone, in autocommit\n"
+            "ALTER TABLE users VALIDATE CONSTRAINT a_nn;\n"
         },
     )
     found = [(name, phase, rule) for name, phase, _, rule in _ids(folder) if rule == "L114"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from expandctl.lint import actions as a
-from expandctl.lint.context import LintContext, norm, runs_in_autocommit
+from expandctl.lint.context import LintContext, norm
 from expandctl.lint.rules.add_column_rewrite import rewrite_reason
 from expandctl.lint.source import Statement
 
@@ -35,10 +35,7 @@ def held_lock(ctx: LintContext, statement: Statement, action: a.Action) -> str |
         return None
     if isinstance(action, a.EndTransaction) or action is not statement.actions[0]:
         return None
-    alone = ctx.planned_alone or any(
-        runs_in_autocommit(x, ctx.pg_version) for x in statement.actions
-    )
-    if holder is ctx.group and alone:
+    if holder is ctx.group and ctx.runs_alone:
         return None  # runs alone, after the group committed
     held = holder.exclusive_table
     if all(_instant(x, ctx, held, statement) for x in statement.actions):

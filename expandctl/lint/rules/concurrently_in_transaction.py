@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from expandctl.lint.actions import Action, CreateIndex, DropObjects, Partition, Reindex
+from expandctl.lint.actions import Action, EnumAddValue
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.source import Statement
+from expandctl.model.planning import needs_autocommit
 
 
 class ConcurrentlyInTransaction(Rule):
-    """``CONCURRENTLY`` inside an explicit transaction block.
+    """``CONCURRENTLY`` (or another statement that must run alone) in a transaction block.
 
-    Lock or breakage: ``CREATE/DROP INDEX CONCURRENTLY``, ``REINDEX
-    CONCURRENTLY`` and ``DETACH PARTITION CONCURRENTLY`` cannot run inside a
-    transaction block: PostgreSQL rejects them and the migration fails there.
+    Lock or breakage: PostgreSQL refuses some statements inside a transaction
+    block, and the migration fails there: ``CREATE/DROP INDEX CONCURRENTLY``,
+    ``REINDEX CONCURRENTLY``, ``DETACH PARTITION CONCURRENTLY``, ``VACUUM``,
+    ``CLUSTER`` without a table, ``REINDEX SCHEMA|DATABASE|SYSTEM``,
+    ``CREATE``/``DROP DATABASE``, ``ALTER DATABASE ... SET TABLESPACE``,
+    ``CREATE``/``DROP TABLESPACE`` and ``ALTER SYSTEM``. It is the list
+    ``advance`` runs alone by (``model.planning.needs_autocommit``); enum
+    ``ADD VALUE`` before PostgreSQL 12 is L113's.
 
     Safe alternative: run the statement outside BEGIN/COMMIT (expandctl runs
     such statements in autocommit) and make it re-runnable with
@@ -33,14 +39,18 @@ class ConcurrentlyInTransaction(Rule):
     id = "T401"
     name = "concurrently-in-transaction"
     group = "transactions"
-    actions = (CreateIndex, DropObjects, Reindex, Partition)
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
-        if not ctx.in_transaction or not getattr(action, "concurrently", False):
+        if not ctx.in_transaction or action is not statement.actions[0]:
+            return
+        if isinstance(action, EnumAddValue):
+            return  # L113 says it, with the version
+        if not needs_autocommit(statement.sql.text, server_version=ctx.pg_version):
             return
         first = " ".join(statement.sql.text.split()[:3])
         yield Violation(
-            f"{first} ... CONCURRENTLY cannot run inside a transaction block: PostgreSQL "
+            f"{first} ... cannot run inside a transaction block: PostgreSQL "
             "rejects it and the migration stops here.",
-            "move it out of BEGIN/COMMIT and make it re-runnable with IF NOT EXISTS / IF EXISTS.",
+            "move it out of BEGIN/COMMIT and make it re-runnable with IF NOT EXISTS / IF EXISTS "
+            "where it has them.",
         )

@@ -29,6 +29,7 @@ from expandctl.model.ops.set_not_null import SetNotNull
 from expandctl.model.ops.sql_op import SqlOperation
 from expandctl.model.phases import Phase
 from expandctl.model.retires import RetiredObject
+from expandctl.model.sql_split import find_comments
 from expandctl.model.steps import Step
 
 if TYPE_CHECKING:  # migration -> manifest -> operations -> here: no runtime import
@@ -128,19 +129,35 @@ def plan_retires(operations: Sequence[OperationBase], *, migration_id: str) -> l
     return found
 
 
-AUTOCOMMIT_MARKER = "-- expandctl: runs alone, in autocommit"
+def render_steps(steps: Sequence[Step]) -> tuple[str, list[int]]:
+    """The steps as one script for display, and where each step starts in it.
+
+    SQL steps end in ``;``; other steps (backfills, resets) become comments.
+    Display only: whether a step runs alone is read from the step
+    (``autocommit``), never from this text.
+    """
+    text = ""
+    starts: list[int] = []
+    for step in steps:
+        text += "\n\n" if starts else ""
+        starts.append(len(text))
+        if step.kind == "sql":
+            text += _terminated(step.sql)
+        else:  # every line a comment, so no part of a summary reads as SQL
+            text += "\n".join(f"-- {line}" for line in step.summary.splitlines() or [""])
+    return text + ("\n" if starts else ""), starts
 
 
 def steps_as_sql(steps: Sequence[Step]) -> str:
-    """The SQL steps as one script (``plan`` output, lint input); backfills as comments."""
-    parts: list[str] = []
-    for step in steps:
-        if step.kind == "sql":
-            text = step.sql.rstrip().rstrip(";") + ";"
-            if step.autocommit:
-                # Says what the runner does: this statement commits on its own.
-                text = f"{AUTOCOMMIT_MARKER}\n{text}"
-            parts.append(text)
-        else:
-            parts.append("-- " + step.summary)
-    return "\n\n".join(parts) + ("\n" if parts else "")
+    """The steps as one SQL script (see ``render_steps``)."""
+    return render_steps(steps)[0]
+
+
+def _terminated(sql: str) -> str:
+    """The statement ending in ``;``: on a line of its own after a trailing ``--`` comment."""
+    body = sql.rstrip().rstrip(";").rstrip()
+    if "--" in body.rsplit("\n", 1)[-1]:
+        comments = find_comments(body)
+        if comments and comments[-1].text.startswith("--") and body.endswith(comments[-1].text):
+            return body + "\n;"
+    return body + ";"
