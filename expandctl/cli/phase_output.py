@@ -6,6 +6,7 @@ Kept apart from the commands so that none of them imports another.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -40,11 +41,17 @@ def render_findings(findings: list[Finding]) -> None:
     report = LintReport(
         version="",
         pg_version=0,
-        findings=findings,
+        findings=[f.model_copy(update={"path": _relative(f.path)}) for f in findings],
         summary=Summary(errors=sum(f.severity == "error" for f in findings)),
     )
     blocks = render_text(report, color=color_enabled()).split("\n\n")
     click.echo("\n\n".join(blocks[:-1]))
+
+
+def _relative(path: str) -> str:
+    """A finding's file relative to where the command runs, as ``lint`` shows it."""
+    shown = os.path.relpath(path) if os.path.isabs(path) else path
+    return path if shown.startswith("..") else shown
 
 
 def render_hazard(refused: HazardRefused, output_format: str) -> None:

@@ -193,9 +193,10 @@ def refuse(view: PhaseView) -> None:
         errors = view.lint_errors
         assert view.plan is not None
         s = "s" if len(errors) != 1 else ""
+        rules = ", ".join(dict.fromkeys(f.rule_id for f in errors))
         raise HazardRefused(
             f"{view.plan.verb} {view.plan.phase.value} of {view.migration.id}: "
-            f"{len(errors)} error-level lint finding{s} in the steps it would run; "
+            f"{len(errors)} error-level lint finding{s} ({rules}) in the steps it would run; "
             f"nothing ran{more if len(refusals) > len(errors) else ''}",
             findings=list(errors),
             hint=ACCEPT_RISK_HINT,

@@ -7,23 +7,25 @@ what to do; nothing is guessed and nothing is partially loaded.
 from __future__ import annotations
 
 import hashlib
-import json
 import tomllib
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from expandctl.errors import ConfigError, ManifestError
+from expandctl.loader.checksums import (
+    MANIFEST_NAME,
+    file_checksums,
+    legacy_phase_checksum,
+    phase_checksum,
+)
 from expandctl.loader.toml_lines import key_lines, line_of
 from expandctl.loader.validation import toml_error_line, toml_error_message, validation_error
 from expandctl.model.manifest import MIGRATION_ID, Manifest
 from expandctl.model.migration import Migration, MigrationSet
-from expandctl.model.phases import PHASES, Phase
-from expandctl.model.planning import without_comments
-from expandctl.model.sql_split import split_statements
+from expandctl.model.phases import PHASES
 from expandctl.model.sqlfiles import FORWARD_FILES, ROLLBACK_FILES, SQL_FILE_NAMES, SqlFile
 
-MANIFEST_NAME = "migration.toml"
 # Notes beside the SQL are welcome; they do not affect checksums.
 _IGNORED_SUFFIXES = (".md", ".txt")
 
@@ -103,7 +105,7 @@ def load_migration(folder: Path) -> Migration:
             raw, text = _read_file(path)
             sql_files[path.name] = _sql_file(path, text)
         digest.update(path.name.encode() + b"\0" + raw + b"\0")
-    by_file = {phase: _file_checksums(manifest, sql_files, phase) for phase in PHASES}
+    by_file = {phase: file_checksums(manifest, sql_files, phase) for phase in PHASES}
     return Migration(
         id=folder.name,
         number=int(match["number"]),
@@ -115,7 +117,7 @@ def load_migration(folder: Path) -> Migration:
         phase_checksums={phase: phase_checksum(by_file[phase]) for phase in PHASES},
         file_checksums=by_file,
         legacy_phase_checksums={
-            phase: _legacy_phase_checksum(manifest, sql_files, phase) for phase in PHASES
+            phase: legacy_phase_checksum(manifest, sql_files, phase) for phase in PHASES
         },
     )
 
@@ -153,66 +155,6 @@ def _sql_file(path: Path, text: str) -> SqlFile:
     else:
         phase, rollback = ROLLBACK_FILES[path.name], True
     return SqlFile(name=path.name, path=str(path), text=text, phase=phase, rollback=rollback)
-
-
-def phase_checksum(file_checksums: dict[str, str]) -> str:
-    """A phase's checksum: what its files do, ignoring whitespace and comments."""
-    blob = json.dumps(file_checksums, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def _file_checksums(
-    manifest: Manifest, sql_files: dict[str, SqlFile], phase: Phase
-) -> dict[str, str]:
-    """One checksum per file a phase reads, so a drift message can name the file that changed.
-
-    SQL is compared statement by statement without comments and with
-    whitespace collapsed (as ``model.planning.without_comments`` matches
-    statements), so re-indenting or commenting a file is no drift. The
-    manifest counts through what the phase uses of it (parsed, so TOML
-    layout and comments do not count either).
-    """
-    found = {
-        name: _digest("\n".join(_normalised_statements(f.text)))
-        for name, f in sorted(sql_files.items())
-        if f.phase is phase
-    }
-    found[MANIFEST_NAME] = _digest(json.dumps(_manifest_part(manifest, phase), sort_keys=True))
-    return found
-
-
-def _normalised_statements(text: str) -> list[str]:
-    return [bare for s in split_statements(text) if (bare := without_comments(s.text))]
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _manifest_part(manifest: Manifest, phase: Phase) -> dict[str, object]:
-    """What a phase runs from migration.toml: operations, its gate, backfill, retires.
-
-    The description and other phases' gates are left out, so fixing a typo in
-    the description is not drift.
-    """
-    return {
-        "operations": [op.model_dump(mode="json", by_alias=True) for op in manifest.operations],
-        "gate": (g.model_dump(mode="json") if (g := manifest.gates.get(phase)) else None),
-        "retires": [str(r) for r in manifest.retires] if phase is Phase.CONTRACT else [],
-        "backfill": [b.model_dump(mode="json") for b in manifest.backfill]
-        if phase is Phase.BACKFILL
-        else [],
-    }
-
-
-def _legacy_phase_checksum(manifest: Manifest, sql_files: dict[str, SqlFile], phase: Phase) -> str:
-    """The checksum expandctl 0.1 recorded (raw file text): unchanged files still match it."""
-    relevant = {
-        "sql": {name: f.text for name, f in sorted(sql_files.items()) if f.phase is phase},
-        **_manifest_part(manifest, phase),
-    }
-    blob = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _check_requires(migrations: list[Migration]) -> None:
