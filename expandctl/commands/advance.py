@@ -50,7 +50,7 @@ class PhaseRunReport(BaseModel):
 
 
 class StopReport(BaseModel):
-    """Why a run of several phases (``--all``, ``--to``) stopped before its end."""
+    """Why ``advance --all`` stopped before its end."""
 
     reason: Literal["refused", "needs-confirmation", "failed"]
     migration_id: str | None = Field(description="the migration it stopped at")
@@ -66,7 +66,7 @@ class AdvanceReport(BaseModel):
     runs: list[PhaseRunReport] = Field(default_factory=list, description="phases run, in order")
     messages: list[str] = Field(default_factory=list)
     stopped: StopReport | None = Field(
-        default=None, description="--all/--to only: why the run stopped early (None: it did not)"
+        default=None, description="--all only: why the run stopped early (None: it did not)"
     )
     current: str | None = Field(default=None, exclude=True)  # the migration being worked on
 
@@ -131,9 +131,9 @@ def advance(
 ) -> AdvanceReport:
     """Run phases; ``progress`` is called after every backfill batch.
 
-    A run of several phases (``all_migrations`` or ``to``) that stops early
-    returns the phases it ran with ``stopped`` saying why; a single phase
-    raises instead. ``accept_risk`` is the recorded reason to run a phase
+    With ``all_migrations``, a run that stops early (refusal, confirmation
+    needed, failure) returns the phases it ran with ``stopped`` saying why;
+    otherwise the stop is raised. ``accept_risk`` is the recorded reason to run a phase
     despite error-level lint findings.
     """
     if all_migrations and migration_id:
@@ -144,7 +144,6 @@ def advance(
         )
     if accept_risk is not None and not accept_risk.strip():
         raise UsageError('--accept-risk needs a reason, e.g. --accept-risk "table has 10 rows"')
-    several = all_migrations or to is not None
     migrations = load_set(config)
     report = AdvanceReport()
     if to is Phase.CONTRACT and not yes:
@@ -167,7 +166,7 @@ def advance(
         except ExpandctlError as stop:
             if isinstance(stop, StateError):
                 session.record_refusal("advance", report.current, stop)
-            if not several:
+            if not all_migrations:
                 raise
             report.stopped = stop_report(stop, report.current)
     return report

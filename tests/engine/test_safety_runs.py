@@ -1,4 +1,4 @@
-"""``advance --all`` (and ``--to``) that stop early list what ran and say why, text and JSON."""
+"""``advance --all`` that stops early lists what ran and says why, in text and JSON."""
 
 from __future__ import annotations
 
@@ -69,13 +69,13 @@ def test_all_stops_cleanly_at_a_contract_that_needs_confirmation(project: Projec
     )
 
 
-def test_to_stops_at_a_failure_with_the_phases_it_ran(project: Project) -> None:
+def test_all_to_stops_at_a_failure_with_the_phases_it_ran(project: Project) -> None:
     project.add(
         "0001_a",
         expand="CREATE TABLE a (id int);",
         switch_reads="SELECT 1 / 0;",
     )
-    result = project.cli("advance", "0001_a", "--to", "switch-writes", "--format", "json")
+    result = project.cli("advance", "--all", "--to", "switch-writes", "--format", "json")
     assert result.exit_code == 3, result.output
     data = json.loads(result.output)
     assert [r["phase"] for r in data["runs"]] == ["expand", "backfill"]
