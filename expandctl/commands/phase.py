@@ -165,7 +165,7 @@ def derive_phase(
     view = PhaseView(migration, direction, record, decision, offline=session is None)
     if decision.phase is None or decision.nothing_to_do:
         return view
-    if rollback and not decision.phase.reversible:
+    if rollback and not decision.phase.reversible and decision.refusals:
         return view  # the decision already says contract is the point of no return
     server_version = session.server_version if session is not None else settings.pg_version
     plan = plan_phase(migration, decision.phase, rollback=rollback, server_version=server_version)

@@ -1,7 +1,8 @@
 """What ``advance`` or ``rollback`` would do next for a migration, and why it may not.
 
-Shared by ``plan`` (which shows the refusals) and ``advance``/``rollback``
-(which raise the first one), so both always agree.
+The building blocks of ``commands.phase.derive_phase``, the one derivation
+that ``advance``, ``rollback``, ``plan``, ``status`` and ``backfill`` share:
+the decision (or refusal), drift, and the resume rule.
 """
 
 from __future__ import annotations
@@ -250,7 +251,10 @@ __all__ = [
     "Drift",
     "decide_advance",
     "decide_rollback",
+    "default_migration",
     "drift",
+    "drift_refusal",
+    "phase_files",
     "resume_problem",
     "resumed_progress",
     "states_differ",

@@ -22,11 +22,7 @@ class GateStatus:
     summary: str
     kind: str
     problem: str | None  # why it does not hold; None when it holds (or was not checked)
-    checked: bool = True  # False: shown only (offline, resuming, rolling back)
-
-    @property
-    def holds(self) -> bool:
-        return self.checked and self.problem is None
+    checked: bool = True  # False: shown only (offline, resuming)
 
 
 def gate_statuses(

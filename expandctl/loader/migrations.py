@@ -13,12 +13,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from expandctl.errors import ConfigError, ManifestError
-from expandctl.loader.checksums import (
-    MANIFEST_NAME,
-    file_checksums,
-    legacy_phase_checksum,
-    phase_checksum,
-)
+from expandctl.loader.checksums import MANIFEST_NAME as MANIFEST_NAME
+from expandctl.loader.checksums import file_checksums, legacy_phase_checksum, phase_checksum
 from expandctl.loader.toml_lines import key_lines, line_of
 from expandctl.loader.validation import toml_error_line, toml_error_message, validation_error
 from expandctl.model.manifest import MIGRATION_ID, Manifest
