@@ -133,8 +133,8 @@ def advance(
 
     With ``all_migrations``, a run that stops early (refusal, confirmation
     needed, failure) returns the phases it ran with ``stopped`` saying why;
-    otherwise the stop is raised. ``accept_risk`` is the recorded reason to run a phase
-    despite error-level lint findings.
+    otherwise the stop is raised. ``accept_risk`` is the recorded reason to
+    run a phase despite error-level lint findings.
     """
     if all_migrations and migration_id:
         raise UsageError("--all moves every migration; it takes no ID")
@@ -160,7 +160,7 @@ def advance(
     with write_session(config, before_lock=before) as session:
         assert session.run is not None
         session.run.progress = progress
-        asked = _RunPlan(config, migration_id, to, all_migrations, yes, confirm, accept_risk)
+        asked = _Request(config, migration_id, to, all_migrations, yes, confirm, accept_risk)
         try:
             _advance(session, migrations, before, asked, report)
         except ExpandctlError as stop:
@@ -173,7 +173,7 @@ def advance(
 
 
 @dataclass(frozen=True)
-class _RunPlan:
+class _Request:
     """What one ``advance`` was asked to do."""
 
     config: ResolvedConfig
@@ -189,7 +189,7 @@ def _advance(
     session: Session,
     migrations: MigrationSet,
     before: dict[str, MigrationRecord],
-    asked: _RunPlan,
+    asked: _Request,
     report: AdvanceReport,
 ) -> None:
     records = session.records()
@@ -223,7 +223,7 @@ def _advance_one(
     session: Session,
     migrations: MigrationSet,
     migration: Migration,
-    asked: _RunPlan,
+    asked: _Request,
     report: AdvanceReport,
 ) -> None:
     assert session.run is not None

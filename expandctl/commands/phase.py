@@ -188,19 +188,21 @@ def refuse(view: PhaseView) -> None:
     if not refusals:
         return
     first = refusals[0]
-    more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
     if first.kind == "lint":
         errors = view.lint_errors
         assert view.plan is not None
         s = "s" if len(errors) != 1 else ""
         rules = ", ".join(dict.fromkeys(f.rule_id for f in errors))
+        others = len(refusals) - len(errors)
+        also = f" (and {others} other refusal{'s' if others != 1 else ''})" if others else ""
         raise HazardRefused(
             f"{view.plan.verb} {view.plan.phase.value} of {view.migration.id}: "
             f"{len(errors)} error-level lint finding{s} ({rules}) in the steps it would run; "
-            f"nothing ran{more if len(refusals) > len(errors) else ''}",
+            f"nothing ran{also}",
             findings=list(errors),
             hint=ACCEPT_RISK_HINT,
         )
+    more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
     raise StateError(first.message + more, path=first.path, hint=first.hint)
 
 
