@@ -74,3 +74,20 @@ class LockBusyError(StateError):
 
 class CheckFailed(StateError):
     """An operation's precondition does not hold in the live catalog; nothing was applied."""
+
+
+class HazardRefused(StateError):
+    """The phase about to run has error-level lint findings and no recorded reason to accept them.
+
+    ``findings`` are the lint findings (``expandctl.lint.Finding``), for the CLI to
+    print the way ``expandctl lint`` does; kept untyped here because errors
+    imports nothing of ours.
+    """
+
+    def __init__(self, message: str, *, findings: list[object], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.findings = findings
+
+
+class ConfirmationNeeded(StateError):
+    """An irreversible (or destructive) step needs --yes or an answer on a terminal."""

@@ -1,4 +1,4 @@
-"""``expandctl backfill pause|resume|status``."""
+"""``expandctl backfill pause|resume|status|dry-run``."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def pause_command(app: AppContext, migration_id: str, output_format: str) -> Non
         echo_json(result)
         return
     tail = "" if result.running else " (no backfill is running: it will start paused)"
-    click.echo(f"backfill of {migration_id} paused{tail}")
+    click.echo(f"backfill of {result.migration_id} paused{tail}")
 
 
 @backfill_group.command("resume")
@@ -43,7 +43,7 @@ def resume_command(app: AppContext, migration_id: str, output_format: str) -> No
     if output_format == "json":
         echo_json(result)
         return
-    click.echo(f"backfill of {migration_id} resumed")
+    click.echo(f"backfill of {result.migration_id} resumed")
 
 
 @backfill_group.command("status")

@@ -4,21 +4,41 @@ from __future__ import annotations
 
 import click
 
-from expandctl.cli.cmd_advance import render_runs, terminal_confirm
 from expandctl.cli.context import AppContext, pass_app
 from expandctl.cli.output import format_option
+from expandctl.cli.phase_output import (
+    ACCEPT_RISK_HELP,
+    render_hazard,
+    render_runs,
+    terminal_confirm,
+)
 from expandctl.commands.rollback import rollback
+from expandctl.errors import HazardRefused
 
 
 @click.command("rollback")
 @click.argument("migration_id")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--accept-risk", metavar="REASON", help=ACCEPT_RISK_HELP)
 @format_option()
 @pass_app
-def rollback_command(app: AppContext, migration_id: str, yes: bool, output_format: str) -> None:
+def rollback_command(
+    app: AppContext, migration_id: str, yes: bool, accept_risk: str | None, output_format: str
+) -> None:
     """Undo the last completed phase of MIGRATION_ID with its .down.sql.
 
-    Contract cannot be rolled back; a phase without reverse steps is refused.
+    Contract cannot be rolled back; a phase without reverse steps is refused,
+    and so are reverse steps with error-level lint findings (unless --accept-risk).
     """
-    report = rollback(app.config, migration_id, yes=yes, confirm=terminal_confirm())
+    try:
+        report = rollback(
+            app.config,
+            migration_id,
+            yes=yes,
+            confirm=terminal_confirm(),
+            accept_risk=accept_risk,
+        )
+    except HazardRefused as refused:
+        render_hazard(refused, output_format)
+        raise
     render_runs(report, output_format)

@@ -51,8 +51,9 @@ def render_status(report: StatusReport) -> None:
                 f"{t.duration_s:.2f}s  by {t.by}"
             )
         for d in row.drift:
+            files = ", ".join(d.files) if d.files else "files"
             click.echo(
-                style(f"    DRIFT: files of {d.phase.value} changed since it ran", fg="yellow")
+                style(f"    DRIFT: {files} of {d.phase.value} changed since it ran", fg="yellow")
             )
         for cp in row.backfill or []:
             click.echo(f"    {describe_checkpoint(cp)}")

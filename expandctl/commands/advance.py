@@ -4,31 +4,31 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from expandctl.commands.phase import PhaseView, derive_phase, refuse
 from expandctl.engine.backfill import BackfillProgress
-from expandctl.engine.decide import (
-    Decision,
-    decide_advance,
-    default_migration,
-    resume_problem,
-    resumed_progress,
-    states_differ,
-)
-from expandctl.engine.gates import check_gates
+from expandctl.engine.decide import default_migration, resumed_progress, states_differ
 from expandctl.engine.runner import run_plan
 from expandctl.engine.session import Session, write_session
-from expandctl.errors import StateError, UsageError
+from expandctl.errors import (
+    ConfirmationNeeded,
+    ExpandctlError,
+    HazardRefused,
+    StateError,
+    UsageError,
+)
+from expandctl.lint import Finding
 from expandctl.loader.migrations import load_migrations
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import PHASES, Phase
-from expandctl.model.planning import plan_phase
 from expandctl.model.state import MigrationRecord
-from expandctl.model.steps import PhasePlan
+from expandctl.model.steps import Direction, PhasePlan
 
 Confirm = Callable[[str], bool]
 Progress = Callable[[BackfillProgress], None]
@@ -49,9 +49,25 @@ class PhaseRunReport(BaseModel):
     duration_ms: int
 
 
+class StopReport(BaseModel):
+    """Why ``advance --all`` stopped before its end."""
+
+    reason: Literal["refused", "needs-confirmation", "failed"]
+    migration_id: str | None = Field(description="the migration it stopped at")
+    message: str
+    hint: str | None = None
+    exit_code: int = Field(description="what the command exits with")
+    findings: list[Finding] = Field(
+        default_factory=list, description="refused for lint: the error-level findings"
+    )
+
+
 class AdvanceReport(BaseModel):
-    runs: list[PhaseRunReport] = Field(default_factory=list)
+    runs: list[PhaseRunReport] = Field(default_factory=list, description="phases run, in order")
     messages: list[str] = Field(default_factory=list)
+    stopped: StopReport | None = Field(
+        default=None, description="--all only: why the run stopped early (None: it did not)"
+    )
     current: str | None = Field(default=None, exclude=True)  # the migration being worked on
 
 
@@ -73,24 +89,33 @@ def require_migration(migrations: MigrationSet, migration_id: str) -> Migration:
     return found
 
 
-def raise_refusals(decision: Decision) -> None:
-    if decision.refusals:
-        more = f" (and {len(decision.refusals) - 1} more)" if len(decision.refusals) > 1 else ""
-        raise StateError(
-            decision.refusals[0] + more,
-            hint=decision.hints[0] if decision.hints else None,
-        )
-
-
 def confirm_irreversible(plan: PhasePlan, *, yes: bool, confirm: Confirm | None, what: str) -> None:
     if yes:
         return
     question = f"{what} {plan.phase.value} of {plan.migration_id}: this cannot be undone. Continue?"
     if confirm is None or not confirm(question):
-        raise StateError(
+        raise ConfirmationNeeded(
             f"{what} {plan.phase.value} of {plan.migration_id} needs confirmation",
             hint="pass --yes (or answer the prompt on a terminal)",
         )
+
+
+def stop_report(stop: ExpandctlError, migration_id: str | None) -> StopReport:
+    if isinstance(stop, ConfirmationNeeded):
+        reason: Literal["refused", "needs-confirmation", "failed"] = "needs-confirmation"
+    elif isinstance(stop, StateError):
+        reason = "refused"
+    else:
+        reason = "failed"
+    findings = stop.findings if isinstance(stop, HazardRefused) else []
+    return StopReport(
+        reason=reason,
+        migration_id=migration_id,
+        message=stop.message if stop.location is None else f"{stop.location}: {stop.message}",
+        hint=stop.hint,
+        exit_code=stop.exit_code,
+        findings=[f for f in findings if isinstance(f, Finding)],
+    )
 
 
 def advance(
@@ -102,10 +127,23 @@ def advance(
     yes: bool = False,
     confirm: Confirm | None = None,
     progress: Progress | None = None,
+    accept_risk: str | None = None,
 ) -> AdvanceReport:
-    """Run phases; ``progress`` is called after every backfill batch."""
+    """Run phases; ``progress`` is called after every backfill batch.
+
+    With ``all_migrations``, a run that stops early (refusal, confirmation
+    needed, failure) returns the phases it ran with ``stopped`` saying why;
+    otherwise the stop is raised. ``accept_risk`` is the recorded reason to
+    run a phase despite error-level lint findings.
+    """
     if all_migrations and migration_id:
         raise UsageError("--all moves every migration; it takes no ID")
+    if accept_risk is not None and (all_migrations or to is not None):
+        raise UsageError(
+            "--accept-risk accepts the findings of one phase: drop --all/--to and name it"
+        )
+    if accept_risk is not None and not accept_risk.strip():
+        raise UsageError('--accept-risk needs a reason, e.g. --accept-risk "table has 10 rows"')
     migrations = load_set(config)
     report = AdvanceReport()
     if to is Phase.CONTRACT and not yes:
@@ -113,7 +151,7 @@ def advance(
         target = migration_id or ("every migration" if all_migrations else "the next migration")
         question = f"advance {target} up to contract, which cannot be undone. Continue?"
         if confirm is None or not confirm(question):
-            raise StateError(
+            raise ConfirmationNeeded(
                 f"--to contract for {target} needs confirmation: contract is irreversible",
                 hint="pass --yes (or answer the prompt on a terminal)",
             )
@@ -122,30 +160,42 @@ def advance(
     with write_session(config, before_lock=before) as session:
         assert session.run is not None
         session.run.progress = progress
+        asked = _Request(config, migration_id, to, all_migrations, yes, confirm, accept_risk)
         try:
-            _advance(
-                session, migrations, before, migration_id, to, all_migrations, yes, confirm, report
-            )
-        except StateError as refusal:
-            session.record_refusal("advance", report.current, refusal)
-            raise
+            _advance(session, migrations, before, asked, report)
+        except ExpandctlError as stop:
+            if isinstance(stop, StateError):
+                session.record_refusal("advance", report.current, stop)
+            if not all_migrations:
+                raise
+            report.stopped = stop_report(stop, report.current)
     return report
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What one ``advance`` was asked to do."""
+
+    config: ResolvedConfig
+    migration_id: str | None
+    to: Phase | None
+    all_migrations: bool
+    yes: bool
+    confirm: Confirm | None
+    accept_risk: str | None
 
 
 def _advance(
     session: Session,
     migrations: MigrationSet,
     before: dict[str, MigrationRecord],
-    migration_id: str | None,
-    to: Phase | None,
-    all_migrations: bool,
-    yes: bool,
-    confirm: Confirm | None,
+    asked: _Request,
     report: AdvanceReport,
 ) -> None:
     records = session.records()
     # Another run that changed what this one is about to do makes it stop; one that
     # advanced an unrelated migration meanwhile does not.
+    migration_id = asked.migration_id
     watched = [require_migration(migrations, migration_id).id] if migration_id else migrations.ids
     changed = states_differ(before, records, watched)
     if changed:
@@ -154,7 +204,7 @@ def _advance(
             "lock; nothing was done",
             hint="check 'expandctl status', then run the command again if still needed",
         )
-    if all_migrations:
+    if asked.all_migrations:
         targets = list(migrations.migrations)
     elif migration_id:
         targets = [require_migration(migrations, migration_id)]
@@ -166,30 +216,18 @@ def _advance(
         targets = [chosen]
     for migration in targets:
         report.current = migration.id
-        _advance_one(
-            session,
-            migrations,
-            migration,
-            to,
-            yes,
-            confirm,
-            report,
-            quiet_when_done=all_migrations,
-        )
+        _advance_one(session, migrations, migration, asked, report)
 
 
 def _advance_one(
     session: Session,
     migrations: MigrationSet,
     migration: Migration,
-    to: Phase | None,
-    yes: bool,
-    confirm: Confirm | None,
+    asked: _Request,
     report: AdvanceReport,
-    *,
-    quiet_when_done: bool,
 ) -> None:
     assert session.run is not None
+    to = asked.to
     while True:
         records = session.records()
         record = records.get(migration.id) or MigrationRecord(id=migration.id)
@@ -197,59 +235,73 @@ def _advance_one(
             if not report.runs or report.runs[-1].migration_id != migration.id:
                 report.messages.append(f"{migration.id} is already at {record.state.value}")
             return
-        decision = decide_advance(migration, migrations, records)
-        if decision.nothing_to_do:
-            if not quiet_when_done:
-                report.messages.append(decision.nothing_to_do)
+        view = derive_phase(
+            session,
+            migration,
+            migrations,
+            records,
+            Direction.FORWARD,
+            settings=asked.config.settings,
+            accept_risk=asked.accept_risk,
+        )
+        if view.nothing_to_do:
+            if not asked.all_migrations:
+                report.messages.append(view.nothing_to_do)
             return
-        raise_refusals(decision)
-        assert decision.phase is not None
-        if decision.fresh_start:
-            record = record.model_copy(update={"in_progress": None})
-        plan = plan_phase(migration, decision.phase, server_version=session.server_version)
-        record = resume_with_current_files(session, migration, record, plan)
-        if record.in_progress is None:
-            check_gates(
-                session.run.work,
-                plan,
-                record,
-                session.run.settings,
-                session.store.now(session.run.work),
-            )
-            if plan.irreversible:
-                confirm_irreversible(plan, yes=yes, confirm=confirm, what="run")
-        run = run_plan(session.run, plan, migration, record)
+        refuse(view)
+        assert view.plan is not None
+        if view.needs_confirmation:
+            confirm_irreversible(view.plan, yes=asked.yes, confirm=asked.confirm, what="run")
+        record = record_for_run(session, view)
+        note_accepted_risk(session, view, report)
+        run = run_plan(session.run, view.plan, migration, record)
         report.runs.append(PhaseRunReport(**asdict(run)))
-        if to is None or PHASES.index(decision.phase) >= PHASES.index(to):
+        if to is None or PHASES.index(view.plan.phase) >= PHASES.index(to):
             return
 
 
-def resume_with_current_files(
-    session: Session, migration: Migration, record: MigrationRecord, plan: PhasePlan
-) -> MigrationRecord:
-    """Check an interrupted run can resume with the files as they are now, and record them.
-
-    Steps recorded done must be unchanged (else StateError); steps not run
-    yet may have been edited, and the run goes on with the edited ones.
+def record_for_run(session: Session, view: PhaseView) -> MigrationRecord:
+    """The record ``run_plan`` starts from: an interrupted run that did nothing is forgotten;
+    one whose not-yet-run steps were edited goes on with the edited ones (recorded first).
     """
+    record = view.record
     progress = record.in_progress
-    if progress is None:
-        return record
-    problem = resume_problem(migration, progress, plan)
-    if problem is not None:
-        raise StateError(problem[0], path=Path(migration.path), hint=problem[1])
-    current = resumed_progress(migration, progress, plan)
-    if not progress.step_checksums or current == progress:
+    if view.resume.fresh_start:
+        return record.model_copy(update={"in_progress": None})
+    if progress is None or view.resume.changed_after is None or not progress.step_checksums:
         return record  # older rows: the whole-phase drift check applies instead
-    progress = current
-    assert session.run is not None
+    assert view.plan is not None and session.run is not None
+    current = resumed_progress(view.migration, progress, view.plan)
+    if current == progress:
+        return record
     work = session.run.work
     with work.transaction():
-        session.store.mark_started(work, migration.id, progress)
+        session.store.mark_started(work, view.migration.id, current)
     log.info(
         "the files of %s of %s changed after step %d ran: resuming with them",
-        plan.phase.value,
-        migration.id,
-        progress.next_step,
+        view.plan.phase.value,
+        view.migration.id,
+        current.next_step,
     )
-    return record.model_copy(update={"in_progress": progress})
+    return record.model_copy(update={"in_progress": current})
+
+
+def note_accepted_risk(session: Session, view: PhaseView, report: AdvanceReport) -> None:
+    """``--accept-risk``: the accepted rule ids and the reason go to history before it runs."""
+    if view.accepted_risk is None or not view.lint_errors:
+        return
+    assert session.run is not None and view.plan is not None
+    rules = ", ".join(sorted({f.rule_id for f in view.lint_errors}))
+    detail = f"accepted {rules}: {view.accepted_risk}"
+    session.store.append_event(
+        session.control,
+        session.run.actor,
+        action="accept-risk",
+        outcome="accepted",
+        migration_id=view.migration.id,
+        phase=view.plan.phase,
+        direction=view.plan.direction,
+        detail=detail,
+        secrets=session.run.secrets,
+    )
+    report.messages.append(f"{view.migration.id} {view.plan.phase.value}: {detail}")

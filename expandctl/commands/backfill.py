@@ -1,15 +1,18 @@
-"""``expandctl backfill pause|resume|status``: steer a running backfill from outside.
+"""``expandctl backfill pause|resume|status|dry-run``: steer a running backfill from outside.
 
 Pause and resume flip a flag in the state schema; the running backfill reads it
-before every batch, so it stops within one batch and continues where it was.
+before every batch, so it stops within one batch and continues where it was. Which backfills a
+migration has comes from its plan (``derive_phase``), so a backfill generated
+by an operation (``rename_column``, ``change_column_type`` ...) is steered like
+a ``[backfill]`` one.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import BaseModel, Field
 
+from expandctl.commands.advance import load_set, require_migration
+from expandctl.commands.phase import derive_phase
 from expandctl.engine.backfill import (
     BackfillCheckpoint,
     BackfillDryRun,
@@ -19,9 +22,9 @@ from expandctl.engine.backfill import (
 )
 from expandctl.engine.connection import connect
 from expandctl.errors import UsageError
-from expandctl.loader.migrations import load_migrations
 from expandctl.model.config import ResolvedConfig
-from expandctl.model.migration import Migration
+from expandctl.model.phases import Phase
+from expandctl.model.steps import BackfillStep, Direction
 
 
 class BackfillPauseResult(BaseModel):
@@ -36,24 +39,37 @@ class BackfillStatusReport(BaseModel):
     backfills: list[BackfillCheckpoint]
 
 
-def _known_migration(config: ResolvedConfig, migration_id: str) -> Migration:
-    migrations = load_migrations(Path(config.migrations_path))
-    migration = migrations.get(migration_id)
-    if migration is None:
+def _backfill_steps(config: ResolvedConfig, migration_id: str) -> tuple[str, list[BackfillStep]]:
+    """The migration's id and the backfill steps its plan runs (``[backfill]`` or operations).
+
+    Accepts every ID form the other commands do (``0010``, ``10``, the full name).
+    """
+    migrations = load_set(config)
+    migration = require_migration(migrations, migration_id)
+    view = derive_phase(
+        None,
+        migration,
+        migrations,
+        {},
+        Direction.FORWARD,
+        settings=config.settings,
+        phase=Phase.BACKFILL,
+    )
+    steps = [s for s in view.plan.steps if isinstance(s, BackfillStep)] if view.plan else []
+    if not steps:
         raise UsageError(
-            f"no migration {migration_id!r} in {migrations.directory}",
-            hint="'expandctl list' shows the ids",
+            f"migration {migration.id} has no backfill",
+            path=migration.path,
+            hint="neither [backfill] nor an operation of its migration.toml fills rows",
         )
-    if not migration.manifest.backfill:
-        raise UsageError(f"migration {migration_id} has no [backfill] section")
-    return migration
+    return migration.id, steps
 
 
 def pause_backfill(
     config: ResolvedConfig, migration_id: str, *, paused: bool
 ) -> BackfillPauseResult:
     """Ask the backfill of ``migration_id`` to stop (or go on) before its next batch."""
-    _known_migration(config, migration_id)
+    migration_id, _ = _backfill_steps(config, migration_id)
     schema = config.settings.state_schema
     with connect(config, autocommit=True) as conn:
         set_paused(conn, schema=schema, migration_id=migration_id, paused=paused)
@@ -70,7 +86,7 @@ def backfill_progress(
 ) -> BackfillStatusReport:
     """Checkpoints of running, interrupted and finished backfills."""
     if migration_id is not None:
-        _known_migration(config, migration_id)
+        migration_id, _ = _backfill_steps(config, migration_id)
     schema = config.settings.state_schema
     with connect(config, autocommit=True) as conn:
         rows = backfill_status(conn, schema=schema, migration_id=migration_id)
@@ -83,11 +99,11 @@ class BackfillDryRunReport(BaseModel):
 
 
 def dry_run_backfill(config: ResolvedConfig, migration_id: str) -> BackfillDryRunReport:
-    """Run the first batch of every [backfill] table in a transaction and roll it back."""
-    migration = _known_migration(config, migration_id)
+    """Run the first batch of every backfill of the plan in a transaction and roll it back."""
+    migration_id, steps = _backfill_steps(config, migration_id)
     with connect(config, autocommit=True) as conn:
         batches = [
-            dry_run_batch(conn, index=index, spec=spec, settings=config.settings)
-            for index, spec in enumerate(migration.manifest.backfill)
+            dry_run_batch(conn, index=step.index, spec=step.spec, settings=config.settings)
+            for step in steps
         ]
     return BackfillDryRunReport(migration_id=migration_id, batches=batches)

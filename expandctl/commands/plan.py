@@ -1,35 +1,29 @@
 """``expandctl plan``: exactly what the next ``advance`` (or ``rollback``) would run.
 
-Executes nothing. The PhasePlan shown is the object ``advance`` would hand
-to the runner, built by the same planner from the same decision.
+Executes nothing. It renders the PhaseView ``advance`` derives
+(``commands.phase.derive_phase``): the same PhasePlan, the same lint
+findings, gates and refusals, so it refuses exactly when advance would.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 import psycopg
 from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set, require_migration
+from expandctl.commands.phase import PhaseView, derive_phase
 from expandctl.engine.backfill import plan_backfill_sql, resolve_table
 from expandctl.engine.connection import Connection
-from expandctl.engine.decide import (
-    decide_advance,
-    decide_rollback,
-    default_migration,
-    drift,
-    resume_problem,
-)
-from expandctl.engine.gates import soak_problem
+from expandctl.engine.decide import default_migration, drift
+from expandctl.engine.gates import GateStatus
 from expandctl.engine.session import read_session
 from expandctl.errors import ExpandctlError, UsageError
+from expandctl.lint import Finding
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.phases import Phase, State
-from expandctl.model.planning import plan_phase
-from expandctl.model.state import MigrationRecord
-from expandctl.model.steps import BackfillStep, Direction, GateCheck, PhasePlan, SqlStep
+from expandctl.model.steps import BackfillStep, Direction, PhasePlan, SqlStep
 
 
 class PlannedStep(BaseModel):
@@ -62,8 +56,18 @@ class PlanReport(BaseModel):
     gates: list[str] = Field(default_factory=list)
     steps: list[PlannedStep] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
-    refusals: list[str] = Field(default_factory=list, description="why advance would refuse")
+    refusals: list[str] = Field(
+        default_factory=list,
+        description="why advance would refuse (state, resume, lint errors, checks, gates)",
+    )
     hints: list[str] = Field(default_factory=list)
+    findings: list[Finding] = Field(
+        default_factory=list,
+        description="lint findings of exactly these steps; any error refuses the phase",
+    )
+    accepted_risk: str | None = Field(
+        default=None, description="the --accept-risk reason the error findings are accepted with"
+    )
     needs_confirmation: bool = False
     plan: PhasePlan | None = Field(default=None, description="the plan object advance runs")
 
@@ -120,10 +124,10 @@ def plan(
         if migration_id is None:
             raise UsageError("--phase needs a migration ID")
         migration = require_migration(migrations, migration_id)
-        phase_plan = plan_phase(
-            migration, phase, rollback=rollback, server_version=config.settings.pg_version
+        view = derive_phase(
+            None, migration, migrations, {}, direction, settings=config.settings, phase=phase
         )
-        return _report(phase_plan, None, offline=True)
+        return _report(view)
     with read_session(config) as session:
         records = session.records()
         if migration_id is not None:
@@ -141,94 +145,60 @@ def plan(
                     nothing_to_do="every migration is complete",
                 )
             migration = found
-        decide = decide_rollback if rollback else decide_advance
-        decision = decide(migration, migrations, records)
-        record = records.get(migration.id) or MigrationRecord(id=migration.id)
-        base = PlanReport(
-            migration_id=migration.id,
-            direction=direction,
-            phase=decision.phase,
-            from_state=record.state,
-            to_state=None,
-            offline=False,
-            nothing_to_do=decision.nothing_to_do,
-            refusals=decision.refusals,
-            hints=decision.hints,
+        view = derive_phase(
+            session, migration, migrations, records, direction, settings=config.settings
         )
-        if decision.nothing_to_do or decision.phase is None:
-            return base
-        phase_plan = plan_phase(
-            migration, decision.phase, rollback=rollback, server_version=session.server_version
-        )
-        if not rollback:
-            now = session.store.now(session.control)
-            gates = [_gate_status(g, record, now) for g in phase_plan.gates]
-        else:
-            gates = []
-        report = _report(
-            phase_plan,
-            None if decision.fresh_start else decision.resume_from,
-            offline=False,
-            conn=session.control,
-        )
-        refusals, hints, notes = list(decision.refusals), list(decision.hints), list(report.notes)
-        progress = record.in_progress
-        if progress is not None and not decision.fresh_start:
-            problem = resume_problem(migration, progress, phase_plan)
-            if problem is not None:
-                refusals.append(problem[0])
-                hints.append(problem[1])
-            elif progress.checksum != migration.phase_checksums[phase_plan.phase]:
-                notes.append(
-                    f"the files changed after step {progress.next_step}: advance resumes "
-                    "with the edited steps"
-                )
-        if rollback and any(d.phase is phase_plan.phase for d in drift(migration, record)):
-            notes.append(
-                f"the files of {phase_plan.phase.value} changed since it ran: the rollback "
-                "runs the reverse steps as they are now, not as they were then"
-            )
-        return report.model_copy(
-            update={
-                "from_state": record.state,
-                "refusals": refusals,
-                "hints": hints,
-                "notes": notes,
-                "gates": gates,
-                "needs_confirmation": phase_plan.irreversible
-                or (rollback and bool(phase_plan.steps)),
-            }
-        )
+        return _report(view, conn=session.control)
 
 
-def _report(
-    phase_plan: PhasePlan,
-    resume_from: int | None,
-    *,
-    offline: bool,
-    conn: Connection | None = None,
-) -> PlanReport:
+def _report(view: PhaseView, *, conn: Connection | None = None) -> PlanReport:
+    """The view as shown: its plan is the object advance runs."""
+    refusals = view.refusals
+    report = PlanReport(
+        migration_id=view.migration.id,
+        direction=view.direction,
+        phase=view.phase,
+        from_state=None if view.offline else view.record.state,
+        to_state=None,
+        offline=view.offline,
+        nothing_to_do=view.nothing_to_do,
+        refusals=[r.message for r in refusals],
+        hints=[r.hint for r in refusals if r.hint],
+        findings=view.findings,
+        accepted_risk=view.accepted_risk,
+    )
+    phase_plan = view.plan
+    if phase_plan is None:
+        return report
     rollback = phase_plan.direction is Direction.ROLLBACK
-    to_state = State.after(phase_plan.phase.previous if rollback else phase_plan.phase)
-    return PlanReport(
-        migration_id=phase_plan.migration_id,
-        direction=phase_plan.direction,
-        phase=phase_plan.phase,
-        from_state=None,
-        to_state=to_state,
-        offline=offline,
-        resume_from=resume_from,
-        gates=[g.summary for g in phase_plan.gates],
-        steps=describe(phase_plan, resume_from, conn),
-        notes=phase_plan.notes,
-        needs_confirmation=phase_plan.irreversible,
-        plan=phase_plan,
+    resume_from = view.resume.resume_from
+    notes = list(phase_plan.notes)
+    if view.resume.changed_after is not None:
+        notes.append(
+            f"the files changed after step {view.resume.changed_after}: advance resumes "
+            "with the edited steps"
+        )
+    if rollback and any(d.phase is phase_plan.phase for d in drift(view.migration, view.record)):
+        notes.append(
+            f"the files of {phase_plan.phase.value} changed since it ran: the rollback "
+            "runs the reverse steps as they are now, not as they were then"
+        )
+    return report.model_copy(
+        update={
+            "to_state": State.after(phase_plan.phase.previous if rollback else phase_plan.phase),
+            "resume_from": resume_from,
+            "gates": [_gate_line(g, offline=view.offline) for g in view.gates],
+            "steps": describe(phase_plan, resume_from, conn),
+            "notes": notes,
+            "needs_confirmation": view.needs_confirmation,
+            "plan": phase_plan,
+        }
     )
 
 
-def _gate_status(gate: GateCheck, record: MigrationRecord, now: datetime) -> str:
-    """A gate and whether it holds now; SQL gates run only when advance does."""
-    if gate.kind == "sql":
-        return f"{gate.summary} (checked when advance runs)"
-    problem = soak_problem(gate, record, now)
-    return f"{gate.summary} ({'not yet: ' + problem if problem else 'holds now'})"
+def _gate_line(gate: GateStatus, *, offline: bool) -> str:
+    """A gate and whether it holds now (SQL gates run read-only, as advance runs them)."""
+    if not gate.checked:
+        why = "planned offline" if offline else "an interrupted run resumes without gates"
+        return f"{gate.summary} (not checked: {why})"
+    return f"{gate.summary} ({'not yet: ' + gate.problem if gate.problem else 'holds now'})"

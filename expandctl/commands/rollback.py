@@ -9,17 +9,18 @@ from expandctl.commands.advance import (
     Confirm,
     PhaseRunReport,
     load_set,
-    raise_refusals,
+    note_accepted_risk,
+    record_for_run,
     require_migration,
-    resume_with_current_files,
 )
-from expandctl.engine.decide import decide_rollback, states_differ
+from expandctl.commands.phase import derive_phase, refuse
+from expandctl.engine.decide import states_differ
 from expandctl.engine.runner import run_plan
 from expandctl.engine.session import write_session
-from expandctl.errors import StateError
+from expandctl.errors import ConfirmationNeeded, StateError, UsageError
 from expandctl.model.config import ResolvedConfig
-from expandctl.model.planning import plan_phase
 from expandctl.model.state import MigrationRecord
+from expandctl.model.steps import Direction
 
 
 def rollback(
@@ -28,7 +29,11 @@ def rollback(
     *,
     yes: bool = False,
     confirm: Confirm | None = None,
+    accept_risk: str | None = None,
 ) -> AdvanceReport:
+    """Undo the last completed phase; ``accept_risk`` as for ``advance``."""
+    if accept_risk is not None and not accept_risk.strip():
+        raise UsageError('--accept-risk needs a reason, e.g. --accept-risk "table has 10 rows"')
     migrations = load_set(config)
     migration = require_migration(migrations, migration_id)
     report = AdvanceReport()
@@ -43,28 +48,34 @@ def rollback(
                     "nothing was done",
                     hint="check 'expandctl status', then run the command again if still needed",
                 )
-            decision = decide_rollback(migration, migrations, records)
-            if decision.nothing_to_do:
-                report.messages.append(decision.nothing_to_do)
-                return report
-            raise_refusals(decision)
-            assert decision.phase is not None
-            plan = plan_phase(
-                migration, decision.phase, rollback=True, server_version=session.server_version
+            view = derive_phase(
+                session,
+                migration,
+                migrations,
+                records,
+                Direction.ROLLBACK,
+                settings=config.settings,
+                accept_risk=accept_risk,
             )
-            record = records.get(migration.id) or MigrationRecord(id=migration.id)
-            record = resume_with_current_files(session, migration, record, plan)
-            if decision.resume_from is None and plan.steps and not yes:
+            if view.nothing_to_do:
+                report.messages.append(view.nothing_to_do)
+                return report
+            refuse(view)
+            plan = view.plan
+            assert plan is not None
+            if view.needs_confirmation and not yes:
                 question = (
                     f"roll back {plan.phase.value} of {migration.id} "
                     f"({len(plan.steps)} steps)? Run 'expandctl plan {migration.id} --rollback' "
                     "to see them. Continue?"
                 )
                 if confirm is None or not confirm(question):
-                    raise StateError(
+                    raise ConfirmationNeeded(
                         f"rolling back {plan.phase.value} of {migration.id} needs confirmation",
                         hint="pass --yes (or answer the prompt on a terminal)",
                     )
+            record = record_for_run(session, view)
+            note_accepted_risk(session, view, report)
             run = run_plan(session.run, plan, migration, record)
             report.runs.append(PhaseRunReport(**asdict(run)))
         except StateError as refusal:

@@ -7,15 +7,15 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set
+from expandctl.commands.phase import PhaseView, derive_phase
 from expandctl.engine.backfill import BackfillCheckpoint, backfill_status
-from expandctl.engine.decide import decide_advance, drift, resume_problem
+from expandctl.engine.decide import drift
 from expandctl.engine.locking import lock_holder
 from expandctl.engine.session import read_session
 from expandctl.errors import ExpandctlError
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.migration import Migration
 from expandctl.model.phases import PHASES, Phase, State
-from expandctl.model.planning import plan_phase
 from expandctl.model.state import MigrationRecord
 from expandctl.model.steps import Direction
 
@@ -32,6 +32,7 @@ class DriftItem(BaseModel):
     phase: Phase
     recorded_checksum: str
     current_checksum: str
+    files: list[str] = Field(default_factory=list, description="the files that changed")
 
 
 class InProgressStatus(BaseModel):
@@ -73,58 +74,25 @@ class StatusReport(BaseModel):
 
 def status(config: ResolvedConfig) -> StatusReport:
     migrations = load_set(config)
+    rows: list[MigrationStatus] = []
     with read_session(config) as session:
         initialized = session.store.layout_version(session.control) is not None
         records = session.records()
         holder = lock_holder(session.control, session.store.schema)
-        server_version = session.server_version
         checkpoints = backfill_status(session.control, schema=session.store.schema)
-    rows: list[MigrationStatus] = []
-    for migration in migrations.migrations:
-        record = records.get(migration.id) or MigrationRecord(id=migration.id)
-        decision = decide_advance(migration, migrations, records)
-        drifted = [
-            DriftItem(phase=d.phase, recorded_checksum=d.recorded, current_checksum=d.current)
-            for d in drift(migration, record)
-        ]
-        edited = _edited_done_steps(migration, record, server_version)
-        if edited is not None and record.in_progress is not None:
-            decision.refusals.append(edited)
-            drifted.append(
-                DriftItem(
-                    phase=record.in_progress.phase,
-                    recorded_checksum=record.in_progress.checksum,
-                    current_checksum=migration.phase_checksums[record.in_progress.phase],
+        for migration in migrations.migrations:
+            record = records.get(migration.id) or MigrationRecord(id=migration.id)
+            progress = _progress(record, running=holder is not None)
+            # Mid-rollback, the next command is rollback: show what it would do.
+            direction = record.in_progress.direction if record.in_progress else Direction.FORWARD
+            try:
+                view = derive_phase(
+                    session, migration, migrations, records, direction, settings=config.settings
                 )
-            )
-        progress = _progress(record, running=holder is not None)
-        if progress and progress.interrupted:
-            verb = "advance" if progress.direction is Direction.FORWARD else "rollback"
-            action = (
-                f"INTERRUPTED: 'expandctl {verb} {migration.id}' resumes {progress.phase.value}"
-            )
-        elif progress:
-            action = f"running {progress.phase.value} now"
-        elif decision.nothing_to_do:
-            action = "complete"
-        else:
-            assert decision.phase is not None
-            action = f"advance runs {decision.phase.value}"
-        rows.append(
-            MigrationStatus(
-                id=migration.id,
-                description=migration.description,
-                on_disk=True,
-                state=record.state,
-                next_phase=None if decision.nothing_to_do else decision.phase,
-                next_action=action,
-                phases=_timings(record),
-                drift=drifted,
-                in_progress=progress,
-                blocked=decision.refusals,
-                backfill=_backfill(record, checkpoints),
-            )
-        )
+            except ExpandctlError as exc:  # advance will say so itself
+                rows.append(_unplannable(migration, record, progress, str(exc)))
+                continue
+            rows.append(_row(view, progress, checkpoints))
     for missing in sorted(set(records) - set(migrations.ids)):
         record = records[missing]
         rows.append(
@@ -153,24 +121,76 @@ def status(config: ResolvedConfig) -> StatusReport:
     )
 
 
-def _edited_done_steps(
-    migration: Migration, record: MigrationRecord, server_version: int
-) -> str | None:
-    """Why an interrupted phase cannot resume with the files as they are (see advance)."""
-    progress = record.in_progress
-    if progress is None or not progress.step_checksums:
-        return None
-    try:
-        plan = plan_phase(
-            migration,
-            progress.phase,
-            rollback=progress.direction is Direction.ROLLBACK,
-            server_version=server_version,
+def _row(
+    view: PhaseView, progress: InProgressStatus | None, checkpoints: list[BackfillCheckpoint]
+) -> MigrationStatus:
+    migration, record = view.migration, view.record
+    drifted = _drift_items(migration, record)
+    if view.resume.problem is not None and record.in_progress is not None:
+        drifted.append(
+            DriftItem(
+                phase=record.in_progress.phase,
+                recorded_checksum=record.in_progress.checksum,
+                current_checksum=migration.phase_checksums[record.in_progress.phase],
+            )
         )
-    except ExpandctlError as exc:  # advance will say so itself
-        return str(exc)
-    problem = resume_problem(migration, progress, plan)
-    return problem[0] if problem else None
+    if progress and progress.interrupted:
+        verb = "advance" if progress.direction is Direction.FORWARD else "rollback"
+        action = f"INTERRUPTED: 'expandctl {verb} {migration.id}' resumes {progress.phase.value}"
+    elif progress:
+        action = f"running {progress.phase.value} now"
+    elif view.nothing_to_do:
+        action = "complete"
+    else:
+        assert view.phase is not None
+        action = f"advance runs {view.phase.value}"
+    forward = view.direction is Direction.FORWARD
+    return MigrationStatus(
+        id=migration.id,
+        description=migration.description,
+        on_disk=True,
+        state=record.state,
+        next_phase=view.phase if forward and not view.nothing_to_do else None,
+        next_action=action,
+        phases=_timings(record),
+        drift=drifted,
+        in_progress=progress,
+        blocked=[r.message for r in view.refusals],
+        backfill=_backfill(record, checkpoints),
+    )
+
+
+def _unplannable(
+    migration: Migration,
+    record: MigrationRecord,
+    progress: InProgressStatus | None,
+    problem: str,
+) -> MigrationStatus:
+    """A migration whose next phase cannot even be planned (its files are broken)."""
+    return MigrationStatus(
+        id=migration.id,
+        description=migration.description,
+        on_disk=True,
+        state=record.state,
+        next_phase=None,
+        next_action="cannot be planned: fix its files",
+        phases=_timings(record),
+        drift=_drift_items(migration, record),
+        in_progress=progress,
+        blocked=[problem],
+    )
+
+
+def _drift_items(migration: Migration, record: MigrationRecord) -> list[DriftItem]:
+    return [
+        DriftItem(
+            phase=d.phase,
+            recorded_checksum=d.recorded,
+            current_checksum=d.current,
+            files=list(d.files),
+        )
+        for d in drift(migration, record)
+    ]
 
 
 def _backfill(

@@ -1,7 +1,8 @@
 """What ``advance`` or ``rollback`` would do next for a migration, and why it may not.
 
-Shared by ``plan`` (which shows the refusals) and ``advance``/``rollback``
-(which raise the first one), so both always agree.
+The building blocks of ``commands.phase.derive_phase``, the one derivation
+that ``advance``, ``rollback``, ``plan``, ``status`` and ``backfill`` share:
+the decision (or refusal), drift, and the resume rule.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Drift:
     phase: Phase
     recorded: str
     current: str
+    files: tuple[str, ...]  # the files that changed (every file of the phase for 0.1 records)
 
 
 @dataclass
@@ -36,27 +38,45 @@ class Decision:
 def drift(migration: Migration, record: MigrationRecord) -> list[Drift]:
     """Completed (and in-progress) phases whose files changed since they ran."""
     found = [
-        Drift(phase, done.checksum, migration.phase_checksums[phase])
+        _drift(migration, phase, done.checksum, done.file_checksums)
         for phase, done in sorted(record.phases.items(), key=lambda kv: PHASES.index(kv[0]))
-        if done.checksum != migration.phase_checksums[phase]
+        if not migration.checksum_matches(phase, done.checksum)
     ]
     progress = record.in_progress
     if (
         progress
         and not progress.step_checksums  # newer rows: resume_problem() checks step by step
-        and progress.checksum != migration.phase_checksums[progress.phase]
+        and not migration.checksum_matches(progress.phase, progress.checksum)
         and progress.direction is Direction.FORWARD
         and progress.phase not in record.phases
     ):
-        current = migration.phase_checksums[progress.phase]
-        found.append(Drift(progress.phase, progress.checksum, current))
+        found.append(_drift(migration, progress.phase, progress.checksum, progress.file_checksums))
     return found
 
 
-def phase_files(migration: Migration, phase: Phase) -> str:
+def _drift(migration: Migration, phase: Phase, recorded: str, files: dict[str, str]) -> Drift:
+    now = migration.file_checksums.get(phase, {})
+    changed = sorted(name for name in {*files, *now} if files.get(name) != now.get(name))
+    if not files:  # recorded by expandctl 0.1: no per-file checksums to compare
+        changed = phase_files(migration, phase)
+    return Drift(phase, recorded, migration.phase_checksums[phase], tuple(changed))
+
+
+def phase_files(migration: Migration, phase: Phase) -> list[str]:
     """The files a phase's checksum covers, for people looking for what changed."""
     names = sorted(f.name for f in migration.sql_files.values() if f.phase is phase)
-    return ", ".join([*names, "migration.toml (its operations, backfill, gates)"])
+    return [*names, "migration.toml"]
+
+
+def drift_refusal(migration: Migration, item: Drift) -> tuple[str, str]:
+    """The refusal and hint for a phase whose files changed after it ran."""
+    return (
+        f"drift: the files of {item.phase.value} of {migration.id} changed since it ran: "
+        f"{', '.join(item.files)} (in {migration.path}; recorded {item.recorded[:12]}, "
+        f"now {item.current[:12]})",
+        f"restore {', '.join(item.files)} as they were when the phase ran (git log -p -- "
+        f"{migration.path}); put new changes in a new migration",
+    )
 
 
 def resume_problem(
@@ -98,6 +118,7 @@ def resumed_progress(migration: Migration, progress: InProgress, plan: PhasePlan
     return progress.model_copy(
         update={
             "checksum": migration.phase_checksums[plan.phase],
+            "file_checksums": migration.file_checksums.get(plan.phase, {}),
             "total_steps": len(plan.steps),
             "step_checksums": tuple(step_checksum(step) for step in plan.steps),
         }
@@ -142,7 +163,7 @@ def decide_advance(
         return decision
     if progress:
         decision.phase = progress.phase
-        changed = progress.checksum != migration.phase_checksums[progress.phase]
+        changed = not migration.checksum_matches(progress.phase, progress.checksum)
         if progress.next_step == 0 and changed:
             decision.fresh_start = True  # nothing recorded done: start over with the new files
         else:
@@ -155,15 +176,9 @@ def decide_advance(
     for item in drift(migration, record):
         if decision.fresh_start and item.phase is decision.phase:
             continue
-        decision.refusals.append(
-            f"drift: the files of {item.phase.value} of {migration.id} changed since it ran "
-            f"({phase_files(migration, item.phase)} in {migration.path}; "
-            f"recorded {item.recorded[:12]}, now {item.current[:12]})"
-        )
-        decision.hints.append(
-            "restore the files as they were when the phase ran (git log -p -- "
-            f"{migration.path}); put new changes in a new migration"
-        )
+        refusal, hint = drift_refusal(migration, item)
+        decision.refusals.append(refusal)
+        decision.hints.append(hint)
     if decision.phase is Phase.EXPAND:
         for required in migration.manifest.requires:
             other = records.get(required) or MigrationRecord(id=required)
@@ -236,7 +251,10 @@ __all__ = [
     "Drift",
     "decide_advance",
     "decide_rollback",
+    "default_migration",
     "drift",
+    "drift_refusal",
+    "phase_files",
     "resume_problem",
     "resumed_progress",
     "states_differ",

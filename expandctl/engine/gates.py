@@ -1,32 +1,38 @@
-"""Check ``[gates.<phase>]`` before a phase runs; a failed gate changes nothing."""
+"""Evaluate ``[gates.<phase>]`` before a phase runs; a gate that does not hold is a refusal."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import psycopg
 from psycopg import sql
 
 from expandctl.engine.connection import Connection
-from expandctl.errors import StateError
 from expandctl.model.config import Settings
 from expandctl.model.durations import format_duration
 from expandctl.model.state import MigrationRecord
 from expandctl.model.steps import GateCheck, PhasePlan
 
 
-def check_gates(
+@dataclass(frozen=True)
+class GateStatus:
+    """One gate of a phase and whether it holds right now."""
+
+    summary: str
+    kind: str
+    problem: str | None  # why it does not hold; None when it holds (or was not checked)
+    checked: bool = True  # False: shown only (offline, resuming)
+
+
+def gate_statuses(
     conn: Connection, plan: PhasePlan, record: MigrationRecord, settings: Settings, now: datetime
-) -> None:
-    """Raise StateError naming the first gate that does not hold."""
-    for gate in plan.gates:
-        problem = _check(conn, gate, record, settings, now)
-        if problem:
-            raise StateError(
-                f"gate {gate.kind} for {plan.phase.value} of {plan.migration_id} "
-                f"does not hold: {problem}",
-                hint="nothing was changed; try again once the gate holds",
-            )
+) -> list[GateStatus]:
+    """Every gate of the phase, evaluated now; SQL gates run in a READ ONLY transaction."""
+    return [
+        GateStatus(gate.summary, gate.kind, _check(conn, gate, record, settings, now))
+        for gate in plan.gates
+    ]
 
 
 def _check(

@@ -160,6 +160,7 @@ def run_plan(
             next_step=0,
             total_steps=total,
             checksum=migration.phase_checksums[plan.phase],
+            file_checksums=migration.file_checksums.get(plan.phase, {}),
             started_at=ctx.store.now(ctx.work),
             by=str(ctx.actor),
             step_checksums=tuple(step_checksum(step) for step in plan.steps),
@@ -474,6 +475,7 @@ def _finish(
             finished_at=ctx.store.now(ctx.work),
             by=str(ctx.actor),
             checksum=progress.checksum,
+            file_checksums=progress.file_checksums,
         )
         state = State.after(plan.phase)
     else:

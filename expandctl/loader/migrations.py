@@ -7,21 +7,21 @@ what to do; nothing is guessed and nothing is partially loaded.
 from __future__ import annotations
 
 import hashlib
-import json
 import tomllib
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from expandctl.errors import ConfigError, ManifestError
+from expandctl.loader.checksums import MANIFEST_NAME as MANIFEST_NAME
+from expandctl.loader.checksums import file_checksums, legacy_phase_checksum, phase_checksum
 from expandctl.loader.toml_lines import key_lines, line_of
 from expandctl.loader.validation import toml_error_line, toml_error_message, validation_error
 from expandctl.model.manifest import MIGRATION_ID, Manifest
 from expandctl.model.migration import Migration, MigrationSet
-from expandctl.model.phases import PHASES, Phase
+from expandctl.model.phases import PHASES
 from expandctl.model.sqlfiles import FORWARD_FILES, ROLLBACK_FILES, SQL_FILE_NAMES, SqlFile
 
-MANIFEST_NAME = "migration.toml"
 # Notes beside the SQL are welcome; they do not affect checksums.
 _IGNORED_SUFFIXES = (".md", ".txt")
 
@@ -101,6 +101,7 @@ def load_migration(folder: Path) -> Migration:
             raw, text = _read_file(path)
             sql_files[path.name] = _sql_file(path, text)
         digest.update(path.name.encode() + b"\0" + raw + b"\0")
+    by_file = {phase: file_checksums(manifest, sql_files, phase) for phase in PHASES}
     return Migration(
         id=folder.name,
         number=int(match["number"]),
@@ -109,7 +110,11 @@ def load_migration(folder: Path) -> Migration:
         manifest=manifest,
         sql_files=sql_files,
         checksum=digest.hexdigest(),
-        phase_checksums={phase: _phase_checksum(manifest, sql_files, phase) for phase in PHASES},
+        phase_checksums={phase: phase_checksum(by_file[phase]) for phase in PHASES},
+        file_checksums=by_file,
+        legacy_phase_checksums={
+            phase: legacy_phase_checksum(manifest, sql_files, phase) for phase in PHASES
+        },
     )
 
 
@@ -146,25 +151,6 @@ def _sql_file(path: Path, text: str) -> SqlFile:
     else:
         phase, rollback = ROLLBACK_FILES[path.name], True
     return SqlFile(name=path.name, path=str(path), text=text, phase=phase, rollback=rollback)
-
-
-def _phase_checksum(manifest: Manifest, sql_files: dict[str, SqlFile], phase: Phase) -> str:
-    """What the phase would run: its SQL files, operations, backfill and gate.
-
-    The description and other phases' files are left out, so fixing a typo
-    in the description is not drift.
-    """
-    relevant = {
-        "sql": {name: f.text for name, f in sorted(sql_files.items()) if f.phase is phase},
-        "operations": [op.model_dump(mode="json", by_alias=True) for op in manifest.operations],
-        "gate": (g.model_dump(mode="json") if (g := manifest.gates.get(phase)) else None),
-        "retires": [str(r) for r in manifest.retires] if phase is Phase.CONTRACT else [],
-        "backfill": [b.model_dump(mode="json") for b in manifest.backfill]
-        if phase is Phase.BACKFILL
-        else [],
-    }
-    blob = json.dumps(relevant, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def _check_requires(migrations: list[Migration]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from expandctl.model.manifest import Manifest
 from expandctl.model.phases import Phase
@@ -20,6 +20,14 @@ class Migration(BaseModel):
     sql_files: dict[str, SqlFile]  # by file name
     checksum: str  # every file of the folder
     phase_checksums: dict[Phase, str]  # what each phase runs, for drift detection
+    # Per phase, one checksum per file it reads (names a drift's changed files).
+    file_checksums: dict[Phase, dict[str, str]] = Field(default_factory=dict)
+    # What expandctl 0.1 recorded (raw text): still accepted while the files are unchanged.
+    legacy_phase_checksums: dict[Phase, str] = Field(default_factory=dict)
+
+    def checksum_matches(self, phase: Phase, recorded: str) -> bool:
+        """The phase's files are as they were when ``recorded`` was taken (either format)."""
+        return recorded in (self.phase_checksums[phase], self.legacy_phase_checksums.get(phase))
 
     @property
     def description(self) -> str:

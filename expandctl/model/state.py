@@ -36,6 +36,9 @@ class PhaseRecord(BaseModel):
     finished_at: datetime
     by: str  # "user@host"
     checksum: str
+    # One checksum per file the phase read (empty in rows of expandctl 0.1):
+    # a drift message names the files whose checksum changed.
+    file_checksums: dict[str, str] = Field(default_factory=dict)
 
 
 class InProgress(BaseModel):
@@ -54,6 +57,7 @@ class InProgress(BaseModel):
     # steps that have not run yet, never edited ones that have. Empty in rows
     # written by expandctl 0.1.0, which compare the whole phase's checksum instead.
     step_checksums: tuple[str, ...] = ()
+    file_checksums: dict[str, str] = Field(default_factory=dict)  # as in PhaseRecord
 
 
 class MigrationRecord(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,47 @@ def test_renderer_logs_lines_without_a_terminal() -> None:
     assert len(lines) == 2
     assert lines[0].startswith("backfill 0001_email_norm[0] public.users: 100 rows updated")
     assert "100%" in lines[1]
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "migrations"
+
+
+@pytest.mark.db
+def test_the_subcommands_steer_an_operation_backfill_by_any_id_form(
+    tmp_path: Path, pg_database: PgDatabase
+) -> None:
+    """0010's backfill comes from its rename_column operation, not from [backfill]."""
+    for name in ("0001_create_users", "0010_rename_users_email"):
+        shutil.copytree(EXAMPLES / name, tmp_path / "migrations" / name)
+    (tmp_path / "expandctl.toml").write_text('migrations_dir = "migrations"\n')
+    assert _cli(tmp_path, pg_database, "advance", "0001").exit_code == 0
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (email, name) SELECT 'u' || g || '@x.org', 'U' FROM"
+            " generate_series(1, 300) g"
+        )
+    expand = _cli(tmp_path, pg_database, "advance", "10")
+    assert expand.exit_code == 0, expand.output
+
+    dry = _cli(tmp_path, pg_database, "backfill", "dry-run", "0010", "--format", "json")
+    assert dry.exit_code == 0, dry.output
+    [batch] = json.loads(dry.output)["batches"]
+    assert batch["table"].endswith("users") and batch["rows_remaining"] == 300
+
+    paused = _cli(tmp_path, pg_database, "backfill", "pause", "10")
+    assert paused.exit_code == 0, paused.output
+    assert "backfill of 0010_rename_users_email paused" in paused.output
+    shown = _cli(tmp_path, pg_database, "backfill", "status", "0010", "--format", "json")
+    assert shown.exit_code == 0 and json.loads(shown.output)["migration_id"] == (
+        "0010_rename_users_email"
+    )
+    resumed = _cli(tmp_path, pg_database, "backfill", "resume", "0010_rename_users_email")
+    assert resumed.exit_code == 0 and "resumed" in resumed.output
+
+    assert _cli(tmp_path, pg_database, "advance", "0010").exit_code == 0  # the backfill
+    done = _cli(tmp_path, pg_database, "backfill", "status", "10", "--format", "json")
+    [checkpoint] = json.loads(done.output)["backfills"]
+    assert checkpoint["finished"] and checkpoint["remaining"] == 0 and not checkpoint["paused"]
+
+    none = _cli(tmp_path, pg_database, "backfill", "pause", "1")
+    assert none.exit_code == 2 and "0001_create_users has no backfill" in none.output

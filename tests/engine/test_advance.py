@@ -103,7 +103,12 @@ def test_refuses_when_files_of_a_phase_that_ran_changed(project: Project) -> Non
 
 
 def test_contract_needs_confirmation_and_then_cannot_be_rolled_back(project: Project) -> None:
-    project.add("0001_users", expand=USERS, contract="ALTER TABLE users DROP COLUMN email;")
+    project.add(
+        "0001_users",
+        expand=USERS,
+        contract="ALTER TABLE users DROP COLUMN email;",
+        manifest='retires = ["users.email"]\n',
+    )
     config = project.config()
     advance(config, to=Phase.SWITCH_WRITES)
     with pytest.raises(StateError, match="needs confirmation"):

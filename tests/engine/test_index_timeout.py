@@ -77,7 +77,8 @@ def test_an_ordinary_index_build_keeps_statement_timeout(project: Project) -> No
     project.query(SLOW_TABLE)
     project.add("0001_items", expand="CREATE INDEX items_slow_idx ON items (slow_key(id));\n")
     with pytest.raises(DatabaseError, match="statement timeout") as info:
-        advance(project.config(statement_timeout=SHORT))
+        # the lint gate would refuse the blocking build: accept it, this test times it out
+        advance(project.config(statement_timeout=SHORT), accept_risk="statement_timeout test")
     assert "statement_timeout (300ms)" in (info.value.hint or "")
     assert project.one("SELECT to_regclass('items_slow_idx')") is None  # rolled back
 

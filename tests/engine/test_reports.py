@@ -78,7 +78,7 @@ def test_status_shows_timings_drift_missing_and_interrupted(project: Project) ->
     assert report.interrupted == ["0004_d"]
     text = project.cli("status").output
     assert "!! 0004_d was INTERRUPTED mid-expand" in text
-    assert "DRIFT: files of expand changed" in text
+    assert "DRIFT: expand.sql of expand changed" in text  # names the file that changed
     _valid(StatusReport, project.cli("status", "--format", "json").output)
 
 
