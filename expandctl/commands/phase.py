@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from expandctl.engine.checks import evaluate_checks
 from expandctl.engine.decide import (
     Decision,
     decide_advance,
@@ -23,9 +24,11 @@ from expandctl.engine.decide import (
     resume_problem,
 )
 from expandctl.engine.gates import GateStatus, gate_statuses
+from expandctl.engine.interference import interference_of_phase
 from expandctl.engine.session import Session
 from expandctl.errors import HazardRefused, StateError
 from expandctl.lint import Finding, lint_migration, rule_set
+from expandctl.lint.removals import removals
 from expandctl.model.config import Settings
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import Phase
@@ -176,7 +179,9 @@ def derive_phase(
     view.findings = _lint_findings(migration, plan, server_version, settings)
     if accept_risk and view.lint_errors:
         view.accepted_risk = accept_risk
-    view.check_failures, view.interference = _live_blockers(session, plan, migrations, records)
+    view.check_failures, view.interference = _live_blockers(
+        session, migration, plan, migrations, records, start=view.resume.resume_from or 0
+    )
     destructive = plan.irreversible or (rollback and bool(plan.steps))
     view.needs_confirmation = not resuming and destructive
     return view
@@ -252,14 +257,23 @@ def _lint_findings(
 
 def _live_blockers(
     session: Session | None,
+    migration: Migration,
     plan: PhasePlan,
     migrations: MigrationSet,
     records: dict[str, MigrationRecord],
+    *,
+    start: int,
 ) -> tuple[list[Blocker], list[Blocker]]:
     """Catalog checks that fail now, and what in flight still needs what the phase removes.
 
-    Both are read-only and both refuse the phase when non-empty.
+    Both read only, from step ``start`` on (steps an interrupted run recorded
+    done are not judged again), and both refuse the phase when non-empty. A
+    check that an earlier step of the same phase may yet satisfy is not
+    definite: it runs in its group instead of refusing up front.
     """
-    # wired by the lead after merging wave1-checks / wave1-interfere
-    del session, plan, migrations, records
-    return [], []
+    if session is None:
+        return [], []
+    failures = [f for f in evaluate_checks(session.control, plan.steps, start=start) if f.definite]
+    removed = [r for r in removals(plan) if r.step_index >= start]
+    found = interference_of_phase(session.control, migration, plan, removed, migrations, records)
+    return list(failures), list(found)

@@ -44,6 +44,9 @@ NORMALIZE_CONTRACT = """
 DROP TRIGGER users_email_normalized_sync ON users;
 DROP FUNCTION users_email_normalized_sync();
 """
+NORMALIZE_RETIRES = """
+retires = ["function:users_email_normalized_sync"]
+"""
 RENAME_EMAIL = """
 [[operations]]
 op = "rename_column"
@@ -77,7 +80,9 @@ def drop_project(project: Project, contract: str, expand: str = USERS) -> None:
 
 def test_another_migrations_sync_trigger_needs_the_column(project: Project) -> None:
     project.add("0001_users", expand=USERS)
-    project.add("0002_normalize", expand=NORMALIZE, contract=NORMALIZE_CONTRACT)
+    project.add(
+        "0002_normalize", expand=NORMALIZE, contract=NORMALIZE_CONTRACT, manifest=NORMALIZE_RETIRES
+    )
     project.add("0003_rename_email", manifest=RENAME_EMAIL)
     config = project.config()
     advance(config, "0001_users", to=Phase.CONTRACT, yes=True)
