@@ -25,6 +25,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql
 
 from expandctl.engine.connection import Connection, database_error
+from expandctl.engine.fencing import Fence
 from expandctl.engine.retry import Retry, with_lock_retries
 from expandctl.engine.store import StateStore
 from expandctl.errors import DatabaseError, ExpandctlError, StateError
@@ -78,6 +79,7 @@ class RunContext:
     actor: Actor
     settings: Settings
     connect: Callable[[], Connection]  # fresh connections (for the backfill runner)
+    fence: Fence  # the lease taken with the lock: every work transaction checks it
     secrets: tuple[str | None, ...] = ()
     # Called after every backfill batch (the CLI draws a bar or logs a line).
     progress: Callable[[BackfillProgress], None] | None = None
@@ -161,7 +163,27 @@ def run_plan(
             by=str(ctx.actor),
             step_checksums=tuple(step_checksum(step) for step in plan.steps),
         )
-        with ctx.work.transaction():
+    phase = _Phase(
+        ctx,
+        plan,
+        migration,
+        record,
+        progress,
+        report=PhaseRun(
+            migration_id=plan.migration_id,
+            phase=plan.phase.value,
+            direction=plan.direction.value,
+            steps_total=total,
+            steps_run=0,
+            resumed_from=start if resuming else None,
+            retries=0,
+            duration_ms=0,
+        ),
+        resume_at=start if resuming else None,
+        recorded=start,
+    )
+    if not resuming:
+        with phase.fenced():
             ctx.store.mark_started(ctx.work, plan.migration_id, progress)
         _test_pause(PAUSE_ENV, 0)
     _event(
@@ -172,43 +194,19 @@ def run_plan(
         detail=f"at step {start + 1} of {total}" if resuming else f"{total} steps",
     )
     _timeouts(ctx.work, ctx.settings, local=False)
-
-    run = PhaseRun(
-        migration_id=plan.migration_id,
-        phase=plan.phase.value,
-        direction=plan.direction.value,
-        steps_total=total,
-        steps_run=0,
-        resumed_from=start if resuming else None,
-        retries=0,
-        duration_ms=0,
-    )
+    run = phase.report
     groups = list(group_steps(plan.steps, start))
-    at: list[tuple[int, Step]] = []  # the step being run, for error messages
-    recorded = start  # steps before this index are recorded done
     try:
         for number, group in enumerate(groups):
-            last = number == len(groups) - 1
-            at[:] = [group[0]]
-            recorded = group[0][0]
-            _check_lock_connection(ctx, plan, recorded, total)
-            run.retries += _run_group(
-                ctx,
-                plan,
-                migration,
-                record,
-                progress,
-                group,
-                last,
-                resuming=resuming and group[0][0] == start,
-                run=run,
-                at=at,
-            )
+            phase.at = group[0]
+            phase.recorded = group[0][0]
+            phase.check_still_owned()
+            run.retries += phase.run_group(group, last=number == len(groups) - 1)
             run.steps_run += len(group)
             _test_pause(PAUSE_ENV, group[-1][0] + 1)
         if not groups:
-            with ctx.work.transaction():
-                _finish(ctx, plan, migration, record, progress)
+            with phase.fenced():
+                phase.finish()
     except ExpandctlError as exc:
         _fail(ctx, plan, str(exc), started)
         exc.recorded = True  # type: ignore[attr-defined]  # logged here; callers need not
@@ -217,7 +215,7 @@ def run_plan(
         _fail(ctx, plan, "interrupted (Ctrl-C)", started)
         raise
     except psycopg.Error as exc:
-        error = _step_error(ctx, plan, migration, at[0] if at else None, exc, recorded, total)
+        error = _step_error(ctx, plan, migration, phase.at, exc, phase.recorded, total)
         _fail(ctx, plan, error.message, started)
         raise error from None
     run.duration_ms = int((time.monotonic() - started) * 1000)
@@ -243,133 +241,166 @@ def run_plan(
     return run
 
 
-def _check_lock_connection(ctx: RunContext, plan: PhasePlan, recorded: int, total: int) -> None:
-    """Stop before the next step if the connection holding the advisory lock is gone.
+@dataclass
+class _Phase:
+    """One phase being run: what every group of it needs, in one place."""
 
-    The lock is session-level: when that connection dies the lock is released,
-    and another expandctl could start the same phase while this one goes on.
-    """
-    try:
-        ctx.control.execute("SELECT 1")
-    except psycopg.Error as exc:
-        raise DatabaseError(
-            redact(
-                f"{plan.phase.value} of {plan.migration_id} stopped before step "
-                f"{recorded + 1}/{total}: lost the connection holding the advisory lock "
-                f"({' '.join(str(exc).split()) or type(exc).__name__})",
-                *ctx.secrets,
-            ),
-            hint=f"steps before {recorded + 1} are recorded done; run the same command "
-            "again to resume",
-        ) from None
+    ctx: RunContext
+    plan: PhasePlan
+    migration: Migration
+    record: MigrationRecord
+    progress: InProgress
+    report: PhaseRun
+    resume_at: int | None  # the step index an interrupted run resumed at
+    recorded: int  # steps before this index are recorded done
+    at: tuple[int, Step] | None = None  # the step running now, for messages
 
+    @property
+    def total(self) -> int:
+        return len(self.plan.steps)
 
-def _run_group(
-    ctx: RunContext,
-    plan: PhasePlan,
-    migration: Migration,
-    record: MigrationRecord,
-    progress: InProgress,
-    group: list[tuple[int, Step]],
-    last: bool,
-    *,
-    resuming: bool,
-    run: PhaseRun,
-    at: list[tuple[int, Step]],
-) -> int:
-    first_index, first = group[0]
-    what = f"step {first_index + 1} ({_where(first)}) of {plan.phase.value} of {plan.migration_id}"
-    next_step = group[-1][0] + 1
-    for index, step in group:
-        log.info(
-            "[%d/%d] %s %s",
-            index + 1,
-            len(plan.steps),
-            "autocommit" if step.autocommit else "transaction",
-            step.summary,
+    def what(self) -> str:
+        """The step running now: a lock wait names the statement actually waiting."""
+        if self.at is None:
+            return f"{self.plan.phase.value} of {self.plan.migration_id}"
+        index, step = self.at
+        return f"step {index + 1} ({_where(step)}) of {self.plan.phase.value} of " + (
+            self.plan.migration_id
         )
 
-    def on_retry(retry: Retry) -> None:
+    def committed(self) -> str:
+        if not self.recorded:
+            return "nothing was committed by this run"
+        return f"nothing after step {self.recorded}/{self.total} was committed by this run"
+
+    @contextlib.contextmanager
+    def fenced(self) -> Iterator[None]:
+        """A work transaction that commits only while this run still owns the migration."""
+        with self.ctx.work.transaction():
+            self.ctx.fence.check(
+                self.ctx.work, what=self.plan.migration_id, committed=self.committed()
+            )
+            yield
+
+    def check_still_owned(self) -> None:
+        """Stop before the next step if the connection holding the advisory lock is gone.
+
+        The lock is session-level: when that connection dies the lock is released,
+        and another expandctl may take it. The fence (checked in every transaction)
+        makes sure this run commits nothing more; stopping here also keeps it from
+        starting an autocommit step another run may be running too.
+        """
+        try:
+            self.ctx.control.execute("SELECT 1")
+            return
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+        with self.fenced():  # raises LostOwnershipError when another run took over
+            pass
+        stopped = self.recorded + 1
+        raise DatabaseError(
+            redact(
+                f"{self.plan.phase.value} of {self.plan.migration_id} stopped before step "
+                f"{stopped}/{self.total}: lost the connection holding the advisory lock "
+                f"({reason}); {self.committed()}",
+                *self.ctx.secrets,
+            ),
+            hint=f"steps before {stopped} are recorded done; run the same command again to resume",
+        ) from None
+
+    def finish(self) -> None:
+        _finish(self.ctx, self.plan, self.migration, self.record, self.progress)
+
+    def record_done(self, next_step: int, *, last: bool) -> None:
+        if last:
+            self.finish()
+        else:
+            self.ctx.store.mark_step(self.ctx.work, self.plan.migration_id, next_step)
+
+    def on_retry(self, retry: Retry) -> None:
         _event(
-            ctx,
-            plan,
+            self.ctx,
+            self.plan,
             "retry",
             retry.reason.replace(" ", "-"),
-            detail=f"{what}: retry {retry.attempt} in {retry.delay_s:.2f}s; "
+            detail=f"{self.what()}: retry {retry.attempt} in {retry.delay_s:.2f}s; "
             f"blocked by {retry.blocker}",
         )
 
-    if isinstance(first, BackfillStep):
-        _run_backfill(ctx, plan, first)
-        retries = 0
-    elif first.autocommit:
-        assert isinstance(first, SqlStep)
-        step = first
-
-        def autocommit_unit() -> None:
-            if _prepare_concurrent_index(ctx.work, step, resuming=resuming):
-                run.skipped.append(first_index)
-                return
-            if not _CONCURRENTLY.search(without_comments(step.sql)):
-                ctx.work.execute(_query(step.sql))
-                return
-            # A CONCURRENTLY statement waits for every older snapshot in the database
-            # (a report, pg_dump) without blocking reads or writes; a short lock_timeout
-            # would only make it fail, leave an INVALID index, and rebuild it again.
-            ctx.work.execute("SELECT set_config('lock_timeout', '0', false)")
-            if is_concurrent_index_step(step):
-                # An index build can rightly take hours: it has its own limit.
-                ctx.work.execute(
-                    "SELECT set_config('statement_timeout', %s, false)",
-                    (format_duration(ctx.settings.index_timeout),),
-                )
-            try:
-                ctx.work.execute(_query(step.sql))
-            finally:
-                if not ctx.work.closed:
-                    _timeouts(ctx.work, ctx.settings, local=False)
-
+    def with_lock_retries(self, unit: Callable[[], None]) -> int:
         _, retries = with_lock_retries(
-            autocommit_unit,
-            work=ctx.work,
-            observer=ctx.control,
-            retries=ctx.settings.lock_retries,
-            on_retry=on_retry,
-            what=what,
-        )
-    else:
-
-        def transaction_unit() -> None:
-            with ctx.work.transaction():
-                _timeouts(ctx.work, ctx.settings, local=True)
-                for index, step in group:
-                    at[:] = [(index, step)]
-                    if isinstance(step, SqlStep):
-                        ctx.work.execute(_query(step.sql))
-                    elif isinstance(step, ResetBackfillStep):
-                        _reset_backfill(ctx, plan)
-                if last:
-                    _finish(ctx, plan, migration, record, progress)
-                else:
-                    ctx.store.mark_step(ctx.work, plan.migration_id, next_step)
-
-        _, retries = with_lock_retries(
-            transaction_unit,
-            work=ctx.work,
-            observer=ctx.control,
-            retries=ctx.settings.lock_retries,
-            on_retry=on_retry,
-            what=what,
+            unit,
+            work=self.ctx.work,
+            observer=self.ctx.control,
+            retries=self.ctx.settings.lock_retries,
+            on_retry=self.on_retry,
+            what=self.what,
         )
         return retries
-    _test_pause(PAUSE_BEFORE_RECORD_ENV, first_index + 1)
-    # An autocommit step is recorded in its own small transaction right after it ran.
-    with ctx.work.transaction():
-        if last:
-            _finish(ctx, plan, migration, record, progress)
+
+    def run_group(self, group: list[tuple[int, Step]], *, last: bool) -> int:
+        """Run one group and record it done; returns the lock retries it took."""
+        ctx = self.ctx
+        first_index, first = group[0]
+        next_step = group[-1][0] + 1
+        for index, step in group:
+            log.info(
+                "[%d/%d] %s %s",
+                index + 1,
+                self.total,
+                "autocommit" if step.autocommit else "transaction",
+                step.summary,
+            )
+        if isinstance(first, BackfillStep):
+            _run_backfill(ctx, self.plan, first)
+            retries = 0
+        elif first.autocommit:
+            assert isinstance(first, SqlStep)
+            retries = self.with_lock_retries(lambda: self._autocommit(first_index, first))
         else:
-            ctx.store.mark_step(ctx.work, plan.migration_id, next_step)
-    return retries
+
+            def transaction_unit() -> None:
+                with self.fenced():
+                    _timeouts(ctx.work, ctx.settings, local=True)
+                    for index, step in group:
+                        self.at = (index, step)
+                        if isinstance(step, SqlStep):
+                            ctx.work.execute(_query(step.sql))
+                        elif isinstance(step, ResetBackfillStep):
+                            _reset_backfill(ctx, self.plan)
+                    self.record_done(next_step, last=last)
+
+            return self.with_lock_retries(transaction_unit)
+        _test_pause(PAUSE_BEFORE_RECORD_ENV, first_index + 1)
+        # An autocommit step is recorded in its own small transaction right after it ran.
+        with self.fenced():
+            self.record_done(next_step, last=last)
+        return retries
+
+    def _autocommit(self, index: int, step: SqlStep) -> None:
+        ctx = self.ctx
+        resuming = self.resume_at == index
+        if _prepare_concurrent_index(ctx.work, step, resuming=resuming):
+            self.report.skipped.append(index)
+            return
+        if not _CONCURRENTLY.search(without_comments(step.sql)):
+            ctx.work.execute(_query(step.sql))
+            return
+        # A CONCURRENTLY statement waits for every older snapshot in the database
+        # (a report, pg_dump) without blocking reads or writes; a short lock_timeout
+        # would only make it fail, leave an INVALID index, and rebuild it again.
+        ctx.work.execute("SELECT set_config('lock_timeout', '0', false)")
+        if is_concurrent_index_step(step):
+            # An index build can rightly take hours: it has its own limit.
+            ctx.work.execute(
+                "SELECT set_config('statement_timeout', %s, false)",
+                (format_duration(ctx.settings.index_timeout),),
+            )
+        try:
+            ctx.work.execute(_query(step.sql))
+        finally:
+            if not ctx.work.closed:
+                _timeouts(ctx.work, ctx.settings, local=False)
 
 
 def is_concurrent_index_step(step: SqlStep) -> bool:
@@ -438,6 +469,7 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
         spec=step.spec,
         settings=ctx.settings,
         progress=ctx.progress,
+        fence=ctx.fence,
     )
     summary = (
         f"backfill {result.table}: {result.rows_updated} rows in {result.batches} batches, "

@@ -18,6 +18,7 @@ from expandctl.engine.connection import (
     database_url,
     server_major,
 )
+from expandctl.engine.fencing import take_lease
 from expandctl.engine.locking import advisory_lock
 from expandctl.engine.runner import RunContext
 from expandctl.engine.store import StateStore
@@ -82,6 +83,8 @@ def write_session(
         )
         work = stack.enter_context(connect_url(url, autocommit=True))
         store.ensure(work, actor)
+        # Before any state is read: waits for a previous owner's open transaction.
+        fence = take_lease(work, store.schema, actor, settings.advisory_lock_wait)
         run = RunContext(
             work=work,
             control=control,
@@ -90,6 +93,7 @@ def write_session(
             settings=settings,
             connect=partial(connect_url, url),
             secrets=(password_of(url),),
+            fence=fence,
         )
         yield Session(control, store, server_major(control), run)
 

@@ -14,6 +14,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from expandctl.engine.connection import Connection
+from expandctl.engine.fencing import LEASE_TABLE, lease_ddl
 from expandctl.errors import StateError
 from expandctl.model.phases import Phase, State
 from expandctl.model.redact import redact
@@ -99,6 +100,9 @@ class StateStore:
         """Create or upgrade the layout; call with the advisory lock held, in a transaction."""
         with conn.transaction():
             if self.layout_version(conn) == STATE_LAYOUT_VERSION:
+                # The fencing lease came later than the first v1 layout (engine/fencing.py).
+                if not self._has_lease(conn):
+                    conn.execute(lease_ddl(self.schema))
                 return
             conn.execute(self._q("CREATE SCHEMA IF NOT EXISTS {s}"))
             conn.execute(
@@ -110,6 +114,7 @@ class StateStore:
                 )
             )
             conn.execute(self._q(_LAYOUT_V1))
+            conn.execute(lease_ddl(self.schema))
             conn.execute(
                 self._q(
                     "INSERT INTO {s}.schema_version (version, expandctl_version) "
@@ -117,6 +122,13 @@ class StateStore:
                 ),
                 (STATE_LAYOUT_VERSION, actor.version),
             )
+
+    def _has_lease(self, conn: Connection) -> bool:
+        row = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL",
+            (sql.Identifier(self.schema, LEASE_TABLE).as_string(None),),
+        ).fetchone()
+        return bool(row and row[0])
 
     # --- migrations ---
 
