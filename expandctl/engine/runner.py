@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ from psycopg import sql
 
 from expandctl.engine.connection import Connection, database_error
 from expandctl.engine.fencing import Fence
-from expandctl.engine.retry import Retry, with_lock_retries
+from expandctl.engine.retry import Retry, backoff_delay, with_lock_retries
 from expandctl.engine.store import StateStore
 from expandctl.errors import DatabaseError, ExpandctlError, StateError
 from expandctl.model.config import Settings
@@ -68,7 +69,9 @@ PAUSE_ENV = "EXPANDCTL_TEST_PAUSE_AFTER_STEP"
 PAUSE_BEFORE_RECORD_ENV = "EXPANDCTL_TEST_PAUSE_BEFORE_RECORD"
 PAUSE_SECONDS_ENV = "EXPANDCTL_TEST_PAUSE_SECONDS"
 HOOKS_ARMED_ENV = "EXPANDCTL_TEST_HOOKS_ARMED"
-_unarmed_warned: set[str] = set()  # warn once per process about an ignored hook
+_unarmed_warned: set[str] = set()
+CONCURRENT_UPDATE_RETRIES = 5
+ORPHAN_POLL_S = 0.2  # warn once per process about an ignored hook
 
 
 @dataclass
@@ -378,8 +381,25 @@ class _Phase:
         return retries
 
     def _autocommit(self, index: int, step: SqlStep) -> None:
+        for attempt in range(1, CONCURRENT_UPDATE_RETRIES + 1):
+            try:
+                self._autocommit_once(index, step)
+                return
+            except pg_errors.InternalError_ as exc:
+                # Two backends changed one catalog row: an interrupted run's build that
+                # was still finishing. Look again: the index may now be valid or gone.
+                if "tuple concurrently updated" not in str(exc):
+                    raise
+                if attempt == CONCURRENT_UPDATE_RETRIES:
+                    raise
+                log.warning("%s: %s; looking again", self.what(), " ".join(str(exc).split()))
+                time.sleep(backoff_delay(attempt))
+
+    def _autocommit_once(self, index: int, step: SqlStep) -> None:
         ctx = self.ctx
         resuming = self.resume_at == index
+        if step.concurrent_index is not None:
+            _wait_for_orphan_build(ctx.work, step.concurrent_index, ctx.settings.index_timeout)
         if _prepare_concurrent_index(ctx.work, step, resuming=resuming):
             self.report.skipped.append(index)
             return
@@ -427,6 +447,43 @@ def _timeouts(conn: Connection, settings: Settings, *, local: bool) -> None:
             local,
         ),
     )
+
+
+def _wait_for_orphan_build(conn: Connection, index: str, limit: timedelta) -> None:
+    """Wait while another backend still builds this index: a killed run's, still running.
+
+    We hold the migration lock, so that build belongs to a run that is gone; its
+    backend only notices when the build ends. Dropping or rebuilding the index
+    meanwhile fails ("tuple concurrently updated"); once it ends, the index is
+    valid (and skipped) or INVALID (and rebuilt).
+    """
+    deadline = time.monotonic() + limit.total_seconds() if limit else None
+    said = False
+    while True:
+        row = conn.execute(
+            "SELECT p.pid, a.application_name FROM pg_stat_progress_create_index p"
+            " JOIN pg_stat_activity a USING (pid)"
+            " WHERE p.index_relid = coalesce(to_regclass(%s), 0) AND p.pid <> pg_backend_pid()",
+            (index,),
+        ).fetchone()
+        if row is None:
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            raise DatabaseError(
+                f"index {index} is still being built by pid {row[0]} (application "
+                f"{row[1]!r}), an interrupted run's build, after index_timeout",
+                hint="wait for it to finish, or end it with pg_cancel_backend, then run again",
+            )
+        if not said:
+            log.warning(
+                "index %s is still being built by pid %s (application %r), an interrupted "
+                "run's build: waiting for it to end",
+                index,
+                row[0],
+                row[1],
+            )
+            said = True
+        time.sleep(ORPHAN_POLL_S)
 
 
 def _prepare_concurrent_index(conn: Connection, step: SqlStep, *, resuming: bool) -> bool:
