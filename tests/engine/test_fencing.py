@@ -205,3 +205,72 @@ def test_lock_connection_killed_mid_backfill_then_a_second_advance_applies_every
     assert "lost ownership of 0001_email_norm to" in line1, err1
     assert "nothing after batch" in line1, err1
     assert "WARNING" not in err1, err1
+
+
+def _lease_ready(project: Project) -> None:
+    from expandctl.engine.connection import current_actor
+    from expandctl.engine.store import StateStore
+
+    with psycopg.connect(project.db.dsn, autocommit=True) as conn:
+        StateStore("expandctl").ensure(conn, current_actor())
+
+
+def test_a_stale_token_commits_nothing_and_a_takeover_waits_for_the_open_transaction(
+    project: Project,
+) -> None:
+    import threading
+    from datetime import timedelta
+
+    from expandctl.engine.connection import current_actor
+    from expandctl.engine.fencing import Fence, LostOwnershipError, take_lease
+
+    _lease_ready(project)
+    project.query("CREATE TABLE ledger (n int)")
+    actor = current_actor()
+    wait = timedelta(seconds=60)
+    with (
+        psycopg.connect(project.db.dsn, autocommit=True) as old,
+        psycopg.connect(project.db.dsn, autocommit=True) as new,
+    ):
+        mine: Fence = take_lease(old, "expandctl", actor, wait)
+        taken: list[Fence] = []
+        with old.transaction():
+            mine.check(old, what="0001_x", committed="nothing")
+            old.execute("INSERT INTO ledger VALUES (1)")
+            takeover = threading.Thread(
+                target=lambda: taken.append(take_lease(new, "expandctl", actor, wait))
+            )
+            takeover.start()
+            takeover.join(timeout=1)
+            assert takeover.is_alive() and not taken  # it waits for this transaction
+        takeover.join(timeout=60)
+        assert taken and taken[0].token == mine.token + 1
+        lost = r"lost ownership of 0001_x to .* pid \d+"
+        with pytest.raises(LostOwnershipError, match=lost), old.transaction():
+            old.execute("INSERT INTO ledger VALUES (2)")
+            mine.check(old, what="0001_x", committed="nothing after step 1")
+    assert project.query("SELECT n FROM ledger") == [(1,)]
+
+
+def test_a_takeover_behind_an_open_transaction_gives_up_naming_it(project: Project) -> None:
+    from datetime import timedelta
+
+    from expandctl.engine.connection import current_actor
+    from expandctl.engine.fencing import take_lease
+    from expandctl.errors import LockBusyError
+
+    _lease_ready(project)
+    actor = current_actor()
+    with (
+        psycopg.connect(project.db.dsn, autocommit=True, application_name="old-run") as old,
+        psycopg.connect(project.db.dsn, autocommit=True) as new,
+    ):
+        mine = take_lease(old, "expandctl", actor, timedelta(seconds=5))
+        pid = old.info.backend_pid
+        with old.transaction():
+            mine.check(old, what="0001_x", committed="nothing")
+            with pytest.raises(LockBusyError) as raised:
+                take_lease(new, "expandctl", actor, timedelta(milliseconds=300))
+    message = str(raised.value)
+    assert f"pid {pid} (idle in transaction, application 'old-run')" in message
+    assert "gave up after waiting 0.3s" in message
