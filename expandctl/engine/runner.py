@@ -264,12 +264,11 @@ class _Phase:
 
     def what(self) -> str:
         """The step running now: a lock wait names the statement actually waiting."""
+        phase = f"{self.plan.phase.value} of {self.plan.migration_id}"
         if self.at is None:
-            return f"{self.plan.phase.value} of {self.plan.migration_id}"
+            return phase
         index, step = self.at
-        return f"step {index + 1} ({_where(step)}) of {self.plan.phase.value} of " + (
-            self.plan.migration_id
-        )
+        return f"step {index + 1} ({_where(step)}) of {phase}"
 
     def committed(self) -> str:
         if not self.recorded:

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from tests.engine.conftest import Project
+from tests.engine.test_fencing import _rows_done
 from tests.engine.test_resilience import _start, _wait_for
 
 pytestmark = [pytest.mark.db, pytest.mark.slow]
@@ -99,3 +100,26 @@ def test_a_killed_backfill_connection_gives_one_line_and_no_library_warnings(
     assert len(problems) == 1, err
     assert "backfill 0001_email_norm[0] lost its database connection" in problems[0]
     assert "WARNING" not in err
+
+
+def test_a_table_lock_taken_mid_backfill_fails_the_batch_within_its_limits_naming_it(
+    project: Project,
+) -> None:
+    _expanded(project, 3000, pause_ms=100)
+    settings = {"lock_timeout": "300ms", "lock_retries": 1}
+    with (
+        psycopg.connect(project.db.dsn, autocommit=True) as watcher,
+        psycopg.connect(project.db.dsn, application_name="maintenance") as locker,
+    ):
+        proc = _start(project, project.db.url, "advance", "0001_email_norm", config=settings)
+        deadline = time.monotonic() + 120
+        while _rows_done(watcher) < 300:
+            assert proc.poll() is None and time.monotonic() < deadline, "no progress"
+            time.sleep(0.05)
+        locker.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        _, err = proc.communicate(timeout=60)
+        pid = locker.info.backend_pid
+    assert proc.returncode == 3, err
+    [line] = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "backfill batch of users failed 2 times in a row: 55P03" in line
+    assert f"blocked by pid {pid} (idle in transaction, application 'maintenance')" in line

@@ -29,7 +29,7 @@ from expandctl.engine.backfill.throttle import RateLimiter, WalRateLimiter, lag_
 from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
 from expandctl.engine.connection import immune_to_idle_timeout
 from expandctl.engine.fencing import Fence
-from expandctl.engine.retry import with_lock_retries
+from expandctl.engine.retry import describe_backends, with_lock_retries
 from expandctl.errors import DatabaseError
 from expandctl.model.backfill import BackfillSpec
 from expandctl.model.config import Settings
@@ -137,6 +137,7 @@ class _Runner:
         )
         # Setup and verification read the whole table: the engine-wide statement limit.
         self.setup_timeout_ms = to_milliseconds(settings.statement_timeout)
+        self.table = spec.table  # quoted, qualified name once resolved
         self.batch_ms: list[float] = []
         self.rows_updated = 0
         self.retries = 0
@@ -155,6 +156,7 @@ class _Runner:
         )
         cps.ensure_tables(self.conn, self.schema)
         info = resolve_table(self.conn, self.spec)
+        self.table = info.ident.as_string(None)
         sql = KeysetSql(info.ident, info.key, info.key_types, self.spec)
         self._setup(
             info,
@@ -266,9 +268,14 @@ class _Runner:
                 self.retries += 1
                 cp.retries += 1
                 if attempt > self.settings.lock_retries:
+                    blocked = (
+                        f"; blocked by {self._table_lockers()}"
+                        if isinstance(exc, pg_errors.LockNotAvailable)
+                        else ""
+                    )
                     raise DatabaseError(
                         f"backfill batch of {self.spec.table} failed {attempt} times in a row:"
-                        f" {exc.sqlstate} {str(exc).strip()}",
+                        f" {exc.sqlstate} {_one_line(exc)}{blocked}",
                         hint="the table is busy; run advance again later (it resumes),"
                         " or raise lock_timeout / lower target_batch_ms in [backfill]",
                     ) from exc
@@ -276,6 +283,24 @@ class _Runner:
                 delay = min(MAX_BACKOFF_SECONDS, 0.05 * 2**attempt) * (0.5 + random.random() / 2)
                 log.debug("batch retry %d after %s; sleeping %.2fs", attempt, exc.sqlstate, delay)
                 time.sleep(delay)
+
+    def _table_lockers(self) -> str:
+        """After the last lock timeout: who holds a table lock that stops our UPDATE.
+
+        The wait is over, so pg_blocking_pids() no longer knows; a session holding
+        SHARE or stronger on the table is the usual suspect, else it was row locks.
+        """
+        try:
+            rows = self.observer.execute(
+                "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'relation' AND granted"
+                " AND relation = to_regclass(%s) AND pid <> %s AND mode IN ('ShareLock',"
+                " 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')",
+                (self.table, self.conn.info.backend_pid),
+            ).fetchall()
+            found = describe_backends(self.observer, [row[0] for row in rows])
+        except psycopg.Error:
+            return "unknown"
+        return found or "other transactions' row locks (none holds a table lock now)"
 
     def _batch(self, sql: KeysetSql, cp: cps.Checkpoint) -> bool:
         """One batch in one transaction, pipelined: three round trips.
