@@ -123,3 +123,19 @@ def test_a_table_lock_taken_mid_backfill_fails_the_batch_within_its_limits_namin
     [line] = [line for line in err.splitlines() if line.startswith("error:")]
     assert "backfill batch of users failed 2 times in a row: 55P03" in line
     assert f"blocked by pid {pid} (idle in transaction, application 'maintenance')" in line
+
+
+def test_a_lock_on_the_state_table_makes_advance_fail_within_lock_timeout(
+    project: Project,
+) -> None:
+    project.add("0001_t", expand="CREATE TABLE t (id int);\n")
+    assert project.cli("advance", "0001_t").exit_code == 0
+    project.add("0002_u", expand="CREATE TABLE u (id int);\n")
+    with psycopg.connect(project.db.dsn) as admin:
+        admin.execute("LOCK TABLE expandctl.migrations IN ACCESS EXCLUSIVE MODE")
+        proc = _start(project, project.db.url, "advance", config={"lock_timeout": "300ms"})
+        _, err = proc.communicate(timeout=60)  # it waited for ever before
+    assert proc.returncode == 3, err
+    [line] = err.splitlines()
+    assert "lock timeout" in line and "state tables" in line
+    assert project.one("SELECT to_regclass('u')") is None
