@@ -276,6 +276,8 @@ def record_for_run(session: Session, view: PhaseView) -> MigrationRecord:
         return record
     work = session.run.work
     with work.transaction():
+        # Fenced like every work transaction: only while this run still owns the migration.
+        session.run.fence.check(work, what=view.migration.id, committed="nothing")
         session.store.mark_started(work, view.migration.id, current)
     log.info(
         "the files of %s of %s changed after step %d ran: resuming with them",

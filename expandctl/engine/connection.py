@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import os
+import re
 import socket
 from typing import Any
 
@@ -22,6 +24,17 @@ CONNECT_TIMEOUT_S = 10
 Connection = psycopg.Connection[Any]
 
 
+class _OnlyWhenDebugging(logging.Filter):
+    """psycopg warns about what we already handle (a rollback on a connection that died):
+    on stderr that is noise after our one-line error. Shown with -vv (root at DEBUG)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+logging.getLogger("psycopg").addFilter(_OnlyWhenDebugging())
+
+
 def database_url(config: ResolvedConfig) -> str:
     if config.embedded:
         return embedded_url(config.project_root)
@@ -35,15 +48,60 @@ def database_url(config: ResolvedConfig) -> str:
 
 
 def connect_url(url: str, *, autocommit: bool = False) -> Connection:
+    check_url(url)
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             url,
             autocommit=autocommit,
             application_name=APPLICATION_NAME,
             connect_timeout=CONNECT_TIMEOUT_S,
         )
+        immune_to_idle_timeout(conn)
+        return conn
     except psycopg.Error as exc:
         raise database_error("cannot connect to PostgreSQL", exc, url) from None
+
+
+def immune_to_idle_timeout(conn: Connection) -> None:
+    """Our connections sit idle on purpose (the lock one for a whole backfill).
+
+    A server or role ``idle_session_timeout`` (PostgreSQL 14+) shorter than a
+    backfill would kill the connection holding the migration lock; 0 turns it
+    off for this session only.
+    """
+    if conn.info.server_version < 140000:
+        return
+    was_idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    conn.execute("SELECT set_config('idle_session_timeout', '0', false)")
+    if was_idle and not conn.autocommit:
+        conn.commit()  # the set_config opened a transaction; a SET survives its commit
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL whose password libpq would misread (and then echo in its error).
+
+    An unencoded ``@`` makes libpq take the password's tail for the host name;
+    a ``%`` not followed by two hex digits is an invalid escape. Either way the
+    error would show part of the password, so say what to fix without the URL.
+    """
+    if "://" not in url:
+        return
+    authority = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0]
+    if authority.count("@") > 1:
+        raise ConfigError(
+            "the database URL has more than one '@' before the host: a password or user"
+            " name holding '@' must be percent-encoded",
+            hint="write '@' as %40 (and '%' as %25) in the URL's password",
+        )
+    userinfo = authority.rpartition("@")[0]
+    if _BAD_ESCAPE.search(userinfo):
+        raise ConfigError(
+            "the database URL's user or password holds a '%' that is not a percent-escape",
+            hint="write '%' as %25 (and '@' as %40) in the URL's password",
+        )
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def connect(config: ResolvedConfig, *, autocommit: bool = False) -> Connection:

@@ -7,11 +7,14 @@ who holds the lock instead of hanging.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+
+import psycopg
 
 from expandctl.engine.connection import Connection
 from expandctl.errors import LockBusyError
@@ -70,5 +73,7 @@ def advisory_lock(conn: Connection, schema: str, wait: timedelta) -> Iterator[No
     try:
         yield
     finally:
-        if not conn.closed:
-            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (classid, objid))
+        # A connection that died took the lock with it; never mask the real error.
+        with contextlib.suppress(psycopg.Error):
+            if not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (classid, objid))

@@ -75,15 +75,27 @@ class BlockerWatch:
 
 
 def blockers(conn: Connection, pid: int) -> str | None:
+    """Who blocks ``pid`` now: pid, state, application and query of each."""
+    row = conn.execute("SELECT pg_blocking_pids(%s)", (pid,)).fetchone()
+    return describe_backends(conn, list(row[0]) if row and row[0] else [])
+
+
+def describe_backends(conn: Connection, pids: list[int]) -> str | None:
+    """``pid 123 (idle in transaction, application 'psql'): LOCK TABLE ...`` for each pid."""
+    if not pids:
+        return None
     rows = conn.execute(
-        "SELECT a.pid, a.state, left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200)"
-        " FROM unnest(pg_blocking_pids(%s)) AS b(pid)"
-        " JOIN pg_stat_activity a ON a.pid = b.pid ORDER BY a.pid",
-        (pid,),
+        "SELECT a.pid, a.state, a.application_name,"
+        " left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200)"
+        " FROM pg_stat_activity a WHERE a.pid = ANY(%s) ORDER BY a.pid",
+        (pids,),
     ).fetchall()
     if not rows:
         return None
-    return "; ".join(f"pid {p} ({state}): {scrub_query(query)}" for p, state, query in rows)
+    return "; ".join(
+        f"pid {p} ({state}{f', application {app!r}' if app else ''}): {scrub_query(query)}"
+        for p, state, app, query in rows
+    )
 
 
 # Another session's last query is shown (and logged in the event table): its
@@ -103,9 +115,12 @@ def with_lock_retries(
     observer: Connection,
     retries: int,
     on_retry: Callable[[Retry], None],
-    what: str,
+    what: str | Callable[[], str],
 ) -> tuple[T, int]:
     """Run ``unit``; on lock timeout (55P03) retry up to ``retries`` times.
+
+    ``what`` names what waited; as a callable it is asked after the wait, so a
+    group of statements names the one that actually waited, not its first.
 
     A deadlock (40P01) is retried the same way. ``unit`` must leave nothing
     half-done when it raises (a rolled-back transaction, or an autocommit
@@ -121,11 +136,12 @@ def with_lock_retries(
             # Both leave nothing behind (the transaction rolled back; an interrupted
             # concurrent index build is dropped before the next attempt).
             reason = "deadlock" if isinstance(exc, pg_errors.DeadlockDetected) else "lock timeout"
+            waited = what() if callable(what) else what
             attempt += 1
             blocker = watch.last or "unknown (none was seen before the lock timeout)"
             if attempt > retries:
                 raise DatabaseError(
-                    f"{what}: still waiting for a lock after {retries} retries; blocked by "
+                    f"{waited}: still waiting for a lock after {retries} retries; blocked by "
                     f"{blocker}",
                     hint="find and end the blocking transaction, or retry later; "
                     "nothing was left half-done",
@@ -135,7 +151,7 @@ def with_lock_retries(
             log.warning(
                 "%s on %s; retry %d/%d in %.2fs; blocked by %s",
                 reason,
-                what,
+                waited,
                 attempt,
                 retries,
                 delay,

@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,9 +27,10 @@ from psycopg import sql
 
 from expandctl.engine.checks import refuse_failed_checks, run_check
 from expandctl.engine.connection import Connection, database_error
-from expandctl.engine.retry import Retry, with_lock_retries
+from expandctl.engine.fencing import Fence
+from expandctl.engine.retry import Retry, backoff_delay, with_lock_retries
 from expandctl.engine.store import StateStore
-from expandctl.errors import DatabaseError, ExpandctlError, StateError
+from expandctl.errors import DatabaseError, ExpandctlError
 from expandctl.model.config import Settings
 from expandctl.model.durations import format_duration
 from expandctl.model.migration import Migration
@@ -69,7 +71,9 @@ PAUSE_ENV = "EXPANDCTL_TEST_PAUSE_AFTER_STEP"
 PAUSE_BEFORE_RECORD_ENV = "EXPANDCTL_TEST_PAUSE_BEFORE_RECORD"
 PAUSE_SECONDS_ENV = "EXPANDCTL_TEST_PAUSE_SECONDS"
 HOOKS_ARMED_ENV = "EXPANDCTL_TEST_HOOKS_ARMED"
-_unarmed_warned: set[str] = set()  # warn once per process about an ignored hook
+_unarmed_warned: set[str] = set()
+CONCURRENT_UPDATE_RETRIES = 5
+ORPHAN_POLL_S = 0.2  # warn once per process about an ignored hook
 
 
 @dataclass
@@ -80,6 +84,7 @@ class RunContext:
     actor: Actor
     settings: Settings
     connect: Callable[[], Connection]  # fresh connections (for the backfill runner)
+    fence: Fence  # the lease taken with the lock: every work transaction checks it
     secrets: tuple[str | None, ...] = ()
     # Called after every backfill batch (the CLI draws a bar or logs a line).
     progress: Callable[[BackfillProgress], None] | None = None
@@ -165,7 +170,27 @@ def run_plan(
             by=str(ctx.actor),
             step_checksums=tuple(step_checksum(step) for step in plan.steps),
         )
-        with ctx.work.transaction():
+    phase = _Phase(
+        ctx,
+        plan,
+        migration,
+        record,
+        progress,
+        report=PhaseRun(
+            migration_id=plan.migration_id,
+            phase=plan.phase.value,
+            direction=plan.direction.value,
+            steps_total=total,
+            steps_run=0,
+            resumed_from=start if resuming else None,
+            retries=0,
+            duration_ms=0,
+        ),
+        resume_at=start if resuming else None,
+        recorded=start,
+    )
+    if not resuming:
+        with phase.fenced():
             ctx.store.mark_started(ctx.work, plan.migration_id, progress)
         _test_pause(PAUSE_ENV, 0)
     _event(
@@ -176,43 +201,19 @@ def run_plan(
         detail=f"at step {start + 1} of {total}" if resuming else f"{total} steps",
     )
     _timeouts(ctx.work, ctx.settings, local=False)
-
-    run = PhaseRun(
-        migration_id=plan.migration_id,
-        phase=plan.phase.value,
-        direction=plan.direction.value,
-        steps_total=total,
-        steps_run=0,
-        resumed_from=start if resuming else None,
-        retries=0,
-        duration_ms=0,
-    )
+    run = phase.report
     groups = list(group_steps(plan.steps, start))
-    at: list[tuple[int, Step]] = []  # the step being run, for error messages
-    recorded = start  # steps before this index are recorded done
     try:
         for number, group in enumerate(groups):
-            last = number == len(groups) - 1
-            at[:] = [group[0]]
-            recorded = group[0][0]
-            _check_lock_connection(ctx, plan, recorded, total)
-            run.retries += _run_group(
-                ctx,
-                plan,
-                migration,
-                record,
-                progress,
-                group,
-                last,
-                resuming=resuming and group[0][0] == start,
-                run=run,
-                at=at,
-            )
+            phase.at = group[0]
+            phase.recorded = group[0][0]
+            phase.check_still_owned()
+            run.retries += phase.run_group(group, last=number == len(groups) - 1)
             run.steps_run += len(group)
             _test_pause(PAUSE_ENV, group[-1][0] + 1)
         if not groups:
-            with ctx.work.transaction():
-                _finish(ctx, plan, migration, record, progress)
+            with phase.fenced():
+                phase.finish()
     except ExpandctlError as exc:
         _fail(ctx, plan, str(exc), started)
         exc.recorded = True  # type: ignore[attr-defined]  # logged here; callers need not
@@ -221,7 +222,7 @@ def run_plan(
         _fail(ctx, plan, "interrupted (Ctrl-C)", started)
         raise
     except psycopg.Error as exc:
-        error = _step_error(ctx, plan, migration, at[0] if at else None, exc, recorded, total)
+        error = _step_error(ctx, plan, migration, phase.at, exc, phase.recorded, total)
         _fail(ctx, plan, error.message, started)
         raise error from None
     run.duration_ms = int((time.monotonic() - started) * 1000)
@@ -247,135 +248,184 @@ def run_plan(
     return run
 
 
-def _check_lock_connection(ctx: RunContext, plan: PhasePlan, recorded: int, total: int) -> None:
-    """Stop before the next step if the connection holding the advisory lock is gone.
+@dataclass
+class _Phase:
+    """One phase being run: what every group of it needs, in one place."""
 
-    The lock is session-level: when that connection dies the lock is released,
-    and another expandctl could start the same phase while this one goes on.
-    """
-    try:
-        ctx.control.execute("SELECT 1")
-    except psycopg.Error as exc:
+    ctx: RunContext
+    plan: PhasePlan
+    migration: Migration
+    record: MigrationRecord
+    progress: InProgress
+    report: PhaseRun
+    resume_at: int | None  # the step index an interrupted run resumed at
+    recorded: int  # steps before this index are recorded done
+    at: tuple[int, Step] | None = None  # the step running now, for messages
+
+    @property
+    def total(self) -> int:
+        return len(self.plan.steps)
+
+    def what(self) -> str:
+        """The step running now: a lock wait names the statement actually waiting."""
+        phase = f"{self.plan.phase.value} of {self.plan.migration_id}"
+        if self.at is None:
+            return phase
+        index, step = self.at
+        return f"step {index + 1} ({_where(step)}) of {phase}"
+
+    def committed(self) -> str:
+        if not self.recorded:
+            return "nothing was committed by this run"
+        return f"nothing after step {self.recorded}/{self.total} was committed by this run"
+
+    @contextlib.contextmanager
+    def fenced(self) -> Iterator[None]:
+        """A work transaction that commits only while this run still owns the migration."""
+        with self.ctx.work.transaction():
+            self.ctx.fence.check(
+                self.ctx.work, what=self.plan.migration_id, committed=self.committed()
+            )
+            yield
+
+    def check_still_owned(self) -> None:
+        """Stop before the next step if the connection holding the advisory lock is gone.
+
+        The lock is session-level: when that connection dies the lock is released,
+        and another expandctl may take it. The fence (checked in every transaction)
+        makes sure this run commits nothing more; stopping here also keeps it from
+        starting an autocommit step another run may be running too.
+        """
+        try:
+            self.ctx.control.execute("SELECT 1")
+            return
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+        with self.fenced():  # raises LostOwnershipError when another run took over
+            pass
+        stopped = self.recorded + 1
         raise DatabaseError(
             redact(
-                f"{plan.phase.value} of {plan.migration_id} stopped before step "
-                f"{recorded + 1}/{total}: lost the connection holding the advisory lock "
-                f"({' '.join(str(exc).split()) or type(exc).__name__})",
-                *ctx.secrets,
+                f"{self.plan.phase.value} of {self.plan.migration_id} stopped before step "
+                f"{stopped}/{self.total}: lost the connection holding the advisory lock "
+                f"({reason}); {self.committed()}",
+                *self.ctx.secrets,
             ),
-            hint=f"steps before {recorded + 1} are recorded done; run the same command "
-            "again to resume",
+            hint=f"steps before {stopped} are recorded done; run the same command again to resume",
         ) from None
 
+    def finish(self) -> None:
+        _finish(self.ctx, self.plan, self.migration, self.record, self.progress)
 
-def _run_group(
-    ctx: RunContext,
-    plan: PhasePlan,
-    migration: Migration,
-    record: MigrationRecord,
-    progress: InProgress,
-    group: list[tuple[int, Step]],
-    last: bool,
-    *,
-    resuming: bool,
-    run: PhaseRun,
-    at: list[tuple[int, Step]],
-) -> int:
-    first_index, first = group[0]
-    what = f"step {first_index + 1} ({_where(first)}) of {plan.phase.value} of {plan.migration_id}"
-    next_step = group[-1][0] + 1
-    for index, step in group:
-        log.info(
-            "[%d/%d] %s %s",
-            index + 1,
-            len(plan.steps),
-            "autocommit" if step.autocommit else "transaction",
-            step.summary,
-        )
+    def record_done(self, next_step: int, *, last: bool) -> None:
+        if last:
+            self.finish()
+        else:
+            self.ctx.store.mark_step(self.ctx.work, self.plan.migration_id, next_step)
 
-    def on_retry(retry: Retry) -> None:
+    def on_retry(self, retry: Retry) -> None:
         _event(
-            ctx,
-            plan,
+            self.ctx,
+            self.plan,
             "retry",
             retry.reason.replace(" ", "-"),
-            detail=f"{what}: retry {retry.attempt} in {retry.delay_s:.2f}s; "
+            detail=f"{self.what()}: retry {retry.attempt} in {retry.delay_s:.2f}s; "
             f"blocked by {retry.blocker}",
         )
 
-    if isinstance(first, BackfillStep):
-        _run_backfill(ctx, plan, first)
-        retries = 0
-    elif first.autocommit:
-        assert isinstance(first, SqlStep)
-        step = first
-
-        def autocommit_unit() -> None:
-            if _prepare_concurrent_index(ctx.work, step, resuming=resuming):
-                run.skipped.append(first_index)
-                return
-            if not _CONCURRENTLY.search(without_comments(step.sql)):
-                ctx.work.execute(_query(step.sql))
-                return
-            # A CONCURRENTLY statement waits for every older snapshot in the database
-            # (a report, pg_dump) without blocking reads or writes; a short lock_timeout
-            # would only make it fail, leave an INVALID index, and rebuild it again.
-            ctx.work.execute("SELECT set_config('lock_timeout', '0', false)")
-            if is_concurrent_index_step(step):
-                # An index build can rightly take hours: it has its own limit.
-                ctx.work.execute(
-                    "SELECT set_config('statement_timeout', %s, false)",
-                    (format_duration(ctx.settings.index_timeout),),
-                )
-            try:
-                ctx.work.execute(_query(step.sql))
-            finally:
-                if not ctx.work.closed:
-                    _timeouts(ctx.work, ctx.settings, local=False)
-
+    def with_lock_retries(self, unit: Callable[[], None]) -> int:
         _, retries = with_lock_retries(
-            autocommit_unit,
-            work=ctx.work,
-            observer=ctx.control,
-            retries=ctx.settings.lock_retries,
-            on_retry=on_retry,
-            what=what,
-        )
-    else:
-
-        def transaction_unit() -> None:
-            with ctx.work.transaction():
-                _timeouts(ctx.work, ctx.settings, local=True)
-                for index, step in group:
-                    at[:] = [(index, step)]
-                    if isinstance(step, SqlStep):
-                        ctx.work.execute(_query(step.sql))
-                    elif isinstance(step, CheckStep):
-                        run_check(ctx.work, step)
-                    elif isinstance(step, ResetBackfillStep):
-                        _reset_backfill(ctx, plan)
-                if last:
-                    _finish(ctx, plan, migration, record, progress)
-                else:
-                    ctx.store.mark_step(ctx.work, plan.migration_id, next_step)
-
-        _, retries = with_lock_retries(
-            transaction_unit,
-            work=ctx.work,
-            observer=ctx.control,
-            retries=ctx.settings.lock_retries,
-            on_retry=on_retry,
-            what=what,
+            unit,
+            work=self.ctx.work,
+            observer=self.ctx.control,
+            retries=self.ctx.settings.lock_retries,
+            on_retry=self.on_retry,
+            what=self.what,
         )
         return retries
-    _test_pause(PAUSE_BEFORE_RECORD_ENV, first_index + 1)
-    # An autocommit step is recorded in its own small transaction right after it ran.
-    with ctx.work.transaction():
-        if last:
-            _finish(ctx, plan, migration, record, progress)
+
+    def run_group(self, group: list[tuple[int, Step]], *, last: bool) -> int:
+        """Run one group and record it done; returns the lock retries it took."""
+        ctx = self.ctx
+        first_index, first = group[0]
+        next_step = group[-1][0] + 1
+        for index, step in group:
+            log.info(
+                "[%d/%d] %s %s",
+                index + 1,
+                self.total,
+                "autocommit" if step.autocommit else "transaction",
+                step.summary,
+            )
+        if isinstance(first, BackfillStep):
+            _run_backfill(ctx, self.plan, first)
+            retries = 0
+        elif first.autocommit:
+            assert isinstance(first, SqlStep)
+            retries = self.with_lock_retries(lambda: self._autocommit(first_index, first))
         else:
-            ctx.store.mark_step(ctx.work, plan.migration_id, next_step)
-    return retries
+
+            def transaction_unit() -> None:
+                with self.fenced():
+                    _timeouts(ctx.work, ctx.settings, local=True)
+                    for index, step in group:
+                        self.at = (index, step)
+                        if isinstance(step, SqlStep):
+                            ctx.work.execute(_query(step.sql))
+                        elif isinstance(step, CheckStep):
+                            run_check(ctx.work, step)
+                        elif isinstance(step, ResetBackfillStep):
+                            _reset_backfill(ctx, self.plan)
+                    self.record_done(next_step, last=last)
+
+            return self.with_lock_retries(transaction_unit)
+        _test_pause(PAUSE_BEFORE_RECORD_ENV, first_index + 1)
+        # An autocommit step is recorded in its own small transaction right after it ran.
+        with self.fenced():
+            self.record_done(next_step, last=last)
+        return retries
+
+    def _autocommit(self, index: int, step: SqlStep) -> None:
+        for attempt in range(1, CONCURRENT_UPDATE_RETRIES + 1):
+            try:
+                self._autocommit_once(index, step)
+                return
+            except pg_errors.InternalError_ as exc:
+                # Two backends changed one catalog row: an interrupted run's build that
+                # was still finishing. Look again: the index may now be valid or gone.
+                if "tuple concurrently updated" not in str(exc):
+                    raise
+                if attempt == CONCURRENT_UPDATE_RETRIES:
+                    raise
+                log.warning("%s: %s; looking again", self.what(), " ".join(str(exc).split()))
+                time.sleep(backoff_delay(attempt))
+
+    def _autocommit_once(self, index: int, step: SqlStep) -> None:
+        ctx = self.ctx
+        resuming = self.resume_at == index
+        if step.concurrent_index is not None:
+            _wait_for_orphan_build(ctx.work, step.concurrent_index, ctx.settings.index_timeout)
+        if _prepare_concurrent_index(ctx.work, step, resuming=resuming):
+            self.report.skipped.append(index)
+            return
+        if not _CONCURRENTLY.search(without_comments(step.sql)):
+            ctx.work.execute(_query(step.sql))
+            return
+        # A CONCURRENTLY statement waits for every older snapshot in the database
+        # (a report, pg_dump) without blocking reads or writes; a short lock_timeout
+        # would only make it fail, leave an INVALID index, and rebuild it again.
+        ctx.work.execute("SELECT set_config('lock_timeout', '0', false)")
+        if is_concurrent_index_step(step):
+            # An index build can rightly take hours: it has its own limit.
+            ctx.work.execute(
+                "SELECT set_config('statement_timeout', %s, false)",
+                (format_duration(ctx.settings.index_timeout),),
+            )
+        try:
+            ctx.work.execute(_query(step.sql))
+        finally:
+            if not ctx.work.closed:
+                _timeouts(ctx.work, ctx.settings, local=False)
 
 
 def is_concurrent_index_step(step: SqlStep) -> bool:
@@ -404,6 +454,43 @@ def _timeouts(conn: Connection, settings: Settings, *, local: bool) -> None:
     )
 
 
+def _wait_for_orphan_build(conn: Connection, index: str, limit: timedelta) -> None:
+    """Wait while another backend still builds this index: a killed run's, still running.
+
+    We hold the migration lock, so that build belongs to a run that is gone; its
+    backend only notices when the build ends. Dropping or rebuilding the index
+    meanwhile fails ("tuple concurrently updated"); once it ends, the index is
+    valid (and skipped) or INVALID (and rebuilt).
+    """
+    deadline = time.monotonic() + limit.total_seconds() if limit else None
+    said = False
+    while True:
+        row = conn.execute(
+            "SELECT p.pid, a.application_name FROM pg_stat_progress_create_index p"
+            " JOIN pg_stat_activity a USING (pid)"
+            " WHERE p.index_relid = coalesce(to_regclass(%s), 0) AND p.pid <> pg_backend_pid()",
+            (index,),
+        ).fetchone()
+        if row is None:
+            return
+        if deadline is not None and time.monotonic() > deadline:
+            raise DatabaseError(
+                f"index {index} is still being built by pid {row[0]} (application "
+                f"{row[1]!r}), an interrupted run's build, after index_timeout",
+                hint="wait for it to finish, or end it with pg_cancel_backend, then run again",
+            )
+        if not said:
+            log.warning(
+                "index %s is still being built by pid %s (application %r), an interrupted "
+                "run's build: waiting for it to end",
+                index,
+                row[0],
+                row[1],
+            )
+            said = True
+        time.sleep(ORPHAN_POLL_S)
+
+
 def _prepare_concurrent_index(conn: Connection, step: SqlStep, *, resuming: bool) -> bool:
     """Make a CONCURRENTLY index step safe to re-run; True when it is already done."""
     if step.concurrent_index is None:
@@ -430,12 +517,8 @@ def _prepare_concurrent_index(conn: Connection, step: SqlStep, *, resuming: bool
 
 
 def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
-    try:
-        from expandctl.engine.backfill import run_backfill
-    except ImportError:
-        raise StateError(
-            "this expandctl has no backfill runner yet (expandctl.engine.backfill)",
-        ) from None
+    from expandctl.engine.backfill import run_backfill  # only phases that backfill pay for it
+
     result = run_backfill(
         ctx.connect,
         schema=ctx.store.schema,
@@ -444,6 +527,7 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
         spec=step.spec,
         settings=ctx.settings,
         progress=ctx.progress,
+        fence=ctx.fence,
     )
     summary = (
         f"backfill {result.table}: {result.rows_updated} rows in {result.batches} batches, "
@@ -454,10 +538,8 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
 
 
 def _reset_backfill(ctx: RunContext, plan: PhasePlan) -> None:
-    try:
-        from expandctl.engine.backfill import reset_backfill
-    except ImportError:
-        return  # without the runner no checkpoint was ever written
+    from expandctl.engine.backfill import reset_backfill
+
     reset_backfill(ctx.work, schema=ctx.store.schema, migration_id=plan.migration_id)
 
 

@@ -18,10 +18,12 @@ from expandctl.engine.connection import (
     database_url,
     server_major,
 )
+from expandctl.engine.fencing import take_lease
 from expandctl.engine.locking import advisory_lock
 from expandctl.engine.runner import RunContext
 from expandctl.engine.store import StateStore
-from expandctl.model.config import ResolvedConfig
+from expandctl.model.config import ResolvedConfig, Settings
+from expandctl.model.durations import format_duration
 from expandctl.model.redact import password_of
 from expandctl.model.state import MigrationRecord
 
@@ -57,6 +59,7 @@ def read_session(config: ResolvedConfig) -> Iterator[Session]:
     """Read state without locking or creating anything."""
     url = database_url(config)
     with _database_errors(url), connect_url(url, autocommit=True) as conn:
+        _limits(conn, config.settings)
         yield Session(conn, StateStore(config.settings.state_schema), server_major(conn))
 
 
@@ -75,13 +78,17 @@ def write_session(
     actor = current_actor()
     with _database_errors(url), ExitStack() as stack:
         control = stack.enter_context(connect_url(url, autocommit=True))
+        _limits(control, settings)
         if before_lock is not None:
             before_lock.update(store.load(control))
         stack.enter_context(
             advisory_lock(control, settings.state_schema, settings.advisory_lock_wait)
         )
         work = stack.enter_context(connect_url(url, autocommit=True))
+        _limits(work, settings)
         store.ensure(work, actor)
+        # Before any state is read: waits for a previous owner's open transaction.
+        fence = take_lease(work, store.schema, actor, settings.advisory_lock_wait)
         run = RunContext(
             work=work,
             control=control,
@@ -90,8 +97,18 @@ def write_session(
             settings=settings,
             connect=partial(connect_url, url),
             secrets=(password_of(url),),
+            fence=fence,
         )
         yield Session(control, store, server_major(control), run)
+
+
+def _limits(conn: Connection, settings: Settings) -> None:
+    """Every statement under a limit from the first one: reading the state behind a
+    lock someone holds on the state tables must fail, not hang. (Steps set their own.)"""
+    conn.execute(
+        "SELECT set_config('lock_timeout', %s, false), set_config('statement_timeout', %s, false)",
+        (format_duration(settings.lock_timeout), format_duration(settings.statement_timeout)),
+    )
 
 
 @contextmanager
@@ -99,5 +116,12 @@ def _database_errors(url: str) -> Iterator[None]:
     """Any driver error that escapes becomes a one-line DatabaseError (exit 3), redacted."""
     try:
         yield
+    except psycopg.errors.LockNotAvailable as exc:
+        error = database_error("PostgreSQL error", exc, url)
+        error.hint = (
+            "another session holds a lock on expandctl's state tables (see pg_locks); "
+            "end it or raise lock_timeout"
+        )
+        raise error from None
     except psycopg.Error as exc:
         raise database_error("PostgreSQL error", exc, url) from None

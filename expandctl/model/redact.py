@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit
 
+# Greedy up to the last '@' before the host: a password holding an unencoded
+# '@' is masked whole, not cut at its first '@'.
 _URL_PASSWORD = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^@/\s]*)@", re.I
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:@/\s]*):(?P<pw>[^/\s]*)@", re.I
 )
 _KV_PASSWORD = re.compile(r"(?P<key>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|\S+)", re.I)
 # CREATE/ALTER ROLE ... PASSWORD '...' in query text (a blocking session's, say).

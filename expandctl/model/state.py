@@ -10,7 +10,8 @@ from expandctl.model.phases import Phase, State
 from expandctl.model.steps import Direction
 
 # The layout of the state schema this expandctl writes; bumped on any change.
-STATE_LAYOUT_VERSION = 1
+# 2: the fencing lease table; an expandctl that knows only 1 must not write unfenced.
+STATE_LAYOUT_VERSION = 2
 
 
 class Actor(BaseModel):

@@ -374,3 +374,92 @@ def test_a_blockers_password_literal_is_masked_before_it_is_shown_or_recorded() 
     assert shown == "ALTER ROLE app PASSWORD '********' VALID UNTIL 'infinity'"
     assert "s3cret" not in scrub_query("CREATE USER x WITH PASSWORD 's3cret")  # cut at 200
     assert scrub_query("SELECT password FROM accounts") == "SELECT password FROM accounts"
+
+
+@pytest.mark.parametrize(
+    ("password", "tail"),
+    [("se@cr3t", "cr3t"), ("pa%zzword", "zzword"), ("s3%cr3t@x", "cr3t")],
+)
+def test_a_password_with_an_unencoded_at_or_percent_never_shows_in_the_error(
+    project: Project, password: str, tail: str
+) -> None:
+    project.write_config()
+    url = f"postgresql://postgres:{password}@127.0.0.1:5432/postgres"
+    config = str(project.root / "expandctl.toml")
+    proc = subprocess.run(
+        [sys.executable, "-m", "expandctl", "--config", config, "--database-url", url, "status"],
+        cwd=project.root,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert tail not in proc.stderr + proc.stdout
+    [line] = proc.stderr.splitlines()
+    assert "percent-encode" in line or "%25" in line
+
+
+def test_redact_masks_a_url_password_holding_an_unencoded_at() -> None:
+    from expandctl.model.redact import redact
+
+    assert redact("cannot use postgresql://app:se@cr3t@db:5432/x now") == (
+        "cannot use postgresql://app:********@db:5432/x now"
+    )
+
+
+def test_a_lock_retry_names_the_statement_that_waits_not_the_first_of_its_group(
+    project: Project,
+) -> None:
+    project.query("CREATE TABLE accounts (id int PRIMARY KEY)")
+    project.add(
+        "0001_accounts",
+        expand="CREATE TABLE side (id int);\nCREATE TABLE other (id int);\n"
+        "ALTER TABLE accounts ADD COLUMN note text;\n",
+    )
+    config = project.config(lock_timeout=timedelta(seconds=1), lock_retries=1)
+    with psycopg.connect(project.db.dsn) as blocker:
+        blocker.execute("SELECT count(*) FROM accounts")
+        with pytest.raises(DatabaseError) as raised:
+            advance(config)
+    assert str(raised.value).startswith("step 3 (expand.sql:3) of expand of 0001_accounts:")
+    retry = project.one("SELECT detail FROM expandctl.events WHERE action = 'retry'")
+    assert retry.startswith("step 3 (expand.sql:3) of expand of 0001_accounts: retry 1")
+
+
+def test_kill_9_during_an_index_build_then_an_immediate_rerun_waits_for_the_orphan_build(
+    project: Project,
+) -> None:
+    """The killed run's backend goes on building until it notices: the re-run must not
+    drop the index under it ("tuple concurrently updated") but wait, then keep it."""
+    project.query("CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 1000) g")
+    project.add("0001_items", expand="CREATE INDEX CONCURRENTLY items_id_idx ON items (id);\n")
+    progress = (
+        "SELECT count(*) FROM pg_stat_progress_create_index"
+        " WHERE datname = current_database() AND phase LIKE 'waiting for old snapshots'"
+    )
+    with (
+        psycopg.connect(project.db.dsn, autocommit=True) as watcher,
+        psycopg.connect(project.db.dsn) as snapshot,
+    ):
+        snapshot.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        snapshot.execute("SELECT count(*) FROM pg_class").fetchone()  # an old snapshot
+        first = _start(project, project.db.url, "advance", "0001_items")
+        _wait_for(watcher, progress)  # built, INVALID, waiting for our snapshot
+        built = watcher.execute("SELECT 'items_id_idx'::regclass::oid").fetchone()
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=30)
+        rerun = _start(project, project.db.url, "advance", "0001_items")
+        for _ in range(30):  # a lock-timeout retry would show within 3 s
+            if project.one("SELECT count(*) FROM expandctl.events WHERE action = 'retry'"):
+                break
+            time.sleep(0.1)
+        snapshot.rollback()  # the orphan build finishes
+        _, err = rerun.communicate(timeout=120)
+    assert rerun.returncode == 0, err
+    assert "still being built by pid" in err
+    assert project.one("SELECT count(*) FROM expandctl.events WHERE action = 'retry'") == 0
+    assert project.query(
+        "SELECT indexrelid::oid, indisvalid FROM pg_index WHERE indrelid = 'items'::regclass"
+    ) == [(built[0] if built else None, True)]
+    assert project.state("0001_items") == "expand"

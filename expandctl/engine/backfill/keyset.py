@@ -30,7 +30,15 @@ class KeysetSql:
 
     @property
     def _key_row(self) -> sql.Composable:
-        return sql.SQL("({})").format(sql.SQL(", ").join(sql.Identifier(k) for k in self.key))
+        # only in statements that take parameters
+        return sql.SQL("({})").format(
+            sql.SQL(", ").join(_param_safe(sql.Identifier(k)) for k in self.key)
+        )
+
+    @property
+    def _table(self) -> sql.Composable:
+        """The table, in a statement that also takes ``%s`` parameters."""
+        return _param_safe(self.table)
 
     def _params_row(self) -> sql.Composable:
         # The type text comes from format_type() in the catalog, not from the manifest.
@@ -54,11 +62,12 @@ class KeysetSql:
             self._text_keys("t"), self.table, order
         )
 
-    def _text_keys(self, prefix: str = "") -> sql.Composable:
-        return sql.SQL(", ").join(
-            sql.SQL("{}::text").format(sql.Identifier(prefix, k) if prefix else sql.Identifier(k))
-            for k in self.key
-        )
+    def _text_keys(self, prefix: str = "", *, with_params: bool = False) -> sql.Composable:
+        def name(key: str) -> sql.Composable:
+            ident = sql.Identifier(prefix, key) if prefix else sql.Identifier(key)
+            return _param_safe(ident) if with_params else ident
+
+        return sql.SQL(", ").join(sql.SQL("{}::text").format(name(k)) for k in self.key)
 
     def next_bound(self, *, lower: bool) -> sql.Composed:
         """The key ``n - 1`` rows past the lower key: the upper key of a full batch.
@@ -72,12 +81,12 @@ class KeysetSql:
         Parameters: [lower key...], end key..., n - 1.
         """
         # qualified: a bare "id" in ORDER BY would sort the ::text output column
-        order = sql.SQL(", ").join(sql.Identifier("t", k) for k in self.key)
+        order = sql.SQL(", ").join(_param_safe(sql.Identifier("t", k)) for k in self.key)
         return sql.SQL(
             "SELECT {text_keys} FROM {table} AS t WHERE {range} ORDER BY {order} OFFSET %s LIMIT 1"
         ).format(
-            text_keys=self._text_keys("t"),
-            table=self.table,
+            text_keys=self._text_keys("t", with_params=True),
+            table=self._table,
             range=self._range(lower=lower),
             order=order,
         )
@@ -88,7 +97,7 @@ class KeysetSql:
         Parameters: [lower key...], end key...
         """
         return sql.SQL("SELECT count(*) FROM {} WHERE {}").format(
-            self.table, self._range(lower=lower)
+            self._table, self._range(lower=lower)
         )
 
     def update(self, *, lower: bool) -> sql.Composed:
@@ -99,11 +108,11 @@ class KeysetSql:
         # Expressions were checked to be single expressions; the newlines keep a
         # trailing ``--`` comment from swallowing the closing parenthesis.
         assignments = sql.SQL(", ").join(
-            sql.SQL("{} = (\n{}\n)").format(sql.Identifier(col), _with_params(expr))
+            sql.SQL("{} = (\n{}\n)").format(_param_safe(sql.Identifier(col)), _with_params(expr))
             for col, expr in self.spec.set.items()
         )
         return sql.SQL("UPDATE {table} SET {assignments} WHERE {range} AND (\n{where}\n)").format(
-            table=self.table,
+            table=self._table,
             assignments=assignments,
             range=self._range(lower=lower),
             where=_with_params(self.spec.where),
@@ -126,6 +135,15 @@ class KeysetSql:
             self.table,
             sql.SQL(self.spec.where),
         )
+
+
+def _param_safe(name: sql.Composable) -> sql.SQL:
+    """A quoted name inside a statement that also takes ``%s`` parameters.
+
+    psycopg reads every ``%`` of such a statement as a placeholder, quoted
+    names included: a column ``"rate%"`` must reach it as ``"rate%%"``.
+    """
+    return sql.SQL(name.as_string(None).replace("%", "%%"))
 
 
 def _with_params(expression: str) -> sql.SQL:

@@ -8,13 +8,14 @@ final count of rows still matching ``where``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -26,12 +27,16 @@ from expandctl.engine.backfill.sizing import BatchSizer
 from expandctl.engine.backfill.spec_check import TableInfo, check_statements, resolve_table
 from expandctl.engine.backfill.throttle import RateLimiter, WalRateLimiter, lag_wait_reason
 from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
+from expandctl.engine.connection import immune_to_idle_timeout
+from expandctl.engine.fencing import Fence
+from expandctl.engine.retry import describe_backends, with_lock_retries
 from expandctl.errors import DatabaseError
 from expandctl.model.backfill import BackfillSpec
 from expandctl.model.config import Settings
 from expandctl.model.durations import to_milliseconds
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Worth another try with a smaller batch: someone else held the rows a bit too long.
 RETRYABLE = (
@@ -44,6 +49,10 @@ PAUSE_POLL_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 2.0
 
 ProgressCallback = Callable[[BackfillProgress], None]
+
+
+def _committed(cp: cps.Checkpoint) -> str:
+    return f"nothing after batch {cp.batches} was committed by this run"
 
 
 class _Paused(Exception):
@@ -59,34 +68,60 @@ def run_backfill(
     spec: BackfillSpec,
     settings: Settings,
     progress: ProgressCallback | None = None,
+    fence: Fence | None = None,
 ) -> BackfillResult:
-    """Fill ``spec`` batch by batch from its checkpoint, then verify; see the module doc."""
-    conn = connect()
-    try:
-        conn.autocommit = True  # every batch opens its own explicit transaction
-        runner = _Runner(conn, schema, migration_id, index, spec, settings, progress)
-        return runner.run()
-    except psycopg.OperationalError as exc:
-        raise DatabaseError(
-            f"backfill {migration_id}[{index}] lost its database connection: {exc}",
-            hint="run advance again: it resumes from the last committed batch",
-        ) from exc
-    finally:
-        conn.close()
+    """Fill ``spec`` batch by batch from its checkpoint, then verify; see the module doc.
+
+    With ``fence`` (the engine's lease), every batch commits only while the
+    run still owns the migration lock.
+    """
+    with contextlib.ExitStack() as stack:
+        conn = stack.enter_context(connect())
+        # Watches who blocks a setup query (it waits on a lock, not on us).
+        observer = stack.enter_context(connect())
+        try:
+            for each in (conn, observer):
+                each.autocommit = True  # every batch opens its own explicit transaction
+                immune_to_idle_timeout(each)
+            runner = _Runner(
+                conn, observer, schema, migration_id, index, spec, settings, progress, fence
+            )
+            return runner.run()
+        except pg_errors.QueryCanceled as exc:
+            raise DatabaseError(
+                f"backfill {migration_id}[{index}] of {spec.table}: a statement was cancelled"
+                f" ({_one_line(exc)})",
+                hint="raise statement_timeout if a limit cancelled it; run advance again:"
+                " it resumes from the last committed batch",
+            ) from None
+        except psycopg.OperationalError as exc:
+            raise DatabaseError(
+                f"backfill {migration_id}[{index}] lost its database connection: {_one_line(exc)}",
+                hint="run advance again: it resumes from the last committed batch",
+            ) from None
+    raise AssertionError("unreachable")  # pragma: no cover  (mypy: ExitStack may swallow)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class _Runner:
     def __init__(
         self,
         conn: psycopg.Connection[Any],
+        observer: psycopg.Connection[Any],
         schema: str,
         migration_id: str,
         index: int,
         spec: BackfillSpec,
         settings: Settings,
         progress: ProgressCallback | None,
+        fence: Fence | None,
     ) -> None:
         self.conn = conn
+        self.observer = observer
+        self.fence = fence
         self.schema = schema
         self.migration_id = migration_id
         self.index = index
@@ -100,6 +135,9 @@ class _Runner:
         self.statement_timeout_ms = to_milliseconds(
             spec.statement_timeout or settings.statement_timeout
         )
+        # Setup and verification read the whole table: the engine-wide statement limit.
+        self.setup_timeout_ms = to_milliseconds(settings.statement_timeout)
+        self.table = spec.table  # quoted, qualified name once resolved
         self.batch_ms: list[float] = []
         self.rows_updated = 0
         self.retries = 0
@@ -109,14 +147,30 @@ class _Runner:
     # -- the whole run -------------------------------------------------------------
 
     def run(self) -> BackfillResult:
+        # Setup statements run under the same limits as the batches (a table locked
+        # by someone else must not make us wait forever), retried the same way.
+        self.conn.execute(
+            "SELECT set_config('lock_timeout', %s, false),"
+            " set_config('statement_timeout', %s, false)",
+            (f"{self.lock_timeout_ms}ms", f"{self.setup_timeout_ms}ms"),
+        )
         cps.ensure_tables(self.conn, self.schema)
         info = resolve_table(self.conn, self.spec)
+        self.table = info.ident.as_string(None)
         sql = KeysetSql(info.ident, info.key, info.key_types, self.spec)
-        check_statements(self.conn, sql.update(lower=True), len(info.key))
-        done = self._already_verified(info, sql)
+        self._setup(
+            info,
+            "checking the batch statement",
+            lambda: check_statements(self.conn, sql.update(lower=True), len(info.key)),
+        )
+        done = self._setup(
+            info, "reading the checkpoint", lambda: self._already_verified(info, sql)
+        )
         if done is not None:
             return done
-        cp, resumed = self._start_or_resume(info, sql)
+        cp, resumed = self._setup(
+            info, "finding the end key", lambda: self._start_or_resume(info, sql)
+        )
         self.scanned_at_start = cp.rows_scanned
         self.wal_limiter.wait_seconds(self.conn)  # the starting point
         while not cp.finished and cp.end_key is not None and cp.last_key != cp.end_key:
@@ -129,9 +183,11 @@ class _Runner:
             if exhausted:
                 break
             self._throttle(info, cp)
-        remaining = count_remaining(self.conn, sql)
+        remaining = self._setup(
+            info, "counting the rows left", lambda: count_remaining(self.conn, sql)
+        )
         cp.finished, cp.remaining = True, remaining
-        with self.conn.transaction():
+        with self._fenced(cp):
             cps.save(self.conn, self.schema, self.migration_id, self.index, cp)
         result = self._result(info, cp, resumed, remaining)
         log.info(
@@ -175,9 +231,29 @@ class _Runner:
             pass_number=pass_number,
             rows_estimate=info.reltuples,
         )
-        with self.conn.transaction():
+        with self._fenced(fresh):
             cps.save(self.conn, self.schema, self.migration_id, self.index, fresh)
         return fresh, False
+
+    def _setup(self, info: TableInfo, what: str, unit: Callable[[], T]) -> T:
+        """A setup statement: under lock_timeout, retried with backoff, naming who blocks."""
+        result, _ = with_lock_retries(
+            unit,
+            work=self.conn,
+            observer=self.observer,
+            retries=self.settings.lock_retries,
+            on_retry=lambda retry: None,  # with_lock_retries logs each one
+            what=f"backfill {self.migration_id}[{self.index}] of {info.display}: {what}",
+        )
+        return result
+
+    @contextlib.contextmanager
+    def _fenced(self, cp: cps.Checkpoint) -> Iterator[None]:
+        """A transaction that commits only while the run still owns the migration."""
+        with self.conn.transaction():
+            if self.fence is not None:
+                self.fence.check(self.conn, what=self.migration_id, committed=_committed(cp))
+            yield
 
     # -- one batch -------------------------------------------------------------------
 
@@ -192,9 +268,14 @@ class _Runner:
                 self.retries += 1
                 cp.retries += 1
                 if attempt > self.settings.lock_retries:
+                    blocked = (
+                        f"; blocked by {self._table_lockers()}"
+                        if isinstance(exc, pg_errors.LockNotAvailable)
+                        else ""
+                    )
                     raise DatabaseError(
                         f"backfill batch of {self.spec.table} failed {attempt} times in a row:"
-                        f" {exc.sqlstate} {str(exc).strip()}",
+                        f" {exc.sqlstate} {_one_line(exc)}{blocked}",
                         hint="the table is busy; run advance again later (it resumes),"
                         " or raise lock_timeout / lower target_batch_ms in [backfill]",
                     ) from exc
@@ -202,6 +283,24 @@ class _Runner:
                 delay = min(MAX_BACKOFF_SECONDS, 0.05 * 2**attempt) * (0.5 + random.random() / 2)
                 log.debug("batch retry %d after %s; sleeping %.2fs", attempt, exc.sqlstate, delay)
                 time.sleep(delay)
+
+    def _table_lockers(self) -> str:
+        """After the last lock timeout: who holds a table lock that stops our UPDATE.
+
+        The wait is over, so pg_blocking_pids() no longer knows; a session holding
+        SHARE or stronger on the table is the usual suspect, else it was row locks.
+        """
+        try:
+            rows = self.observer.execute(
+                "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'relation' AND granted"
+                " AND relation = to_regclass(%s) AND pid <> %s AND mode IN ('ShareLock',"
+                " 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')",
+                (self.table, self.conn.info.backend_pid),
+            ).fetchall()
+            found = describe_backends(self.observer, [row[0] for row in rows])
+        except psycopg.Error:
+            return "unknown"
+        return found or "other transactions' row locks (none holds a table lock now)"
 
     def _batch(self, sql: KeysetSql, cp: cps.Checkpoint) -> bool:
         """One batch in one transaction, pipelined: three round trips.
@@ -226,8 +325,15 @@ class _Runner:
                 lock_timeout_ms=self.lock_timeout_ms,
                 statement_timeout_ms=self.statement_timeout_ms,
             )
+            # The lease row, FOR SHARE: a new owner's takeover waits for this COMMIT.
+            owned = self.conn.execute(self.fence.query) if self.fence is not None else None
             started = time.monotonic()
             bound = find_upper(self.conn, sql, lower, cp.end_key, size)
+            if self.fence is not None and owned is not None:
+                # rolls back: nothing of this batch commits
+                self.fence.verify(
+                    owned.fetchone(), what=self.migration_id, committed=_committed(cp)
+                )
             if cps.paused_result(paused):
                 raise _Paused  # rolls back; nothing was locked yet
             after = replace(cp)
