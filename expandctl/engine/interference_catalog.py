@@ -228,7 +228,9 @@ def catalog_needs(
     """What in the database still needs ``removal``'s object; ``skip``: ``kind:name`` the
     plan removes first."""
     needs = list(_needs(conn, removal))
-    return [n for n in dict.fromkeys(needs) if not _skipped(n, skip)]
+    # An object's own internals (an FK's RI triggers) point back at the object itself.
+    itself = frozenset({f"{removal.kind}:{removal.name.lower()}"})
+    return [n for n in dict.fromkeys(needs) if not _skipped(n, skip) and not _skipped(n, itself)]
 
 
 def _skipped(need: CatalogNeed, skip: frozenset[str]) -> bool:

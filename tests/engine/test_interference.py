@@ -346,3 +346,23 @@ def test_renaming_a_table_a_function_body_names_refuses(project: Project) -> Non
     assert [i.needed_by for i in check(project, "0002_drop")] == [
         "function user_count() (its body uses users)"
     ]
+
+
+def test_dropping_a_foreign_key_is_not_blocked_by_its_own_internal_triggers(
+    project: Project,
+) -> None:
+    """An FK's RI triggers depend on the constraint: they go with it, they do not need it."""
+    project.add(
+        "0001_users",
+        expand=USERS + "CREATE TABLE teams (id bigint PRIMARY KEY);\n"
+        "ALTER TABLE users ADD COLUMN team_id bigint REFERENCES teams (id);\n",
+    )
+    project.add(
+        "0002_drop_fk",
+        contract="ALTER TABLE users DROP CONSTRAINT users_team_id_fkey;",
+        manifest='retires = ["constraint:users_team_id_fkey"]\n',
+    )
+    advance(project.config(), "0001_users", to=Phase.CONTRACT, yes=True)
+    advance(project.config(), "0002_drop_fk", to=Phase.SWITCH_WRITES)
+    assert check(project, "0002_drop_fk") == []
+    advance(project.config(), "0002_drop_fk", to=Phase.CONTRACT, yes=True)
