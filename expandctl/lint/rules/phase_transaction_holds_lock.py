@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._locks import held_lock
+from expandctl.lint.rules._locks import held_lock, lock_words
 from expandctl.lint.rules._util import display
 from expandctl.lint.source import Statement
 
@@ -59,9 +59,10 @@ class PhaseTransactionHoldsLock(Rule):
         if held is None:
             return
         table = display(held)
+        mode, blocked = lock_words(ctx)
         yield Violation(
             f"advance runs this statement in the same transaction as an earlier one that took "
-            f"an ACCESS EXCLUSIVE lock on {table}: all queries on {table} stay blocked until "
+            f"a {mode} lock on {table}: {blocked} on {table} stay blocked until "
             "this one finishes too.",
             f"put the statement that locks {table} last in the phase, or move this one to the "
             "next phase.",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._locks import held_lock
+from expandctl.lint.rules._locks import held_lock, lock_words
 from expandctl.lint.rules._util import display
 from expandctl.lint.source import Statement
 
@@ -52,9 +52,10 @@ class StatementsAfterExclusiveLock(Rule):
         if held is None:
             return
         table = display(held)
+        mode, blocked = lock_words(ctx)
         yield Violation(
-            f"this statement runs while the transaction still holds an ACCESS EXCLUSIVE lock on "
-            f"{table}: all queries on {table} stay blocked until COMMIT, however long this "
+            f"this statement runs while the transaction still holds a {mode} lock on "
+            f"{table}: {blocked} on {table} stay blocked until COMMIT, however long this "
             "takes.",
             f"COMMIT right after the statement that locks {table}, and run this one in its own "
             "transaction.",
