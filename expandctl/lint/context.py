@@ -309,11 +309,14 @@ def strong_locks(action: a.Action, ctx: LintContext) -> list[tuple[str, str]]:
         tables = (action.table or "", action.references or "?")
         return [(t, "SHARE ROW EXCLUSIVE") for t in tables if t]
     if isinstance(action, a.AddColumn) and action.table and action.column.references:
-        return [(action.table, "ACCESS EXCLUSIVE"), (action.column.references, "SHARE ROW EXCLUSIVE")]
+        return [
+            (action.table, "ACCESS EXCLUSIVE"),
+            (action.column.references, "SHARE ROW EXCLUSIVE"),
+        ]
     if isinstance(action, a.DropConstraint) and action.table:
         target = ctx.foreign_key_target(action.table, action.name)
-        tables = (action.table, target) if target else (action.table,)
-        return [(t, "ACCESS EXCLUSIVE") for t in tables]
+        dropped = [action.table, target] if target else [action.table]
+        return [(t, "ACCESS EXCLUSIVE") for t in dropped]
     if isinstance(action, a.CreateObject) and action.kind == "trigger" and action.table:
         return [(action.table, "SHARE ROW EXCLUSIVE")]
     if isinstance(action, a.DropObjects) and action.kind == "trigger" and action.table:

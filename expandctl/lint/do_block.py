@@ -185,7 +185,9 @@ _NO_EFFECT = re.compile(
     r"|GET\s+(?:CURRENT\s+|STACKED\s+)?DIAGNOSTICS\b.*)$",
     re.IGNORECASE | re.DOTALL,
 )
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][\w$]*(?:\.[\w$]+)*(?:\[[^\]]*\])?\s*:?=(?P<expr>.*)$", re.DOTALL)
+_ASSIGNMENT = re.compile(
+    r"^[A-Za-z_][\w$]*(?:\.[\w$]+)*(?:\[[^\]]*\])?\s*:?=(?P<expr>.*)$", re.DOTALL
+)
 _STRING_LITERAL = re.compile(r"^[Ee]?'(?P<body>(?:[^']|'')*)'$", re.DOTALL)
 _DOLLAR_LITERAL = re.compile(r"^\$(?P<tag>\w*)\$(?P<body>.*)\$(?P=tag)\$$", re.DOTALL)
 
@@ -217,11 +219,11 @@ class _Reader:
     def read(self, body: str) -> list[a.Action] | None:
         from expandctl.model.sql_split import split_statements
 
-        pieces = [s.text for s in split_statements(body)]
+        pieces: list[str] | None = [s.text for s in split_statements(body)]
         if pieces and re.match(r"^DECLARE\b", pieces[0], re.IGNORECASE):
             pieces = _after_declarations(pieces)
-            if pieces is None:
-                return None
+        if pieces is None:
+            return None
         for piece in pieces:
             self.piece(piece.strip())
         if not self.actions:

@@ -1,4 +1,4 @@
-"""The lock and scan facts the rules rely on (lint.context.strong_locks, L104, L106, L114), on a real server.
+"""The lock and scan facts the rules rely on (context.strong_locks, L104, L106, L114).
 
 Each statement runs in a transaction left open, so pg_locks shows every lock
 it took on a user table, and pg_stat_xact_user_tables counts the sequential

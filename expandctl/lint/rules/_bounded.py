@@ -40,11 +40,11 @@ def writes_bounded(sql: str) -> list[bool] | None:
     ]
 
 
-def bounded_where(where: exp.Expression | None) -> bool:
+def bounded_where(where: exp.Expr | None) -> bool:
     return isinstance(where, exp.Where) and _bounded(where.this)
 
 
-def _bounded(node: exp.Expression) -> bool:
+def _bounded(node: exp.Expr) -> bool:
     node = _unparen(node)
     if isinstance(node, exp.And):
         return _bounded_conjunction(_conjuncts(node))
@@ -53,7 +53,7 @@ def _bounded(node: exp.Expression) -> bool:
     return _bounded_conjunction([node])
 
 
-def _bounded_conjunction(terms: list[exp.Expression]) -> bool:
+def _bounded_conjunction(terms: list[exp.Expr]) -> bool:
     ranges: dict[str, set[str]] = {}
     for term in terms:
         if isinstance(term, exp.Or) and _bounded(term):
@@ -70,8 +70,8 @@ def _bounded_conjunction(terms: list[exp.Expression]) -> bool:
     return any(len(sides) == 2 for sides in ranges.values())
 
 
-def _small_set(term: exp.Expression) -> bool:
-    """``col = c``, ``col IN (c, ...)``, ``col IN (SELECT ... LIMIT n)``, ``= ANY(...)``, BETWEEN."""
+def _small_set(term: exp.Expr) -> bool:
+    """``col = c``, ``col IN (c, ...)``, ``IN (SELECT ... LIMIT n)``, ``= ANY(...)``, BETWEEN."""
     if isinstance(term, exp.EQ):
         left, right = _unparen(term.left), _unparen(term.right)
         for column, other in ((left, right), (right, left)):
@@ -93,7 +93,7 @@ def _small_set(term: exp.Expression) -> bool:
     return False
 
 
-def _range_side(term: exp.Expression) -> tuple[str, str] | None:
+def _range_side(term: exp.Expr) -> tuple[str, str] | None:
     """``col < c`` -> (col, "upper"); ``c < col`` -> (col, "lower"); else None."""
     if not isinstance(term, _RANGE):
         return None
@@ -110,8 +110,8 @@ def _is_key(column: str) -> bool:
     return column in ("id", "ctid") or column.endswith("_id")
 
 
-def _any_of_constants(node: exp.Expression) -> bool:
-    """``ANY(ARRAY[1, 2])``, ``ANY('{1,2}'::int[])``, ``ANY($1)``, ``ANY(ARRAY(SELECT ... LIMIT n))``."""
+def _any_of_constants(node: exp.Expr) -> bool:
+    """``ANY(ARRAY[1, 2])``, ``ANY($1)``, ``ANY(ARRAY(SELECT .. LIMIT n))``, a literal array."""
     if not isinstance(node, exp.Any):
         return False
     inner = _unparen(node.this)
@@ -125,14 +125,14 @@ def _any_of_constants(node: exp.Expression) -> bool:
     return _constant(inner)
 
 
-def _limited(query: exp.Expression) -> bool:
+def _limited(query: exp.Expr) -> bool:
     query = _unparen(query)
     if isinstance(query, exp.Subquery):
         query = query.this
     return isinstance(query, exp.Query) and query.args.get("limit") is not None
 
 
-def _constant(node: exp.Expression) -> bool:
+def _constant(node: exp.Expr) -> bool:
     node = _unparen(node)
     if isinstance(node, exp.Literal | exp.Placeholder | exp.Parameter | exp.Boolean):
         return True
@@ -143,14 +143,14 @@ def _constant(node: exp.Expression) -> bool:
     return False
 
 
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
     node = _unparen(node)
     if isinstance(node, exp.And):
         return [*_conjuncts(node.left), *_conjuncts(node.right)]
     return [node]
 
 
-def _unparen(node: exp.Expression) -> exp.Expression:
+def _unparen(node: exp.Expr) -> exp.Expr:
     while isinstance(node, exp.Paren):
         node = node.this
     return node

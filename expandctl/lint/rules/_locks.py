@@ -155,9 +155,7 @@ def _tables_read(statement: Statement) -> tuple[str, ...] | None:
     if not isinstance(tree, exp.Insert):
         return None
     target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-    return tuple(
-        _name(table) for table in tree.find_all(exp.Table) if table is not target
-    )
+    return tuple(_name(table) for table in tree.find_all(exp.Table) if table is not target)
 
 
 def _name(table: exp.Table) -> str:

@@ -19,7 +19,9 @@ class StatementsAfterExclusiveLock(Rule):
     statement inside BEGIN … COMMIT has taken an ACCESS EXCLUSIVE lock on an
     existing table (ALTER TABLE, DROP, TRUNCATE, LOCK ...), every following
     statement that scans, writes rows, or needs a lock on another table keeps
-    every query on the locked table waiting until COMMIT. Instant follow-ups
+    every query on the locked table waiting until COMMIT. The same holds,
+    for writes, after a SHARE ROW EXCLUSIVE lock (adding a foreign key locks
+    both tables so; CREATE TRIGGER). Instant follow-ups
     are not counted: catalog-only changes to the same table, SET, creating
     functions, and the one-row version bookkeeping of migration tools
     (``alembic_version``, ``django_migrations``, ``flyway_schema_history`` ...).
