@@ -7,6 +7,7 @@ scans it made; then it rolls back.
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from tests.conftest import PgDatabase
@@ -132,3 +133,14 @@ def test_index_on_a_new_materialized_view_locks_only_the_view(pg_database: PgDat
     setup = "CREATE MATERIALIZED VIEW user_emails AS SELECT id, email FROM users"
     locks, _ = _run(pg_database, setup, "CREATE UNIQUE INDEX ON user_emails (id)")
     assert locks == {("user_emails", "ShareLock")}
+
+
+@pytest.mark.db
+def test_concurrently_inside_a_do_block_is_rejected(pg_database: PgDatabase) -> None:
+    with pg_database.connect(autocommit=True) as conn:
+        conn.execute(SCHEMA)
+        with pytest.raises(psycopg.errors.ActiveSqlTransaction):
+            conn.execute(
+                "DO $$ BEGIN EXECUTE 'CREATE INDEX CONCURRENTLY users_email_idx"
+                " ON users (email)'; END $$"
+            )
