@@ -50,6 +50,7 @@ class CreateTable(Action):
     # foreign keys reference, the table it inherits from or partitions.
     links: tuple[str, ...] = ()
     as_query: bool = False  # CREATE TABLE ... AS: filled by running a query
+    references: tuple[str, ...] = ()  # the tables its foreign keys reference
 
 
 @dataclass(slots=True)

@@ -164,7 +164,8 @@ def _create_table(cur: Cursor) -> a.Action:
     inner, after = inner_group(cur.toks, cur.i)
     columns: list[a.Column] = []
     primary_key: tuple[str, ...] = ()
-    links = _referenced_tables(inner)
+    references = _referenced_tables(inner)
+    links = references
     rest = Cursor(cur.toks, after)
     if rest.accept("INHERITS"):
         parents, _ = inner_group(cur.toks, rest.i)
@@ -188,6 +189,7 @@ def _create_table(cur: Cursor) -> a.Action:
         primary_key_columns=primary_key,
         links=links,
         as_query=as_query,
+        references=references,
     )
 
 

@@ -302,7 +302,8 @@ def strong_locks(action: a.Action, ctx: LintContext) -> list[tuple[str, str]]:
     Checked on PostgreSQL 15 (tests/lint/test_lock_model_on_postgres.py): a
     foreign key takes SHARE ROW EXCLUSIVE on both tables; dropping one takes
     ACCESS EXCLUSIVE on both; ``ADD COLUMN ... REFERENCES t`` takes ACCESS
-    EXCLUSIVE on its table and SHARE ROW EXCLUSIVE on t; CREATE TRIGGER takes
+    EXCLUSIVE on its table and SHARE ROW EXCLUSIVE on t, so does CREATE TABLE
+    with a REFERENCES on the table referenced; CREATE TRIGGER takes
     SHARE ROW EXCLUSIVE, DROP TRIGGER ACCESS EXCLUSIVE; GRANT takes none.
     """
     if isinstance(action, a.AddConstraint) and action.kind == "foreign key":
@@ -317,6 +318,8 @@ def strong_locks(action: a.Action, ctx: LintContext) -> list[tuple[str, str]]:
         target = ctx.foreign_key_target(action.table, action.name)
         dropped = [action.table, target] if target else [action.table]
         return [(t, "ACCESS EXCLUSIVE") for t in dropped]
+    if isinstance(action, a.CreateTable):
+        return [(t, "SHARE ROW EXCLUSIVE") for t in action.references]
     if isinstance(action, a.CreateObject) and action.kind == "trigger" and action.table:
         return [(action.table, "SHARE ROW EXCLUSIVE")]
     if isinstance(action, a.DropObjects) and action.kind == "trigger" and action.table:

@@ -144,3 +144,12 @@ def test_concurrently_inside_a_do_block_is_rejected(pg_database: PgDatabase) -> 
                 "DO $$ BEGIN EXECUTE 'CREATE INDEX CONCURRENTLY users_email_idx"
                 " ON users (email)'; END $$"
             )
+
+
+@pytest.mark.db
+def test_create_table_with_a_foreign_key_locks_the_referenced_table(
+    pg_database: PgDatabase,
+) -> None:
+    create = "CREATE TABLE user_notes (id bigint, user_id bigint REFERENCES users (id))"
+    locks, scans = _run(pg_database, "", create)
+    assert ("users", SRE) in locks and scans == set()
