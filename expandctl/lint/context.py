@@ -119,6 +119,8 @@ class LintContext:
         """
         name = norm(name)
         keys = {(kind, name)}
+        if kind == "table":
+            keys.add(("renamed table", name))
         if kind == "column" and "." in name:
             keys.add(("table", name.rsplit(".", 1)[0]))
         mine = self.file_created | (self.forward_created if self.rollback else set())
@@ -202,6 +204,8 @@ class LintContext:
                 self.file_created.add(("table", norm(action.new_name)))
                 if self.is_filled_table(action.name):
                     self.filled_tables.add(norm(action.new_name))
+            else:  # the name is new to old code (a rollback may rename it back)
+                self.file_created.add(("renamed table", norm(action.new_name)))
         elif isinstance(action, a.Partition) and action.how == "attach" and action.partition:
             self._link(norm(action.partition), action.table or "")
         self._apply_transaction(statement, action)
