@@ -50,6 +50,7 @@ class CreateTable(Action):
     # foreign keys reference, the table it inherits from or partitions.
     links: tuple[str, ...] = ()
     as_query: bool = False  # CREATE TABLE ... AS: filled by running a query
+    references: tuple[str, ...] = ()  # the tables its foreign keys reference
 
 
 @dataclass(slots=True)
@@ -204,6 +205,9 @@ class WriteRows(Action):
     verb: str = ""  # "UPDATE" or "DELETE"
     where: bool = False  # has a WHERE that can narrow it
     trivial_where: bool = False  # WHERE true / 1 = 1
+    # Limited to a key range or a small set (see ``rules._bounded``); None: not
+    # judged yet, the rule reads the statement's own text.
+    bounded: bool | None = None
 
 
 @dataclass(slots=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from expandctl.lint import actions as a
 from expandctl.lint.columns import read_column
-from expandctl.lint.do_block import is_catalog_check
+from expandctl.lint.do_block import is_catalog_check, read_do_block
 from expandctl.lint.tokens import (
     PUNCT,
     STRING,
@@ -95,6 +95,11 @@ def _end(cur: Cursor) -> list[a.Action]:
 def _dynamic(cur: Cursor) -> list[a.Action]:
     what = {"DO": "a DO block", "EXECUTE": "EXECUTE", "CALL": "CALL of a procedure"}
     check = cur.word() == "DO" and is_catalog_check(cur.toks)
+    if cur.word() == "DO" and not check:
+        # a plpgsql body is read: its static statements are linted like top-level ones
+        inside = read_do_block(cur.toks)
+        if inside is not None:
+            return inside
     return [a.Dynamic(what=what.get(cur.word(), cur.word()), catalog_check=check)]
 
 
@@ -159,7 +164,8 @@ def _create_table(cur: Cursor) -> a.Action:
     inner, after = inner_group(cur.toks, cur.i)
     columns: list[a.Column] = []
     primary_key: tuple[str, ...] = ()
-    links = _referenced_tables(inner)
+    references = _referenced_tables(inner)
+    links = references
     rest = Cursor(cur.toks, after)
     if rest.accept("INHERITS"):
         parents, _ = inner_group(cur.toks, rest.i)
@@ -183,6 +189,7 @@ def _create_table(cur: Cursor) -> a.Action:
         primary_key_columns=primary_key,
         links=links,
         as_query=as_query,
+        references=references,
     )
 
 

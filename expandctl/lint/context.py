@@ -8,6 +8,7 @@ and contract may drop what the manifest lists in ``retires``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from expandctl.lint import actions as a
@@ -25,7 +26,8 @@ def norm(name: str) -> str:
 @dataclass
 class TransactionState:
     open_at: object | None = None  # the BEGIN statement, while a block is open
-    exclusive_table: str | None = None  # ACCESS EXCLUSIVE held on this table
+    exclusive_table: str | None = None  # a strong lock is held on this existing table
+    exclusive_mode: str = "ACCESS EXCLUSIVE"  # or SHARE ROW EXCLUSIVE (foreign keys, triggers)
     exclusive_reported: bool = False
 
 
@@ -50,6 +52,11 @@ class LintContext:
     # table -> the tables whose lock dropping it also takes (its foreign keys'
     # targets, the parent it inherits from or is a partition of)
     linked_tables: dict[str, set[str]] = field(default_factory=dict)
+    # new tables (and materialized views) that hold rows copied from existing
+    # data: CREATE TABLE ... AS, INSERT INTO ... SELECT. New, but not empty.
+    filled_tables: set[str] = field(default_factory=set)
+    # (table, constraint) -> the table a foreign key added in this migration references
+    fk_targets: dict[Key, str] = field(default_factory=dict)
     tx: TransactionState = field(default_factory=TransactionState)
     # Phase files and operation SQL: ``advance`` runs consecutive transactional
     # statements in one transaction (a group) and autocommit ones alone, so a
@@ -67,8 +74,24 @@ class LintContext:
         """Created earlier in this file or migration: empty, nobody waits on its locks."""
         if table is None:
             return False
-        key = ("table", norm(table))
-        return key in self.file_created or key in self.migration_created
+        known = self.file_created | self.migration_created
+        name = norm(table)
+        return ("table", name) in known or ("materialized view", name) in known
+
+    def is_filled_table(self, table: str | None) -> bool:
+        """A new table filled from existing data: its rows are a full copy, not none."""
+        return table is not None and norm(table) in self.filled_tables
+
+    def foreign_key_target(self, table: str | None, constraint: str) -> str | None:
+        """The table a dropped constraint references, when it is (or may be) a foreign key.
+
+        Known for foreign keys added in this migration; a name ending in ``_fkey``
+        or ``_fk`` (PostgreSQL's and most tools' naming) may be one: "?", unknown.
+        """
+        known = self.fk_targets.get((norm(table or ""), constraint))
+        if known is not None:
+            return known
+        return "?" if constraint.lower().endswith(("_fkey", "_fk")) else None
 
     def no_traffic_on(self, table: str) -> bool:
         """No query of the running application holds or waits for a lock on this table.
@@ -82,13 +105,12 @@ class LintContext:
         return self.rollback and ("table", norm(table)) in self.forward_created
 
     def is_new_column(self, table: str | None, column: str) -> bool:
-        return self.is_new_table(table) or (
-            table is not None
-            and (
-                ("column", f"{norm(table)}.{column}") in self.file_created
-                or ("column", f"{norm(table)}.{column}") in self.migration_created
-            )
-        )
+        """A column of a table created in this migration.
+
+        A column added to an existing table is not: the table has its rows,
+        so a later SET NOT NULL or type change scans or rewrites all of them.
+        """
+        return self.is_new_table(table)
 
     def unknown_to_old_code(self, kind: str, name: str) -> bool:
         """Created in this very file (or, for a rollback, by its forward file).
@@ -98,6 +120,8 @@ class LintContext:
         """
         name = norm(name)
         keys = {(kind, name)}
+        if kind == "table":
+            keys.add(("renamed table", name))
         if kind == "column" and "." in name:
             keys.add(("table", name.rsplit(".", 1)[0]))
         mine = self.file_created | (self.forward_created if self.rollback else set())
@@ -140,6 +164,8 @@ class LintContext:
             table = norm(action.table)
             self.file_created.add(("table", table))
             self._link(table, *action.links)
+            if action.as_query:
+                self.filled_tables.add(table)
             for col in action.columns:
                 target = self.not_null_columns if col.not_null else self.nullable_columns
                 target.add((table, col.name))
@@ -147,6 +173,11 @@ class LintContext:
             self.file_created.add(("index", norm(action.name)))
         elif isinstance(action, a.CreateObject) and action.name:
             self.file_created.add((action.kind, norm(action.name)))
+            if action.kind == "materialized view":
+                self.filled_tables.add(norm(action.name))
+        elif isinstance(action, a.Harmless) and action.what == "INSERT" and action.table:
+            if self.is_new_table(action.table) and _SELECT.search(_text_of(statement)):
+                self.filled_tables.add(norm(action.table))
         elif isinstance(action, a.AddColumn) and action.table:
             table = norm(action.table)
             self.file_created.add(("column", f"{table}.{action.column.name}"))
@@ -154,6 +185,8 @@ class LintContext:
             target.add((table, action.column.name))
             if action.column.references:
                 self._link(table, action.column.references)
+                name = f"{table}_{action.column.name}_fkey"
+                self.fk_targets[(table, name)] = norm(action.column.references)
         elif isinstance(action, a.AddConstraint) and action.table:
             self._apply_constraint(action)
         elif isinstance(action, a.ValidateConstraint) and action.table:
@@ -166,7 +199,14 @@ class LintContext:
             self.nullable_columns.add((norm(action.table), action.column))
             self.not_null_columns.discard((norm(action.table), action.column))
         elif isinstance(action, a.Rename) and action.kind == "table":
-            self.file_created.add(("table", norm(action.new_name)))
+            # Renaming keeps what the table is: a new one stays new, an existing
+            # one (with its rows and its traffic) is not new under its new name.
+            if self.is_new_table(action.name):
+                self.file_created.add(("table", norm(action.new_name)))
+                if self.is_filled_table(action.name):
+                    self.filled_tables.add(norm(action.new_name))
+            else:  # the name is new to old code (a rollback may rename it back)
+                self.file_created.add(("renamed table", norm(action.new_name)))
         elif isinstance(action, a.Partition) and action.how == "attach" and action.partition:
             self._link(norm(action.partition), action.table or "")
         self._apply_transaction(statement, action)
@@ -180,6 +220,8 @@ class LintContext:
             self.file_created.add(("constraint", f"{table}.{action.name}"))
         if action.references:
             self._link(table, action.references)
+            if action.name:
+                self.fk_targets[(table, action.name)] = norm(action.references)
         if action.not_null_column is None:
             return
         if action.not_valid:
@@ -193,9 +235,7 @@ class LintContext:
             if self.runs_alone:
                 self.end_group()  # it runs alone: the group before it committed
             elif self.group.exclusive_table is None:
-                table = takes_access_exclusive(action)
-                if table is not None and not self.no_traffic_on(table):
-                    self.group.exclusive_table = table
+                self._hold(self.group, action)
             return
         if isinstance(action, a.Begin):
             if tx.open_at is None:
@@ -203,9 +243,14 @@ class LintContext:
         elif isinstance(action, a.EndTransaction):
             self.tx = TransactionState()
         elif tx.open_at is not None and tx.exclusive_table is None:
-            table = takes_access_exclusive(action)
-            if table is not None and not self.no_traffic_on(table):
-                tx.exclusive_table = table
+            self._hold(tx, action)
+
+    def _hold(self, holder: TransactionState, action: a.Action) -> None:
+        """Remember the first busy table the action locks strongly, until the transaction ends."""
+        for table, mode in strong_locks(action, self):
+            if not self.no_traffic_on(table):
+                holder.exclusive_table, holder.exclusive_mode = table, mode
+                return
 
     def end_group(self) -> None:
         """The engine committed the current group (a step ran alone)."""
@@ -241,8 +286,50 @@ _EXCLUSIVE_ACTIONS = (
 )  # fmt: skip
 
 
+_SELECT = re.compile(r"\bSELECT\b|\bTABLE\b", re.IGNORECASE)
+
+
+def _text_of(statement: object) -> str:
+    sql = getattr(statement, "sql", None)
+    return str(getattr(sql, "text", ""))
+
+
+def strong_locks(action: a.Action, ctx: LintContext) -> list[tuple[str, str]]:
+    """(table, mode) of each lock the action takes that blocks writes, until commit.
+
+    Checked on PostgreSQL 15 (tests/lint/test_lock_model_on_postgres.py): a
+    foreign key takes SHARE ROW EXCLUSIVE on both tables; dropping one takes
+    ACCESS EXCLUSIVE on both; ``ADD COLUMN ... REFERENCES t`` takes ACCESS
+    EXCLUSIVE on its table and SHARE ROW EXCLUSIVE on t, so does CREATE TABLE
+    with a REFERENCES on the table referenced; CREATE TRIGGER takes
+    SHARE ROW EXCLUSIVE, DROP TRIGGER ACCESS EXCLUSIVE; GRANT takes none.
+    """
+    if isinstance(action, a.AddConstraint) and action.kind == "foreign key":
+        tables = (action.table or "", action.references or "?")
+        return [(t, "SHARE ROW EXCLUSIVE") for t in tables if t]
+    if isinstance(action, a.AddColumn) and action.table and action.column.references:
+        return [
+            (action.table, "ACCESS EXCLUSIVE"),
+            (action.column.references, "SHARE ROW EXCLUSIVE"),
+        ]
+    if isinstance(action, a.DropConstraint) and action.table:
+        target = ctx.foreign_key_target(action.table, action.name)
+        dropped = [action.table, target] if target else [action.table]
+        return [(t, "ACCESS EXCLUSIVE") for t in dropped]
+    if isinstance(action, a.CreateTable):
+        return [(t, "SHARE ROW EXCLUSIVE") for t in action.references]
+    if isinstance(action, a.CreateObject) and action.kind == "trigger" and action.table:
+        return [(action.table, "SHARE ROW EXCLUSIVE")]
+    if isinstance(action, a.DropObjects) and action.kind == "trigger" and action.table:
+        return [(action.table, "ACCESS EXCLUSIVE")]
+    table = takes_access_exclusive(action)
+    return [(table, "ACCESS EXCLUSIVE")] if table is not None else []
+
+
 def takes_access_exclusive(action: a.Action) -> str | None:
     """The table an action locks in ACCESS EXCLUSIVE mode, if it does."""
+    if isinstance(action, a.AddConstraint) and action.kind == "foreign key":
+        return None  # SHARE ROW EXCLUSIVE on both tables (see strong_locks)
     if isinstance(action, _EXCLUSIVE_ACTIONS):
         return action.table
     if isinstance(action, a.OtherAlterTable) and action.access_exclusive:

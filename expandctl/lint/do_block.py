@@ -14,10 +14,13 @@ slow.
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
 
+from expandctl.lint import actions as a
 from expandctl.lint.tokens import DIALECT, STRING, WORD, Tok
 
 _TOKENIZER = DIALECT.tokenizer()
@@ -167,3 +170,190 @@ def _is_lookup(node: exp.Func) -> bool:
     if isinstance(node, exp.Anonymous):
         return node.name.lower() in _LOOKUP_FUNCTIONS
     return isinstance(node, _PURE_NODES)
+
+
+# --- reading a DO block's statements ----------------------------------------
+
+_LABEL = re.compile(r"^<<\s*\w+\s*>>\s*")
+_OPENERS = re.compile(r"^(?:BEGIN|ELSE|LOOP|DECLARE)\b\s*", re.IGNORECASE)
+# Heads that end with THEN / LOOP: the text between is an expression or query.
+_CONDITION_HEADS = re.compile(
+    r"^(?:IF|ELSIF|ELSEIF|WHILE|FOR|FOREACH|EXCEPTION\s+WHEN|WHEN)\b", re.IGNORECASE
+)
+_NO_EFFECT = re.compile(
+    r"^(?:END(?:\s+(?:IF|LOOP|CASE))?(?:\s+\w+)?|NULL|RETURN\b.*|EXIT\b.*|CONTINUE\b.*"
+    r"|GET\s+(?:CURRENT\s+|STACKED\s+)?DIAGNOSTICS\b.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_ASSIGNMENT = re.compile(
+    r"^[A-Za-z_][\w$]*(?:\.[\w$]+)*(?:\[[^\]]*\])?\s*:?=(?P<expr>.*)$", re.DOTALL
+)
+_STRING_LITERAL = re.compile(r"^[Ee]?'(?P<body>(?:[^']|'')*)'$", re.DOTALL)
+_DOLLAR_LITERAL = re.compile(r"^\$(?P<tag>\w*)\$(?P<body>.*)\$(?P=tag)\$$", re.DOTALL)
+
+
+def read_do_block(toks: list[Tok]) -> list[a.Action] | None:
+    """The actions of the statements a plpgsql DO block runs, or None if it is not readable.
+
+    Static SQL statements in the body (whatever IF or loop guards them: the
+    linter assumes they run) and ``EXECUTE '<literal>'`` are read like
+    top-level statements; an ``EXECUTE`` of a computed string stays a
+    ``Dynamic`` action. Conditions, loops over queries, PERFORM and
+    assignments evaluate expressions that may read user tables: unless they
+    read only the catalog, they add a ``Harmless("DO")`` (a statement that is
+    not instant). None when the language is not plpgsql, the body cannot be
+    split, or it runs no statement at all (a check: IF ... THEN RAISE).
+    """
+    words = [t.word for t in toks if t.kind == WORD]
+    bodies = [t.text for t in toks if t.kind == STRING]
+    if len(bodies) != 1 or words not in (["DO"], ["DO", "LANGUAGE", "PLPGSQL"]):
+        return None
+    return _Reader().read(bodies[0])
+
+
+class _Reader:
+    def __init__(self) -> None:
+        self.actions: list[a.Action] = []
+        self.evaluates = False  # runs expressions that may read rows
+
+    def read(self, body: str) -> list[a.Action] | None:
+        from expandctl.model.sql_split import split_statements
+
+        pieces: list[str] | None = [s.text for s in split_statements(body)]
+        if pieces and re.match(r"^DECLARE\b", pieces[0], re.IGNORECASE):
+            pieces = _after_declarations(pieces)
+        if pieces is None:
+            return None
+        for piece in pieces:
+            self.piece(piece.strip())
+        if not self.actions:
+            return None  # conditions and RAISE only: a check, judged as before (U502)
+        if self.evaluates:
+            self.actions.insert(0, a.Harmless(what="DO"))
+        return self.actions
+
+    def piece(self, text: str) -> None:
+        while text:
+            stripped = _LABEL.sub("", text)
+            stripped = _OPENERS.sub("", stripped)
+            if _CONDITION_HEADS.match(stripped):
+                head, rest = _split_head(stripped)
+                if head is None:
+                    self.actions.append(a.Dynamic(what="a DO block statement it cannot read"))
+                    return
+                self.condition(head)
+                stripped = rest
+            if stripped == text:
+                break
+            text = stripped.strip()
+        if not text or _NO_EFFECT.match(text):
+            return
+        word = text.split(None, 1)[0].upper()
+        if word == "RAISE":
+            if "(" in text:
+                self.evaluates = True  # RAISE ... USING / %-arguments with subqueries
+            return
+        if word == "PERFORM":
+            self.statement("SELECT " + text[len("PERFORM") :])
+            return
+        if word == "EXECUTE":
+            self.execute(text[len("EXECUTE") :].strip())
+            return
+        if word in ("COMMIT", "ROLLBACK", "CASE", "OPEN", "FETCH", "MOVE", "CLOSE"):
+            self.actions.append(a.Dynamic(what=f"{word} in a DO block"))
+            return
+        assignment = _ASSIGNMENT.match(text)
+        if assignment is not None and word not in _SQL_FIRST_WORDS:
+            self.condition(assignment.group("expr"))
+            return
+        self.statement(text)
+
+    def condition(self, expression: str) -> None:
+        if expression.strip() and not reads_only_catalog(expression):
+            self.evaluates = True
+
+    def execute(self, rest: str) -> None:
+        literal = _literal(rest)
+        if literal is None:
+            self.actions.append(a.Dynamic(what="EXECUTE of a computed string in a DO block"))
+            return
+        self.statement(literal)
+
+    def statement(self, sql: str) -> None:
+        from expandctl.lint.source import read_actions  # source imports this module
+
+        found = read_actions(sql)
+        for action in found:
+            if isinstance(action, a.Unknown):
+                self.actions.append(a.Dynamic(what="a DO block statement it cannot read"))
+                continue
+            if isinstance(action, a.Harmless) and action.what == "INSERT":
+                self.evaluates = True  # may be INSERT ... SELECT: not instant
+            self.actions.append(action)
+        writes = [x for x in found if isinstance(x, a.WriteRows)]
+        if writes:
+            from expandctl.lint.rules._bounded import writes_bounded
+
+            answers = writes_bounded(sql)
+            if answers is not None and len(answers) == len(writes):
+                for action, bounded in zip(writes, answers, strict=True):
+                    action.bounded = bounded
+
+
+_SQL_FIRST_WORDS = frozenset({"UPDATE", "DELETE", "INSERT", "SELECT", "WITH", "ALTER", "CREATE"})
+
+
+def _after_declarations(pieces: list[str]) -> list[str] | None:
+    for at, piece in enumerate(pieces):
+        match = re.search(r"\bBEGIN\b", piece, re.IGNORECASE)
+        if match is not None:
+            return [piece[match.end() :], *pieces[at + 1 :]]
+    return None
+
+
+def _split_head(text: str) -> tuple[str | None, str]:
+    """``IF <cond> THEN rest`` -> (cond, rest); FOR / WHILE end at LOOP. Top level only."""
+    first = text.split(None, 1)[0].upper()
+    end_word = "LOOP" if first in ("WHILE", "FOR", "FOREACH") else "THEN"
+    depth, i, quote = 0, 0, False
+    upper = text.upper()
+    while i < len(text):
+        ch = text[i]
+        if ch == "'":
+            quote = not quote
+        elif not quote and ch == "(":
+            depth += 1
+        elif not quote and ch == ")":
+            depth -= 1
+        elif (
+            not quote
+            and depth == 0
+            and upper.startswith(end_word, i)
+            and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_"))
+            and not (text[i + len(end_word) : i + len(end_word) + 1].isalnum())
+        ):
+            head = text[len(first) : i]
+            if first == "EXCEPTION":
+                head = ""
+            elif first in ("FOR", "FOREACH"):
+                m = re.search(r"\bIN\b(?:\s+ARRAY\b)?(?P<q>.*)$", head, re.IGNORECASE | re.DOTALL)
+                head = m.group("q") if m is not None else head
+                if re.search(r"^\s*REVERSE\b|\.\.", head):
+                    head = ""  # an integer range loop
+                elif re.match(r"^\s*EXECUTE\b", head, re.IGNORECASE):
+                    return None, ""
+            elif first == "WHEN":
+                head = ""
+            return head, text[i + len(end_word) :]
+        i += 1
+    return None, ""
+
+
+def _literal(text: str) -> str | None:
+    """The SQL in ``'...'`` / ``$$...$$`` (ignoring INTO / USING after it), or None."""
+    text = re.split(r"\s+(?:INTO|USING)\s", text, maxsplit=1, flags=re.IGNORECASE)[0].strip()
+    if (match := _STRING_LITERAL.match(text)) is not None:
+        return match.group("body").replace("''", "'")
+    if (match := _DOLLAR_LITERAL.match(text)) is not None:
+        return match.group("body")
+    return None

@@ -57,6 +57,7 @@ from expandctl.lint.rules.unbatched_update_delete import UnbatchedUpdateDelete
 from expandctl.lint.rules.unique_constraint_builds_index import UniqueConstraintBuildsIndex
 from expandctl.lint.rules.unused_suppression import UnusedSuppression
 from expandctl.lint.rules.unverifiable_statement import UnverifiableStatement
+from expandctl.lint.rules.write_system_catalog import WriteSystemCatalog
 from expandctl.model.config import LintSettings
 
 RULES: tuple[Rule, ...] = (
@@ -90,6 +91,7 @@ RULES: tuple[Rule, ...] = (
     # data-loss
     TruncateTable(),
     DeleteWithoutWhere(),
+    WriteSystemCatalog(),
     DropCascade(),
     # transactions
     ConcurrentlyInTransaction(),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from expandctl.lint import actions as a
+from expandctl.lint.do_block import is_catalog_check
 from expandctl.lint.source import read_actions
+from expandctl.lint.tokens import tokenize
 from expandctl.model.ops import checks
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.sql_quote import dollar_quote, quote_literal
@@ -84,4 +86,40 @@ def test_catalog_checks_written_by_hand(body: str) -> None:
     ],
 )
 def test_anything_else_is_not_a_catalog_check(sql: str) -> None:
-    assert not _dynamic(sql).catalog_check
+    tokenised = tokenize(sql)
+    assert tokenised is not None
+    assert not is_catalog_check(tokenised[1])
+
+
+# --- a DO block's statements are read like top-level ones ---------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("DO $$ BEGIN EXECUTE 'DROP TABLE users'; END $$", [a.DropObjects]),
+        ("DO 'BEGIN EXECUTE ''CREATE INDEX i ON users (email)''; END'", [a.CreateIndex]),
+        ("DO $$ BEGIN EXECUTE $q$ALTER TABLE users DROP COLUMN x$q$; END $$", [a.DropColumn]),
+        (
+            "DO $$ BEGIN IF to_regclass('t') IS NULL THEN ALTER TABLE users ADD COLUMN x int;"
+            " END IF; END $$",
+            [a.AddColumn],
+        ),
+        (
+            "DO $$ DECLARE n int; BEGIN UPDATE users SET a = 1; EXCEPTION WHEN others THEN NULL;"
+            " END $$",
+            [a.WriteRows],
+        ),
+        (
+            "DO $$ BEGIN FOR r IN SELECT id FROM users LOOP DELETE FROM t WHERE id = r.id;"
+            " END LOOP; END $$",
+            [a.Harmless, a.WriteRows],
+        ),
+        ("DO $$ BEGIN EXECUTE format('DROP TABLE %I', 'users'); END $$", [a.Dynamic]),
+        ("DO $$ DECLARE q text := 'DROP TABLE users'; BEGIN EXECUTE q; END $$", [a.Dynamic]),
+        ("DO $$ BEGIN COMMIT; END $$", [a.Dynamic]),
+        ("DO LANGUAGE plperl $$ BEGIN NULL; END $$", [a.Dynamic]),
+    ],
+)
+def test_do_block_statements_are_read(sql: str, expected: list[type[a.Action]]) -> None:
+    assert [type(x) for x in read_actions(sql)] == expected

@@ -30,7 +30,7 @@ ALTER TABLE users
 \tDROP TABLE "Legacy, Sessions";
 -- expandctl-ignore: L101 users is tiny in this example
 CREATE INDEX users_name_idx ON users (name);
-DO $$ BEGIN PERFORM 1; END $$;
+DO $$ BEGIN EXECUTE format('SELECT %s', 1); END $$;
 """
 EXTENSIONS = {
     "text": "txt",

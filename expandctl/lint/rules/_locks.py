@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
 from expandctl.lint import actions as a
 from expandctl.lint.context import LintContext, norm
 from expandctl.lint.rules.add_column_rewrite import rewrite_reason
 from expandctl.lint.source import Statement
+from expandctl.lint.tokens import DIALECT
 
 # Migration tools record the applied version in the same transaction; that
 # one-row write is part of every tool's pattern and takes no time.
@@ -23,10 +27,22 @@ _CATALOG_ONLY = (
     a.SetSchema,
 )  # fmt: skip
 _LIMIT_ZERO = re.compile(r"\bLIMIT\s+0\s*$", re.IGNORECASE)
+_READS_ROWS = re.compile(r"\bSELECT\b|\bTABLE\b", re.IGNORECASE)
+# Catalog-only or lock-free statements: GRANT takes no lock on the table at
+# all (checked on PostgreSQL 15), SET and COMMENT touch no table.
+_INSTANT_HARMLESS = frozenset({"SET", "RESET", "COMMENT", "SAVEPOINT", "RELEASE", "GRANT"})
+_INSTANT_DROPS = frozenset({"function", "procedure"})  # no lock on any table
+
+
+def lock_words(ctx: LintContext) -> tuple[str, str]:
+    """The held lock's mode and whom it blocks, for messages."""
+    holder = ctx.lock_holder()
+    mode = holder.exclusive_mode if holder is not None else "ACCESS EXCLUSIVE"
+    return mode, ("all queries" if mode == "ACCESS EXCLUSIVE" else "all writes")
 
 
 def held_lock(ctx: LintContext, statement: Statement, action: a.Action) -> str | None:
-    """The table whose ACCESS EXCLUSIVE lock this statement would prolong, if it does.
+    """The table whose strong lock this statement would prolong, if it does.
 
     Reported once per transaction, on the first statement that is not instant.
     """
@@ -49,18 +65,28 @@ def _instant(action: a.Action, ctx: LintContext, held: str, statement: Statement
     same_table = action.table is not None and norm(action.table) == norm(held)
     if isinstance(action, a.DropObjects) and action.kind == "table":
         return _drops_untouched_tables(action, ctx, held)
-    for other in _other_tables_locked(action):
+    for other in _other_tables_locked(action, ctx):
         if not (norm(other) == norm(held) or ctx.no_traffic_on(other)):
             return False  # it queues for that table's lock while every query on held waits
+    if isinstance(action, a.Harmless) and action.what == "INSERT":
+        reads = _tables_read(statement)
+        if reads is None or any(not ctx.no_traffic_on(t) for t in reads):
+            return False  # INSERT ... SELECT scans what it reads, under the held lock
     if action.table is not None and ctx.is_new_table(action.table):
         return True
+    if isinstance(action, a.Revoke):
+        return True  # like GRANT: a catalog change, no table lock
+    if isinstance(action, a.DropObjects) and action.kind in _INSTANT_DROPS:
+        return True
+    if isinstance(action, a.DropObjects) and action.kind == "trigger":
+        return same_table or (action.table is not None and ctx.no_traffic_on(action.table))
     if isinstance(action, a.Dynamic):
         # the operations' precondition checks: read the catalog, raise or do nothing
         return action.catalog_check
     if isinstance(action, a.CreateTable):
         return not action.as_query  # an empty new table; AS query reads rows
     if isinstance(action, a.Harmless):
-        if action.what in ("SET", "RESET", "COMMENT", "SAVEPOINT", "RELEASE"):
+        if action.what in _INSTANT_HARMLESS:
             return True
         if action.what == "SELECT" and _LIMIT_ZERO.search(statement.sql.text):
             return True  # a shape check: plans, reads no row
@@ -83,7 +109,7 @@ def _instant(action: a.Action, ctx: LintContext, held: str, statement: Statement
     return same_table and isinstance(action, _CATALOG_ONLY)
 
 
-def _other_tables_locked(action: a.Action) -> tuple[str, ...]:
+def _other_tables_locked(action: a.Action, ctx: LintContext) -> tuple[str, ...]:
     """Tables besides its own the action locks: what a new foreign key references, a parent."""
     if isinstance(action, a.AddConstraint) and action.kind == "foreign key":
         return (action.references or "?",)  # unread: assume a busy table
@@ -91,6 +117,9 @@ def _other_tables_locked(action: a.Action) -> tuple[str, ...]:
         return (action.column.references,)
     if isinstance(action, a.CreateTable):
         return action.links
+    if isinstance(action, a.DropConstraint):
+        target = ctx.foreign_key_target(action.table, action.name)
+        return (target,) if target else ()
     return ()
 
 
@@ -109,3 +138,27 @@ def _drops_untouched_tables(action: a.DropObjects, ctx: LintContext, held: str) 
     return all(
         norm(table) == norm(held) or ctx.no_traffic_on(table) for table in (*action.names, *linked)
     )
+
+
+def _tables_read(statement: Statement) -> tuple[str, ...] | None:
+    """The tables an INSERT reads rows from (not its target); None if unreadable."""
+    text = statement.sql.text
+    if not _READS_ROWS.search(text):
+        return ()  # INSERT ... VALUES / DEFAULT VALUES: the rows are in the text
+    try:
+        tree = DIALECT.parse(text)[0]
+    except (ParseError, TokenError):
+        return None
+    if not isinstance(tree, exp.Insert):
+        return None
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    return tuple(_name(table) for table in tree.find_all(exp.Table) if table is not target)
+
+
+def _name(table: exp.Table) -> str:
+    schema = table.args.get("db")
+    quoted = isinstance(table.this, exp.Identifier) and table.this.quoted
+    name = table.name if quoted else table.name.lower()
+    if isinstance(schema, exp.Identifier):
+        return f"{schema.name}.{name}"
+    return name

@@ -21,6 +21,8 @@ class ColumnTypeRewrite(Rule):
     all its indexes (or at least scans it) under an ACCESS EXCLUSIVE lock:
     every query waits, for minutes on a big table. Only binary-coercible
     changes without ``USING`` (e.g. ``varchar(n)`` to ``text``) are free.
+    Only columns of a table the migration created are exempt: a column the
+    migration added to an existing table is rewritten with all its rows.
 
     Safe alternative: expand-and-contract: add a new column of the new type
     (expand), keep it in sync with a trigger and backfill it in batches

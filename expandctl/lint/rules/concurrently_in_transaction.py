@@ -21,7 +21,8 @@ class ConcurrentlyInTransaction(Rule):
     ``CREATE``/``DROP DATABASE``, ``ALTER DATABASE ... SET TABLESPACE``,
     ``CREATE``/``DROP TABLESPACE`` and ``ALTER SYSTEM``. It is the list
     ``advance`` runs alone by (``model.planning.needs_autocommit``); enum
-    ``ADD VALUE`` before PostgreSQL 12 is L113's.
+    ``ADD VALUE`` before PostgreSQL 12 is L113's. Nor inside a ``DO`` block (a function call), whose
+    statements the linter reads.
 
     Safe alternative: run the statement outside BEGIN/COMMIT (expandctl runs
     such statements in autocommit) and make it re-runnable with
@@ -41,6 +42,16 @@ class ConcurrentlyInTransaction(Rule):
     group = "transactions"
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
+        if _in_do_block(statement):
+            if getattr(action, "concurrently", False):
+                yield Violation(
+                    "CONCURRENTLY inside a DO block cannot run: a DO block is a function call, "
+                    "always inside a transaction, so PostgreSQL rejects it and the migration "
+                    "stops.",
+                    "write the statement out as plain SQL, outside BEGIN/COMMIT, and make it "
+                    "re-runnable with IF NOT EXISTS / IF EXISTS.",
+                )
+            return
         if not ctx.in_transaction or action is not statement.actions[0]:
             return
         if isinstance(action, EnumAddValue):
@@ -54,3 +65,9 @@ class ConcurrentlyInTransaction(Rule):
             "move it out of BEGIN/COMMIT and make it re-runnable with IF NOT EXISTS / IF EXISTS "
             "where it has them.",
         )
+
+
+def _in_do_block(statement: Statement) -> bool:
+    """The action was read from a DO block's body (``do_block.read_do_block``)."""
+    words = statement.sql.text.split(None, 1)
+    return bool(words) and words[0].upper() == "DO"

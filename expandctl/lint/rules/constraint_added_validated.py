@@ -24,7 +24,11 @@ class ConstraintAddedValidated(Rule):
     statement, ideally a later phase: validation takes only a SHARE UPDATE
     EXCLUSIVE lock, which lets reads and writes through. EXCLUDE has no
     ``NOT VALID``: create it with the table, or accept the lock in a
-    maintenance window (suppress with a reason).
+    maintenance window (suppress with a reason). A table created in the
+    migration counts as existing here when it was filled from existing data
+    (``CREATE TABLE ... AS``, ``INSERT INTO ... SELECT``) and the key points
+    at an existing table. ``ADD COLUMN ... REFERENCES t`` without a default
+    needs no validation (the new column is NULL everywhere).
 
     Bad:
         ALTER TABLE orders ADD CONSTRAINT orders_user_fk
@@ -49,6 +53,7 @@ class ConstraintAddedValidated(Rule):
         if action.kind not in ("foreign key", "check", "exclude") or action.not_valid:
             return
         if ctx.is_new_table(action.table):
+            yield from _filled(action, ctx)
             return
         table = display(action.table or "")
         name = action.name or f"{table}_{action.kind.replace(' ', '_')}"
@@ -81,7 +86,10 @@ def _inline(action: AddColumn, ctx: LintContext) -> Iterator[Violation]:
     if ctx.is_new_table(action.table) or not (col.references or col.check):
         return
     table = display(action.table or "")
-    if col.references:
+    # A new column without a default is NULL in every row: nothing to validate.
+    # (The foreign key still takes SHARE ROW EXCLUSIVE on the referenced table,
+    # briefly: the transaction rules judge what runs while it is held.)
+    if col.references and col.default is not None and col.default.upper() != "NULL":
         other = display(col.references)
         name = f"{table}_{col.name}_fkey"
         yield Violation(
@@ -100,6 +108,30 @@ def _inline(action: AddColumn, ctx: LintContext) -> Iterator[Violation]:
             f"add the column without the CHECK, then ALTER TABLE {table} ADD CONSTRAINT ... "
             "CHECK (...) NOT VALID and VALIDATE it in a separate statement.",
         )
+
+
+def _filled(action: AddConstraint, ctx: LintContext) -> Iterator[Violation]:
+    """A validated foreign key on a new table filled from existing data, to an existing table.
+
+    The new table is not empty (CREATE TABLE ... AS, INSERT ... SELECT): the
+    validation scans it and the referenced table while holding SHARE ROW
+    EXCLUSIVE on the referenced one, so every write to it waits.
+    """
+    if action.kind != "foreign key" or action.not_valid or not ctx.is_filled_table(action.table):
+        return
+    other = action.references or "?"
+    if ctx.no_traffic_on(other):
+        return
+    table, target = display(action.table or ""), display(other)
+    name = action.name or f"{table}_fkey"
+    yield Violation(
+        f"adding FOREIGN KEY {name} validates every row {table} was filled with (copied from "
+        f"existing data) while holding a SHARE ROW EXCLUSIVE lock on {target}: all writes to "
+        f"{target} wait for the scan.",
+        f"1. ALTER TABLE {table} ADD CONSTRAINT {name} {_without_not_valid(action)} NOT VALID;  "
+        f"2. in a separate statement (a later phase is best): ALTER TABLE {table} VALIDATE "
+        f"CONSTRAINT {name};",
+    )
 
 
 def _without_not_valid(action: AddConstraint) -> str:

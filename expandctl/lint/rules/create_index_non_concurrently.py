@@ -21,7 +21,8 @@ class CreateIndexNonConcurrently(Rule):
     Safe alternative: ``CREATE INDEX CONCURRENTLY``, outside a transaction
     block. It takes longer but lets writes through. If it fails it leaves an
     INVALID index behind: drop it with ``DROP INDEX CONCURRENTLY`` and retry.
-    Indexes on tables created earlier in the same file or migration are fine.
+    Indexes on tables (and materialized views) created earlier in the same
+    file or migration are fine; a table merely renamed there is not new.
 
     Bad:
         CREATE INDEX users_email_idx ON users (email);

@@ -23,7 +23,7 @@ class DeleteWithoutWhere(Rule):
         DELETE FROM sessions;
 
     Good:
-        DELETE FROM sessions WHERE expires_at < now();
+        DELETE FROM sessions WHERE id BETWEEN 1 AND 5000 AND expires_at < now();
     """
 
     id = "D302"

@@ -11,18 +11,22 @@ from expandctl.lint.source import Statement
 
 
 class DynamicSql(Rule):
-    """Dynamic SQL: ``DO`` blocks, ``EXECUTE``, ``CALL``.
+    """Dynamic SQL: ``EXECUTE`` of a computed string, ``EXECUTE``, ``CALL``.
 
     Lock or breakage: unknown. The SQL such a statement runs only exists at
     run time, so no rule can check its locks or compatibility. Warning by
-    default, so it is always seen.
+    default, so it is always seen. A plpgsql ``DO`` block is read: its static
+    statements and ``EXECUTE '<literal>'`` are linted like top-level
+    statements (whatever IF guards them); only what it builds at run time
+    (``EXECUTE format(...)``, a string variable) and forms the reader does not
+    know are reported here.
 
     Safe alternative: write the statements out as plain SQL so they are
     linted; if dynamic SQL is truly needed, review it and suppress with a
     reason.
 
     Bad:
-        DO $$ BEGIN EXECUTE 'ALTER TABLE users DROP COLUMN name'; END $$;
+        DO $$ BEGIN EXECUTE format('ALTER TABLE %I DROP COLUMN name', 'users'); END $$;
 
     Good:
         ALTER TABLE users ADD COLUMN nickname text;

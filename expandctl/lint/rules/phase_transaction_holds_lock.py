@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._locks import held_lock
+from expandctl.lint.rules._locks import held_lock, lock_words
 from expandctl.lint.rules._util import display
 from expandctl.lint.source import Statement
 
@@ -22,17 +22,24 @@ class PhaseTransactionHoldsLock(Rule):
     later statements run: a ``VALIDATE CONSTRAINT`` after ``ADD CONSTRAINT
     ... NOT VALID`` on the same table scans the whole table with every query
     on it blocked — exactly what the NOT VALID split was meant to avoid. So
-    is a statement that queues for another busy table's lock. Instant
-    follow-ups are not counted: catalog-only changes to the same table, SET,
-    creating functions, ``SELECT ... LIMIT 0`` shape checks, the operations'
-    catalog checks (a DO block that only reads pg_catalog and raises; any
-    other DO block counts), creating an empty table, dropping a table no
-    running code uses (created in this migration, or by the phase a rollback
-    undoes), and a foreign key added NOT VALID that references the locked
-    table or such a new table. Warning by default: it still counts some
-    statements that are instant (``GRANT``, ``DROP TRIGGER`` on the locked
-    table, a one-row ``INSERT``), which as errors would fail CI for no
-    hazard; make it an error with ``severity = { L114 = "error" }``.
+    is a statement that queues for another busy table's lock. The strong
+    locks counted: ACCESS EXCLUSIVE (most ALTER TABLE forms, DROP, TRUNCATE,
+    DROP TRIGGER, dropping a foreign key: on both tables) and SHARE ROW
+    EXCLUSIVE, which blocks all writes (a foreign key, even NOT VALID: on
+    both tables; CREATE TRIGGER). Instant follow-ups are not counted:
+    catalog-only changes to the same table, SET, GRANT and REVOKE (no table
+    lock), DROP TRIGGER on the locked table, DROP FUNCTION, creating
+    functions, ``SELECT ... LIMIT 0`` shape checks, the operations' catalog
+    checks (a DO block that only reads pg_catalog and raises), creating an
+    empty table, inserting literal rows into a new table (``INSERT ...
+    SELECT`` reads its source under the lock, so it counts), dropping a
+    table no running code uses (created in this migration, or by the phase a
+    rollback undoes), and a foreign key added NOT VALID that references the
+    locked table or such a new table. A DO block counts by the statements it
+    runs. Warning by default: it still counts some statements that are
+    instant (a one-row ``INSERT`` into an existing table), which as errors
+    would fail CI for no hazard; make it an error with ``severity = { L114 =
+    "error" }``.
 
     Safe alternative: put the statement that takes the strong lock last in
     the phase, or move the slow statement to the next phase (validate in
@@ -59,9 +66,10 @@ class PhaseTransactionHoldsLock(Rule):
         if held is None:
             return
         table = display(held)
+        mode, blocked = lock_words(ctx)
         yield Violation(
             f"advance runs this statement in the same transaction as an earlier one that took "
-            f"an ACCESS EXCLUSIVE lock on {table}: all queries on {table} stay blocked until "
+            f"a {mode} lock on {table}: {blocked} on {table} stay blocked until "
             "this one finishes too.",
             f"put the statement that locks {table} last in the phase, or move this one to the "
             "next phase.",

@@ -22,7 +22,10 @@ class SetNotNullWithoutCheck(Rule):
     VALID``, ``VALIDATE`` it in a separate statement (a weak lock), then
     SET NOT NULL skips the scan because the validated check proves it;
     finally drop the helper check. The linter recognises the check when it
-    was validated earlier in the same file or migration.
+    was validated earlier in the same file or migration. Only columns of a
+    table the migration created are exempt: a column the migration added to
+    an existing table (even in the same file) is in every existing row, so
+    SET NOT NULL scans them all.
 
     Bad:
         ALTER TABLE users ALTER COLUMN email SET NOT NULL;

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from expandctl.lint.actions import Action
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._locks import held_lock
+from expandctl.lint.rules._locks import held_lock, lock_words
 from expandctl.lint.rules._util import display
 from expandctl.lint.source import Statement
 
@@ -19,7 +19,9 @@ class StatementsAfterExclusiveLock(Rule):
     statement inside BEGIN … COMMIT has taken an ACCESS EXCLUSIVE lock on an
     existing table (ALTER TABLE, DROP, TRUNCATE, LOCK ...), every following
     statement that scans, writes rows, or needs a lock on another table keeps
-    every query on the locked table waiting until COMMIT. Instant follow-ups
+    every query on the locked table waiting until COMMIT. The same holds,
+    for writes, after a SHARE ROW EXCLUSIVE lock (adding a foreign key locks
+    both tables so; CREATE TRIGGER). Instant follow-ups
     are not counted: catalog-only changes to the same table, SET, creating
     functions, and the one-row version bookkeeping of migration tools
     (``alembic_version``, ``django_migrations``, ``flyway_schema_history`` ...).
@@ -52,9 +54,10 @@ class StatementsAfterExclusiveLock(Rule):
         if held is None:
             return
         table = display(held)
+        mode, blocked = lock_words(ctx)
         yield Violation(
-            f"this statement runs while the transaction still holds an ACCESS EXCLUSIVE lock on "
-            f"{table}: all queries on {table} stay blocked until COMMIT, however long this "
+            f"this statement runs while the transaction still holds a {mode} lock on "
+            f"{table}: {blocked} on {table} stay blocked until COMMIT, however long this "
             "takes.",
             f"COMMIT right after the statement that locks {table}, and run this one in its own "
             "transaction.",

@@ -26,7 +26,7 @@ class TruncateTable(Rule):
         TRUNCATE audit_log;
 
     Good:
-        DELETE FROM audit_log WHERE created_at < now() - interval '90 days';
+        DELETE FROM audit_log WHERE id < 5000 AND created_at < now() - interval '90 days';
     """
 
     id = "D301"
