@@ -71,6 +71,18 @@ class StandbyPair:
     def resume_replay(self) -> None:
         self.standby.query("SELECT pg_wal_replay_resume()")
 
+    def wait_received(self, timeout: float = START_TIMEOUT) -> None:
+        """Until the primary has the standby's report of having flushed all WAL so far."""
+        target = self.primary.query("SELECT pg_current_wal_lsn()::text")
+        deadline = time.monotonic() + timeout
+        while not self.primary.query(
+            f"SELECT flush_lsn >= '{target}'::pg_lsn FROM pg_stat_replication"
+            f" WHERE application_name = '{STANDBY_NAME}'"
+        ):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the standby did not report receiving {target}")
+            time.sleep(0.02)
+
     def wait_caught_up(self, timeout: float = START_TIMEOUT) -> None:
         """Until the standby has replayed everything the primary had written when asked."""
         target = self.primary.query("SELECT pg_current_wal_lsn()::text")

@@ -24,9 +24,9 @@ from tests.standby.cluster import (
 )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def standby(pg_server: Server) -> Iterator[StandbyPair]:
-    """A primary and its streaming standby, of the major version under test."""
+    """A primary and its streaming standby, of the major version under test (one per session)."""
     try:
         bin_dir = bin_dir_for(pg_server.backend, pg_server.version)
         server_user()
