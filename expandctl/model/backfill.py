@@ -27,6 +27,12 @@ class BackfillSpec(BaseModel):
     lock_timeout: Duration | None = None
     statement_timeout: Duration | None = None
     max_replication_lag: Duration | None = None
+    max_replication_lag_bytes: int | None = Field(
+        default=None, gt=0, description="wait while a standby has more WAL than this to replay"
+    )
+    max_slot_retained_wal_bytes: int | None = Field(
+        default=None, gt=0, description="wait while a replication slot retains more WAL than this"
+    )
     max_wal_bytes_per_second: int | None = Field(
         default=None, gt=0, description="pause while the server's WAL rate is above this"
     )

@@ -25,7 +25,7 @@ from expandctl.engine.backfill.keyset import KeysetSql, batch_params, find_upper
 from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
 from expandctl.engine.backfill.sizing import BatchSizer
 from expandctl.engine.backfill.spec_check import TableInfo, check_statements, resolve_table
-from expandctl.engine.backfill.throttle import RateLimiter, WalRateLimiter, lag_wait_reason
+from expandctl.engine.backfill.throttle import RateLimiter, ReplicaThrottle, WalRateLimiter
 from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
 from expandctl.engine.connection import immune_to_idle_timeout
 from expandctl.engine.fencing import Fence
@@ -131,6 +131,7 @@ class _Runner:
         self.sizer = BatchSizer.for_spec(spec.batch_size, spec.target_batch_ms)
         self.limiter = RateLimiter(spec.max_rows_per_second)
         self.wal_limiter = WalRateLimiter(spec.max_wal_bytes_per_second)
+        self.replicas = ReplicaThrottle.for_spec(spec)
         self.lock_timeout_ms = to_milliseconds(spec.lock_timeout or settings.lock_timeout)
         self.statement_timeout_ms = to_milliseconds(
             spec.statement_timeout or settings.statement_timeout
@@ -380,7 +381,7 @@ class _Runner:
             time.sleep(PAUSE_POLL_SECONDS)
 
     def _throttle(self, info: TableInfo, cp: cps.Checkpoint) -> None:
-        while reason := lag_wait_reason(self.conn, self.spec.max_replication_lag):
+        while reason := self.replicas.wait_reason(self.conn):
             self._report(info, cp, reason=reason)
             time.sleep(PAUSE_POLL_SECONDS)
         wal_wait = self.wal_limiter.wait_seconds(self.conn)
