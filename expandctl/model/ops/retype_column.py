@@ -28,6 +28,7 @@ from expandctl.model.ops.base import (
     check_steps,
     generated_name,
     source,
+    sql,
 )
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.ops.retype_side import Side, TableRef, integer_range
@@ -151,7 +152,9 @@ class RetypeColumn(TableOperation):
         ]
 
     def sides(self) -> list[Side]:
-        return [self.main(), *(side for _, side in self.referencing())]
+        """Referencing tables first: the order clients lock them in (an insert into orders
+        then checks accounts), so a phase's locks never close a deadlock cycle."""
+        return [*(side for _, side in self.referencing()), self.main()]
 
     def swap(self) -> Swap:
         return Swap(self, self.main(), self.referencing())
@@ -273,15 +276,16 @@ class RetypeColumn(TableOperation):
     def reverse(self, phase: Phase, ctx: PlanContext) -> list[Step]:
         if phase is Phase.EXPAND:
             steps: list[Step] = []
-            for side in reversed(self.sides()):
+            for side in self.sides():
                 steps += [*side.drop_sync(ctx), side.drop_column(ctx, side.shadow(ctx))]
             return steps
         if phase is Phase.SWITCH_READS:
-            steps = [
+            steps = [self.lock_tables(ctx)] if self.referenced_by else []
+            steps += [
                 drop_constraint(side.table, ctx, self.foreign_key_copy(ctx, ref))
                 for ref, side in self.referencing()
             ]
-            for side in reversed(self.sides()):
+            for side in self.sides():
                 names = [n for n, _ in self.unique_keys()] if side == self.main() else []
                 for name in [*names, *side.indexes]:
                     index = side.table.in_schema(side.index_copy(ctx, name, "new"))
@@ -292,6 +296,16 @@ class RetypeColumn(TableOperation):
         if phase is Phase.SWITCH_WRITES:
             return self.swap().reverse(ctx)
         return []
+
+    def lock_tables(self, ctx: PlanContext) -> Step:
+        """A group changing several tables locks them all first, referencing tables first."""
+        tables = ", ".join(side.table.target for side in self.sides())
+        return sql(
+            self,
+            ctx,
+            "-- every table of this group, in one order: waits under lock_timeout, then retries\n"
+            f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE",
+        )
 
     # --- the switch-reads copies, also rebuilt by the reverse swap ---
 

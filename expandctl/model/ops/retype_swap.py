@@ -41,7 +41,8 @@ class Swap:
         self.referencing = referencing
 
     def _sides(self) -> list[Side]:
-        return [self.main, *(side for _, side in self.referencing)]
+        # Referencing tables first, as clients lock them (see RetypeColumn.sides).
+        return [*(side for _, side in self.referencing), self.main]
 
     def _sql(self, ctx: PlanContext, side: Side, text: str) -> Step:
         return sql(side.table, ctx, text)
@@ -92,15 +93,7 @@ class Swap:
         """Forward: shadow in, old column out. Backward: the same moves undone."""
         incoming = "new" if forward else "old"  # which prebuilt copies become the keys
         main = self.main
-        tables = ", ".join(side.table.target for side in self._sides())
-        steps: list[Step] = [
-            self._sql(
-                ctx,
-                main,
-                "-- every table of the swap, in one order: waits under lock_timeout, then retries\n"
-                f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE",
-            )
-        ]
+        steps: list[Step] = [self.op.lock_tables(ctx)]
         for ref, side in self.referencing:
             steps.append(
                 self._sql(
