@@ -137,7 +137,11 @@ def test_widening_a_referenced_primary_key_under_traffic(
     shapes = app_shapes("old") + app_shapes("new")
     with unprepared_workload(dsn, shapes) as workload:
         run = Prover(
-            workload, advance=forward, rollback=back, soak_seconds=0.3, snapshot=lambda: snapshot(dsn)
+            workload,
+            advance=forward,
+            rollback=back,
+            soak_seconds=0.3,
+            snapshot=lambda: snapshot(dsn),
         ).prove()
     errors = workload.errors()
     assert errors == [], f"{len(errors)} client errors, first: {errors[:3]}"
@@ -149,10 +153,15 @@ def test_widening_a_referenced_primary_key_under_traffic(
     # Nothing lost: every row reads back as its client last wrote it, ids now bigint.
     with psycopg.connect(dsn) as conn:
         for shape in shapes:
-            rows = {k: v for c in workload.clients if c.shape == shape for k, v in c.written.items()}
+            rows = {
+                k: v for c in workload.clients if c.shape == shape for k, v in c.written.items()
+            }
             assert rows and verify_rows(conn, shape, rows) == []
-    assert query(dsn, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
-                 " WHERE attrelid = 'accounts'::regclass AND attname = 'id'") == [("bigint",)]
+    assert query(
+        dsn,
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+        " WHERE attrelid = 'accounts'::regclass AND attname = 'id'",
+    ) == [("bigint",)]
 
 
 def test_prepared_statements_break_on_any_type_change(pg_database: PgDatabase) -> None:
