@@ -9,13 +9,16 @@ indexes, unique and check constraints, defaults.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from expandctl.commands.advance import advance
 from expandctl.errors import ExpandctlError
-from tests.conftest import PgDatabase
+from tests.conftest import PROJECT_ROOT, PgDatabase
 from tests.operations.in_place_schema import (
     HANDLE_TO_TEXT,
     SEEN_AT_TO_TIMESTAMPTZ,
@@ -26,6 +29,7 @@ from tests.operations.in_place_schema import (
 from tests.operations.support import (
     MIGRATION_ID,
     forward_rollback_forward,
+    manifest,
     operation_project,
     query,
 )
@@ -197,3 +201,51 @@ def test_an_undeclared_or_wrong_fact_refuses_expand(
         "SELECT count(*) FROM pg_attribute WHERE attname LIKE 'expandctl%%'"
         " AND attrelid IN ('accounts'::regclass, 'orders'::regclass, 'payments'::regclass)",
     ) == [(0,)]
+
+
+@pytest.mark.parametrize("pg_version", ["15", "18"])
+def test_expandctl_lint_passes_every_phase_and_rollback(tmp_path: Path, pg_version: str) -> None:
+    """``expandctl lint`` (the CI gate) on migrations using the operation: exit 0, no finding.
+    Where a rule misjudges a step of the swap, the generated SQL carries an
+    expandctl-ignore note saying why, and the gate checks that each note is used."""
+    ops = {
+        "0001_widen_serial": pk_operation("serial"),
+        "0002_widen_identity": {
+            **pk_operation("identity"),
+            "table": "members",
+            "primary_key": "members_pkey",
+            "referenced_by": [{"table": "visits", "column": "member_id"}],
+        },
+        "0003_handle_to_text": HANDLE_TO_TEXT,
+        "0004_seen_at_to_timestamptz": SEEN_AT_TO_TIMESTAMPTZ,
+    }
+    for migration_id, op in ops.items():
+        folder = tmp_path / "migrations" / migration_id
+        folder.mkdir(parents=True)
+        (folder / "migration.toml").write_text(manifest([op]), encoding="utf-8")
+    (tmp_path / "expandctl.toml").write_text('migrations_dir = "migrations"\n', encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "expandctl", "lint", "--pg-version", pg_version, "migrations"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 errors, 0 warnings" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("pg_version", [15, 18])
+@pytest.mark.parametrize(
+    "op",
+    [HANDLE_TO_TEXT, SEEN_AT_TO_TIMESTAMPTZ],
+    ids=["varchar-to-text", "timestamp-to-timestamptz"],
+)
+def test_one_table_changes_pass_the_operation_lint_harness(
+    op: dict[str, object], pg_version: int
+) -> None:
+    """The harness every operation's generated SQL goes through (test_lint_gate)."""
+    from tests.operations.test_lint_gate import findings_for
+
+    assert findings_for([op], pg_version) == []
