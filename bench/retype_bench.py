@@ -182,7 +182,9 @@ def main() -> None:
     with Clients(dsn, args.rows, args.clients) as clients:
         time.sleep(1)
         took, wait = timed(clients, lambda: plain(dsn))
-        print(f"{'plain':<10} {'ALTER TYPE':<16} {took:>8.2f} {wait:>16.0f} {len(clients.errors):>7}")
+        print(
+            f"{'plain':<10} {'ALTER TYPE':<16} {took:>8.2f} {wait:>16.0f} {len(clients.errors):>7}"
+        )
         results["plain"] = wait
 
     dsn = fresh_database(args.dsn, args.rows)
@@ -200,7 +202,8 @@ def main() -> None:
             time.sleep(1)
             for phase in PHASES:
                 took, wait = timed(
-                    clients, lambda p=phase: advance(config, "0001_widen_account_ids", to=p, yes=True)
+                    clients,
+                    lambda p=phase: advance(config, "0001_widen_account_ids", to=p, yes=True),
                 )
                 print(
                     f"{'expandctl':<10} {phase.value:<16} {took:>8.2f} {wait:>16.0f}"

@@ -65,7 +65,8 @@ def no_helpers_left(dsn: str) -> None:
         "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace"
         " AND relname LIKE 'expandctl%%'"
         " UNION ALL SELECT attname FROM pg_attribute WHERE attname LIKE 'expandctl%%'"
-        " AND attrelid IN (SELECT oid FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace)"
+        " AND attrelid IN (SELECT oid FROM pg_class WHERE relkind = 'r'"
+        " AND relnamespace = 'public'::regnamespace)"
         " UNION ALL SELECT conname FROM pg_constraint WHERE conname LIKE 'expandctl%%'"
         " AND connamespace = 'public'::regnamespace",
     )

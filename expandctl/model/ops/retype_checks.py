@@ -54,7 +54,8 @@ def _listing(names: Sequence[str]) -> str:
 def not_null_is(schema: str | None, table: str, column: str, declared: bool) -> CatalogCheck:
     where = f"{_display(schema, table)}.{column}"
     return CatalogCheck(
-        sql=f"SELECT {'' if declared else 'NOT '}({attribute(schema, table, column, 'attnotnull')})",
+        sql=f"SELECT {'' if declared else 'NOT '}"
+        f"({attribute(schema, table, column, 'attnotnull')})",
         message=f"column {where} is {'nullable' if declared else 'NOT NULL'},"
         f" but the operation declares not_null = {str(declared).lower()}",
         hint=f"set not_null = {str(not declared).lower()} to match the column",

@@ -123,7 +123,7 @@ class RetypeColumn(TableOperation):
 
     def main(self) -> Side:
         return Side(
-            table=TableRef(table=self.table, schema=self.schema_),
+            table=TableRef(table=self.table, schema_=self.schema_),
             column=self.column,
             from_type=self.from_type,
             type=self.type,
@@ -138,7 +138,7 @@ class RetypeColumn(TableOperation):
             (
                 ref,
                 Side(
-                    table=TableRef(table=ref.table, schema=ref.schema_),
+                    table=TableRef(table=ref.table, schema_=ref.schema_),
                     column=ref.column,
                     from_type=self.from_type,
                     type=self.type,
@@ -370,7 +370,7 @@ class RetypeColumn(TableOperation):
             return None
         seq = self.in_schema(self.sequence_name)
         return (
-            f"SELECT last_value <= {bounds[1]} FROM {seq}",
+            f"SELECT last_value <= {bounds[1]} FROM {seq}",  # noqa: S608 -- quoted name
             f"sequence {self.sequence_name} is past what {self.from_type} holds:"
             " rolling back the swap would break inserts",
         )

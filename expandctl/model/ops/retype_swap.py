@@ -15,8 +15,6 @@ The reverse swap first rebuilds, outside the lock, what the way back needs
 switch-reads had built on the shadows, so the catalog ends exactly as before.
 """
 
-# ruff: noqa: S608 -- generating SQL is this module's job: names go through
-# quote_ident/quote_literal, expressions are the developer's SQL.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -183,7 +181,8 @@ class Swap:
         helper = side.not_null_helper(ctx, "new" if forward else "old")
         note = lint_note(
             "L106, L114",
-            f"no scan: the validated check {helper} proves it (built under the column's other name)",
+            f"no scan: the validated check {helper} proves it"
+            " (built under the column's other name)",
         )
         return [
             self._sql(
@@ -303,7 +302,8 @@ class Swap:
             return self._sql(
                 ctx,
                 side,
-                f"ALTER TABLE {target} RENAME CONSTRAINT {copy} TO {quote_ident(ref.constraint_name)}",
+                f"ALTER TABLE {target} RENAME CONSTRAINT {copy}"
+                f" TO {quote_ident(ref.constraint_name)}",
             )
         definition = (
             f"FOREIGN KEY ({quote_ident(side.column)}) REFERENCES {self.main.table.target}"
