@@ -232,7 +232,24 @@ CASES = [
     ),
     Case("rename_table", [sample.USERS_TO_PEOPLE], check_rename_table),
     Case("sql", [sample.SQL_CREATED_AT_INDEX], check_sql),
+    Case(
+        "retype_column",  # more cases: test_in_place_type.py
+        [
+            {
+                "op": "retype_column",
+                "table": "users",
+                "column": "age",
+                "from_type": "integer",
+                "type": "bigint",
+            }
+        ],
+        lambda dsn: _assert(columns(dsn)["age"] == ("bigint", False)),
+    ),
 ]
+
+
+def _assert(condition: bool) -> None:
+    assert condition
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])

@@ -314,7 +314,11 @@ def test_old_and_new_clients_see_no_errors(
 def test_every_operation_has_a_scenario() -> None:
     from expandctl.model.ops.registry import OPERATION_NAMES
 
-    assert {str(s.op["op"]) for s in SCENARIOS} == set(OPERATION_NAMES)
+    # retype_column changes the type clients read back, which breaks statements PostgreSQL
+    # has prepared (these clients prepare): proven with unprepared clients instead, in
+    # test_in_place_type_zero_downtime.py, which also shows that hazard.
+    elsewhere = {"retype_column"}
+    assert {str(s.op["op"]) for s in SCENARIOS} | elsewhere == set(OPERATION_NAMES)
 
 
 def test_the_harness_catches_a_naive_rename(pg_database: PgDatabase) -> None:

@@ -25,6 +25,7 @@ from expandctl.model.ops.drop_table import DropTable
 from expandctl.model.ops.rename_column import RenameColumn
 from expandctl.model.ops.rename_table import RenameTable
 from expandctl.model.ops.replace_column import ReplaceColumn
+from expandctl.model.ops.retype_column import RetypeColumn
 from expandctl.model.ops.set_not_null import SetNotNull
 from expandctl.model.ops.sql_op import SqlOperation
 from expandctl.model.phases import Phase
@@ -41,6 +42,7 @@ OPERATION_CLASSES: tuple[type[OperationBase], ...] = (
     AddColumn,
     RenameColumn,
     ChangeColumnType,
+    RetypeColumn,
     ReplaceColumn,
     SetNotNull,
     DropNotNull,

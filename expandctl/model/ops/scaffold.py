@@ -59,6 +59,16 @@ def _fields(a: ScaffoldInput) -> list[tuple[str, Any, str]]:
             ("up", f"CAST({column} AS {new_type})", "old value -> new type"),
             ("down", f"CAST({to} AS integer)", "new value -> the OLD type: adjust"),
         ]
+    if a.op == "retype_column":
+        return [
+            *t,
+            ("column", column, ""),
+            ("from_type", "integer", "the column's current type (checked)"),
+            ("type", a.type or "bigint", "the new type; the name stays"),
+            ("# primary_key", f"{table}_pkey", "its primary key, if it is one (checked)"),
+            ("# sequence", f"{table}_{column}_seq", "serial; or identity = 'by default'"),
+            ("# referenced_by", [{"table": "orders", "column": f"{table}_{column}"}], ""),
+        ]
     if a.op == "replace_column":
         to = a.to or f"{column}_new"
         return [
