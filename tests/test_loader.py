@@ -7,13 +7,18 @@ import threading
 import typing
 from pathlib import Path
 
+import click.testing
 import pytest
+from click.testing import CliRunner
 from pydantic import BaseModel
 
+from expandctl.cli import cli
 from expandctl.errors import ConfigError, ManifestError
 from expandctl.loader.migrations import load_migrations
 from expandctl.model.phases import Phase
 from expandctl.model.retires import ObjectKind
+from expandctl.model.sql_quote import object_name, quote_ident, quote_literal
+from tests.conftest import PgDatabase
 
 PROJECT_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -467,3 +472,111 @@ def test_every_sql_field_of_every_operation_is_marked() -> None:
         assert kinds[expression] == {"expression"}, expression
     assert kinds["expand"] == {"statements"}
     assert "expression" not in kinds["table"] | kinds["column"] | kinds["name"]
+
+
+# --- End to end: what is refused at the door never reaches PostgreSQL ----------------
+
+
+def _advance(root: Path, db: PgDatabase) -> click.testing.Result:
+    return CliRunner().invoke(
+        cli,
+        ["--database-url", db.url, "--config", str(root / "expandctl.toml"), "advance", "0001_x"],
+    )
+
+
+def _columns(db: PgDatabase, table: str) -> list[str]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0"
+            " AND NOT attisdropped ORDER BY attnum",
+            (table,),
+        ).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        'op = "add_column"\ntable = "users"\ncolumn = "c"\ntype = "text, DROP COLUMN victim"\n',
+        'op = "add_column"\ntable = "users"\ncolumn = "c"\ntype = "text"\n'
+        'default = "$$a$$, DROP COLUMN victim"\n',
+        'op = "add_check"\ntable = "users"\nname = "c"\n'
+        'check = "true) NOT VALID, DROP COLUMN victim, ADD CONSTRAINT zz CHECK (true"\n',
+    ],
+)
+def test_a_field_breaking_out_of_its_slot_drops_nothing(
+    tmp_path: Path, pg_database: PgDatabase, operation: str
+) -> None:
+    with pg_database.connect() as conn:
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, victim text)")
+    (tmp_path / "expandctl.toml").write_text('migrations_dir = "migrations"\n')
+    (tmp_path / "migrations").mkdir()
+    _one_migration(tmp_path / "migrations", f'description = "x"\n\n[[operations]]\n{operation}')
+    result = _advance(tmp_path, pg_database)
+    assert result.exit_code == 2, result.output
+    assert "write exactly one SQL" in result.output
+    assert _columns(pg_database, "users") == ["id", "victim"]
+
+
+def test_a_nul_in_a_phase_file_never_reaches_postgresql(
+    tmp_path: Path, pg_database: PgDatabase
+) -> None:
+    """``UPDATE ... = 0<NUL> WHERE id = 3`` was cut at the NUL and updated every row."""
+    with pg_database.connect() as conn:
+        conn.execute("CREATE TABLE accounts (id int PRIMARY KEY, balance int)")
+        conn.execute("INSERT INTO accounts SELECT g, 100 FROM generate_series(1, 5) g")
+    (tmp_path / "expandctl.toml").write_text('migrations_dir = "migrations"\n')
+    (tmp_path / "migrations").mkdir()
+    _one_migration(
+        tmp_path / "migrations",
+        'description = "x"\n',
+        expand_sql=b"UPDATE accounts SET balance = 0\x00 WHERE id = 3;\n",
+    )
+    result = _advance(tmp_path, pg_database)
+    assert result.exit_code == 2, result.output
+    assert "expand.sql:1: column 32: control character U+0000 (NUL)" in result.output
+    with pg_database.connect() as conn:
+        balances = conn.execute("SELECT sum(balance) FROM accounts").fetchone()
+    assert balances == (500,)
+
+
+def test_a_bom_runs_the_same_statement_that_lint_and_plan_saw(
+    tmp_path: Path, pg_database: PgDatabase
+) -> None:
+    (tmp_path / "expandctl.toml").write_text('migrations_dir = "migrations"\n')
+    (tmp_path / "migrations").mkdir()
+    _one_migration(
+        tmp_path / "migrations",
+        'description = "x"\n',
+        expand_sql=b"\xef\xbb\xbfCREATE TABLE t (id int);\n",
+    )
+    result = _advance(tmp_path, pg_database)
+    assert result.exit_code == 0, result.output
+    assert _columns(pg_database, "t") == ["id"]
+
+
+def test_quote_literal_keeps_backslashes_whatever_the_server_setting(
+    pg_database: PgDatabase,
+) -> None:
+    values = ["a\\b", "it's", "ends\\", "\\'", "%s %% %(x)s"]
+    with pg_database.connect() as conn:
+        for setting in ("on", "off"):
+            conn.execute(f"SET standard_conforming_strings = {setting}")
+            for value in values:
+                assert conn.execute("SELECT " + quote_literal(value)).fetchone() == (value,)
+
+
+def test_generated_names_fit_and_never_collide(pg_database: PgDatabase) -> None:
+    long_a = "a" * 60 + "_one"
+    long_b = "a" * 60 + "_two"
+    names = [object_name("expandctl", "0001", t, "sync") for t in (long_a, long_b)]
+    assert names[0] != names[1]
+    assert all(len(n.encode()) <= 63 for n in names)
+    assert names == [object_name("expandctl", "0001", t, "sync") for t in (long_a, long_b)]
+    with pg_database.connect() as conn:
+        for name in names:
+            conn.execute(f"CREATE TABLE {quote_ident(name)} ()")
+        stored = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname = ANY(%s) ORDER BY relname", (names,)
+        ).fetchall()
+    assert sorted(names) == [r[0] for r in stored]

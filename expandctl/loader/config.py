@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from expandctl.errors import ConfigError
 from expandctl.loader.files import read_text_file
+from expandctl.loader.manifest_checks import check_data
 from expandctl.loader.toml_lines import key_lines, line_of
 from expandctl.loader.validation import load_toml, validation_error
 from expandctl.model.config import ResolvedConfig, Settings
@@ -65,6 +66,7 @@ def load_config(
 def _read_settings(path: Path) -> Settings:
     text = read_text_file(path, ConfigError)[1]
     data = load_toml(text, path, ConfigError)
+    check_data(data, text, path, ConfigError)
     prefix: tuple[str, ...] = ()
     section: Any = data
     if path.name == PYPROJECT:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from expandctl.errors import ManifestError
+from expandctl.errors import ConfigError, ManifestError
 from expandctl.loader.files import CONTROL_CHARACTER, describe_character
 from expandctl.loader.sql_slots import slot_problem
 from expandctl.loader.toml_lines import key_lines, line_of
@@ -23,16 +23,19 @@ from expandctl.model.manifest import Manifest
 from expandctl.model.sql_quote import MAX_IDENTIFIER_BYTES
 from expandctl.model.sql_slots import SqlSlot, sql_slot_of
 
-# A manifest is a few tables of keys; anything deeper is not a manifest.
+# A manifest or config is a few tables of keys; anything deeper is not one.
 MAX_DEPTH = 16
 Location = tuple[str | int, ...]
 
 
-def check_data(data: Any, text: str, path: Path) -> None:
-    """Raw TOML data: control characters and nesting depth."""
+def check_data(
+    data: Any, text: str, path: Path, error_type: type[ManifestError | ConfigError] = ManifestError
+) -> None:
+    """Raw TOML data (a manifest or a config): control characters and nesting depth."""
     for location, problem in _data_problems(data, ()):
         dotted = ".".join(str(p) for p in location[:MAX_DEPTH])
-        raise _error(f"{dotted}: {problem}" if dotted else problem, location, text, path)
+        message = f"{dotted}: {problem}" if dotted else problem
+        raise error_type(message, path=path, line=line_of(key_lines(text), list(location)))
 
 
 def check_fields(manifest: Manifest, text: str, path: Path) -> None:
