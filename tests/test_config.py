@@ -212,7 +212,7 @@ def test_min_soak_and_backfill_timeouts_in_a_manifest_are_bounded(tmp_path: Path
     folder.mkdir()
     manifest = folder / "migration.toml"
     manifest.write_text('description = "x"\n[gates.contract]\nmin_soak = "1000000000d"\n')
-    with pytest.raises(ManifestError, match="gates.contract.min_soak: duration") as caught:
+    with pytest.raises(ManifestError, match=r"gates\.contract\.min_soak: duration") as caught:
         load_migrations(tmp_path)
     assert caught.value.line == 3
     manifest.write_text(

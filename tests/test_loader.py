@@ -245,9 +245,7 @@ def _one_migration(tmp_path: Path, manifest: str, **files: bytes) -> Path:
 
 
 def _add_column(field_lines: str) -> str:
-    return (
-        'description = "x"\n\n[[operations]]\nop = "add_column"\ntable = "users"\n' + field_lines
-    )
+    return 'description = "x"\n\n[[operations]]\nop = "add_column"\ntable = "users"\n' + field_lines
 
 
 @pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x7f", "\x0c", "\x85"])
@@ -418,7 +416,7 @@ def test_backfill_expressions_are_checked_too(tmp_path: Path) -> None:
         'description = "x"\n[backfill]\ntable = "users"\nset = { a = "1, b = 2" }\n'
         'where = "a IS NULL"\n',
     )
-    with pytest.raises(ManifestError, match="backfill.0.set.a: '1, b = 2' has a comma"):
+    with pytest.raises(ManifestError, match=r"backfill\.0\.set\.a: '1, b = 2' has a comma"):
         load_migrations(tmp_path)
 
 
@@ -430,7 +428,7 @@ def test_backfill_expressions_are_checked_too(tmp_path: Path) -> None:
         ('public."Mood"', "'happy'"),
         ("timestamp with time zone", "now() AT TIME ZONE 'utc'"),
         ("text[]", "'{}'::text[]"),
-        ("varchar(20)", "lower(\"Email\")"),
+        ("varchar(20)", 'lower("Email")'),
         ("int", "(SELECT 1)"),
         ("int", "CASE WHEN x % 2 = 0 THEN 1 ELSE 2 END"),
         ("jsonb", "'{\"a\": [1, 2]}'"),

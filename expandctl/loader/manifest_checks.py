@@ -128,5 +128,3 @@ def _error(
 ) -> ManifestError:
     line = line_of(key_lines(text), list(location))
     return ManifestError(message, path=path, line=line, hint=hint)
-
-
