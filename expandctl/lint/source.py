@@ -43,6 +43,9 @@ _STATEMENT_NODES = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge)
 # sqlglot's parser recurses once per level; deeper SQL is left unverified
 # rather than risk exhausting the stack.
 MAX_NESTING = 100
+# sqlglot's time doubles with each nested ARRAY[...] (20 levels: 40 s); real
+# SQL nests arrays two or three deep.
+MAX_ARRAY_NESTING = 8
 # What sqlglot raises on input it does not expect: its own errors, and for a
 # few malformed inputs a plain Python error from inside the parser.
 _PARSER_FAILURES = (SqlglotError, RecursionError, TypeError, IndexError, ValueError, KeyError)
@@ -97,6 +100,8 @@ def read_actions(sql: str) -> list[a.Action]:
             return found
     if nesting_depth(toks) > MAX_NESTING:
         return [a.Unknown(reason=f"it is nested more than {MAX_NESTING} levels deep")]
+    if nesting_depth(toks, "[", "]") > MAX_ARRAY_NESTING:
+        return [a.Unknown(reason=f"it nests arrays more than {MAX_ARRAY_NESTING} levels deep")]
     try:
         tree = parse_tokens(raw, sql)
     except _PARSER_FAILURES as exc:

@@ -99,15 +99,15 @@ def parse_tokens(raw: list[Token], sql: str) -> Any:
     return trees[0] if trees else None
 
 
-def nesting_depth(toks: list[Tok]) -> int:
-    """The deepest ``(`` / ``[`` nesting, counted without recursion."""
+def nesting_depth(toks: list[Tok], opening: str = "([", closing: str = ")]") -> int:
+    """The deepest nesting of the given brackets, counted without recursion."""
     depth = deepest = 0
     for tok in toks:
         if tok.kind == PUNCT:
-            if tok.text in ("(", "["):
+            if tok.text in opening:
                 depth += 1
                 deepest = max(deepest, depth)
-            elif tok.text in (")", "]"):
+            elif tok.text in closing:
                 depth -= 1
     return deepest
 

@@ -19,6 +19,8 @@ _CLOSE = {TokenType.R_PAREN, TokenType.R_BRACKET}
 # Deeper than this is not an expression anyone writes, and it would exhaust
 # the parser's recursion.
 MAX_NESTING = 64
+# sqlglot's time doubles with each nested ARRAY[...]; real SQL nests two or three.
+MAX_ARRAY_NESTING = 8
 # A statement is not an expression; a scalar subquery in parentheses is.
 _STATEMENTS = (exp.Query, exp.DDL, exp.DML, exp.Command)
 
@@ -37,14 +39,18 @@ def slot_problem(text: str, kind: str) -> str | None:
 
 
 def _structure_problem(text: str) -> str | None:
-    depth = 0
+    depth = brackets = 0
     for token in _DIALECT.tokenize(text):
         if token.token_type in _OPEN:
             depth += 1
+            brackets += token.token_type is TokenType.L_BRACKET
             if depth > MAX_NESTING:
                 return f"is nested more than {MAX_NESTING} levels deep"
+            if brackets > MAX_ARRAY_NESTING:
+                return f"nests arrays more than {MAX_ARRAY_NESTING} levels deep"
         elif token.token_type in _CLOSE:
             depth -= 1
+            brackets -= token.token_type is TokenType.R_BRACKET
             if depth < 0:
                 return f"closes a parenthesis it did not open (at {token.text!r})"
         elif token.token_type is TokenType.COMMA and depth == 0:

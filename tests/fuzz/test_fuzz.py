@@ -8,6 +8,7 @@ a long run explores at random: ``EXPANDCTL_FUZZ_EXAMPLES=100000 pytest tests/fuz
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -43,9 +44,17 @@ def fuzz_settings(ci_examples: int) -> settings:
 
 @contextmanager
 def no_hang() -> Iterator[None]:
-    """Fail an example that runs longer than _HANG_SECONDS (a FIFO, a runaway loop)."""
+    """Fail an example that runs longer than _HANG_SECONDS (a FIFO, a runaway loop).
+
+    A loop inside C code never lets the alarm's handler run: after three times
+    the limit, faulthandler prints every thread's stack and ends the run.
+    """
+    faulthandler.dump_traceback_later(3 * _HANG_SECONDS, exit=True)
     if not hasattr(signal, "SIGALRM"):
-        yield
+        try:
+            yield
+        finally:
+            faulthandler.cancel_dump_traceback_later()
         return
 
     def hung(signum: int, frame: object) -> None:
@@ -56,6 +65,7 @@ def no_hang() -> Iterator[None]:
     try:
         yield
     finally:
+        faulthandler.cancel_dump_traceback_later()
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
 
@@ -142,6 +152,8 @@ def _write_project(root: Path, manifest: str, phase_file: bytes, with_bom: bool)
 @fuzz_settings(ci_examples=250)
 @given(sql=sql_text, phase=st.sampled_from(PHASES), rollback=st.booleans())
 def test_the_linter_never_crashes(sql: str, phase: object, rollback: bool) -> None:
+    if _LONG_RUN:
+        print(repr(sql[:2000]), flush=True)  # the last one printed is the one that hung
     with no_hang():
         try:
             lint_source(sql, phase=phase, source_name="f.sql", rollback=rollback)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ def _findings(sql: str) -> list[tuple[str, str]]:
         ("ELSE 1;", "sqlglot reads no statement in it"),
         ("x ?;", "sqlglot cannot parse it"),
         ("UPDATE t SET a = " + "(" * 500 + "1" + ")" * 500 + ";", "nested more than 100 levels"),
+        ("UPDATE t SET a = " + "ARRAY[" * 40 + "'s'" + "]" * 40, "nests arrays more than 8"),
         ("SELECT " + "ARRAY[" * 300 + "1" + "]" * 300 + " FROM t WHERE x = 1 ORDER BY 1 x;", ""),
     ],
 )
