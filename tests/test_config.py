@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
-from expandctl.errors import ConfigError
+from expandctl.errors import ConfigError, ManifestError
 from expandctl.loader.config import load_config
-from expandctl.model.durations import format_duration, parse_duration
+from expandctl.loader.migrations import load_migrations
+from expandctl.model.durations import (
+    PG_TIMEOUT_MAX_MS,
+    format_duration,
+    parse_duration,
+    parse_pg_timeout,
+    to_milliseconds,
+)
 from expandctl.model.redact import password_of, redact
+from tests.conftest import PgDatabase
 
 
 def test_defaults_without_a_config_file(tmp_path: Path) -> None:
@@ -160,3 +171,89 @@ def test_durations_below_a_millisecond_are_refused_not_turned_into_no_limit(tiny
 def test_redact_masks_sql_password_literals() -> None:
     query = "ALTER ROLE app PASSWORD 'it''s s3cret' VALID UNTIL 'infinity'"
     assert redact(query) == "ALTER ROLE app PASSWORD '********' VALID UNTIL 'infinity'"
+
+
+# --- Durations bounded by what PostgreSQL accepts; config files read like the loader --
+
+
+@pytest.mark.parametrize("key", ["lock_timeout", "statement_timeout", "index_timeout"])
+@pytest.mark.parametrize("value", ["25d", "1000000000d", "2147483648ms", "9" * 400 + "d"])
+def test_a_timeout_postgresql_would_refuse_is_refused_with_the_limit(
+    tmp_path: Path, key: str, value: str
+) -> None:
+    (tmp_path / "expandctl.toml").write_text(f'migrations_dir = "m"\n{key} = "{value}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(cwd=tmp_path, environ={})
+    assert caught.value.line == 2
+    assert f"{key}: duration" in caught.value.message
+    assert "at most 2147483647ms (about 24.8 days)" in caught.value.message
+
+
+def test_the_timeout_limit_is_the_one_postgresql_enforces(pg_database: PgDatabase) -> None:
+    top = parse_pg_timeout(f"{PG_TIMEOUT_MAX_MS}ms")
+    assert parse_pg_timeout("24d") == timedelta(days=24)
+    with pg_database.connect() as conn:
+        conn.execute(f"SET lock_timeout = '{to_milliseconds(top)}ms'")
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            conn.execute(f"SET lock_timeout = '{PG_TIMEOUT_MAX_MS + 1}ms'")
+    with pytest.raises(ValueError, match="at most 2147483647ms"):
+        parse_pg_timeout(f"{PG_TIMEOUT_MAX_MS + 1}ms")
+
+
+@pytest.mark.parametrize("value", ["1000000000d", "36501d", "9" * 400 + "d"])
+def test_other_durations_are_bounded_not_an_overflow(value: str) -> None:
+    with pytest.raises(ValueError, match=r"is too long: at most 36500d"):
+        parse_duration(value)
+    assert parse_duration("36500d") == timedelta(days=36500)
+
+
+def test_min_soak_and_backfill_timeouts_in_a_manifest_are_bounded(tmp_path: Path) -> None:
+    folder = tmp_path / "0001_x"
+    folder.mkdir()
+    manifest = folder / "migration.toml"
+    manifest.write_text('description = "x"\n[gates.contract]\nmin_soak = "1000000000d"\n')
+    with pytest.raises(ManifestError, match=r"gates\.contract\.min_soak: duration") as caught:
+        load_migrations(tmp_path)
+    assert caught.value.line == 3
+    manifest.write_text(
+        'description = "x"\n[backfill]\ntable = "t"\nset = { a = "1" }\nwhere = "a IS NULL"\n'
+        'lock_timeout = "25d"\n'
+    )
+    with pytest.raises(ManifestError, match="at most 2147483647ms") as caught:
+        load_migrations(tmp_path)
+    assert caught.value.line == 6
+
+
+def test_a_config_fifo_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "expandctl.toml"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            load_config(config_path=fifo, environ={})
+        except BaseException as exc:  # the test inspects it
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert outcome, "reading the config blocked on a FIFO"
+    assert isinstance(outcome[0], ConfigError)
+    assert "is not a regular file (it is a FIFO)" in outcome[0].message
+
+
+def test_a_config_with_a_bom_loads_and_a_control_character_is_refused(tmp_path: Path) -> None:
+    config_file = tmp_path / "expandctl.toml"
+    config_file.write_bytes(b'\xef\xbb\xbflock_timeout = "2s"\n')
+    assert load_config(cwd=tmp_path, environ={}).settings.lock_timeout == timedelta(seconds=2)
+    config_file.write_bytes(b'lock_timeout = "2s"\nmigrations_dir = "m\\u0000"\n')
+    with pytest.raises(ConfigError, match=r"migrations_dir: control character U\+0000") as caught:
+        load_config(cwd=tmp_path, environ={})
+    assert caught.value.line == 2
+
+
+def test_a_pyproject_that_is_not_utf8_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.expandctl]\nname = '\xff'\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        load_config(cwd=tmp_path, environ={})

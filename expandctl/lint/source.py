@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
+from expandctl.errors import LintError
 from expandctl.lint import actions as a
 from expandctl.lint.classify import classify
-from expandctl.lint.tokens import parse_tokens, tokenize
+from expandctl.lint.tokens import nesting_depth, parse_tokens, tokenize
 from expandctl.model.sql_split import SqlStatement, split_statements
 
 _DML_FIRST = frozenset({"UPDATE", "DELETE", "WITH", "MERGE"})
@@ -39,6 +40,18 @@ _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
 # Node types that are whole statements; anything else parsed from an unknown
 # first word is a misreading, not a known statement.
 _STATEMENT_NODES = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge)
+# sqlglot's parser recurses once per level; deeper SQL is left unverified
+# rather than risk exhausting the stack.
+MAX_NESTING = 100
+# sqlglot's time doubles with each nested ARRAY[...] (20 levels: 40 s); real
+# SQL nests arrays two or three deep.
+MAX_ARRAY_NESTING = 8
+# What sqlglot raises on input it does not expect: its own errors, and for a
+# few malformed inputs a plain Python error from inside the parser.
+_PARSER_FAILURES = (SqlglotError, RecursionError, TypeError, IndexError, ValueError, KeyError)
+_BOM = "\ufeff"
+# Control characters other than tab, LF and CR (PostgreSQL cuts a statement at a NUL).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +71,11 @@ class Statement:
 
 
 def read_statements(text: str) -> list[Statement]:
+    """The statements of ``text``; a leading BOM is read as a blank (so columns
+    stay where the editor shows them), a control character is refused."""
+    if text.startswith(_BOM):
+        text = " " + text[1:]
+    _refuse_control_characters(text)
     lines = text.splitlines()
     out: list[Statement] = []
     for index, sql in enumerate(split_statements(text)):
@@ -80,11 +98,30 @@ def read_actions(sql: str) -> list[a.Action]:
         found = classify(toks)
         if found is not None:
             return found
+    if nesting_depth(toks) > MAX_NESTING:
+        return [a.Unknown(reason=f"it is nested more than {MAX_NESTING} levels deep")]
+    if nesting_depth(toks, "[", "]") > MAX_ARRAY_NESTING:
+        return [a.Unknown(reason=f"it nests arrays more than {MAX_ARRAY_NESTING} levels deep")]
     try:
         tree = parse_tokens(raw, sql)
-    except ParseError as exc:
+    except _PARSER_FAILURES as exc:
         return [a.Unknown(reason=f"sqlglot cannot parse it: {_first_line(exc)}")]
+    if tree is None:
+        return [a.Unknown(reason="sqlglot reads no statement in it")]
     return _from_tree(tree, toks[0].text.upper())
+
+
+def _refuse_control_characters(text: str) -> None:
+    found = _CONTROL.search(text)
+    if found is None:
+        return
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    raise LintError(
+        f"line {line}, column {column}: control character U+{ord(found.group()):04X}"
+        " is not allowed (PostgreSQL would cut the statement at a NUL)",
+        hint="remove it; write it as an escape in SQL",
+    )
 
 
 def _quick_read(sql: str) -> list[a.Action] | None:
@@ -158,7 +195,11 @@ def table_name(table: exp.Table) -> str:
     return ".".join(names)
 
 
-def _first_line(exc: ParseError) -> str:
+def _first_line(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if not isinstance(exc, SqlglotError):
+        return "the parser does not understand it"
     errors = getattr(exc, "errors", None) or []
     if errors:
         return str(errors[0].get("description") or "syntax error")

@@ -93,8 +93,23 @@ def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
 
 
 def parse_tokens(raw: list[Token], sql: str) -> Any:
-    """Parse already-tokenised SQL with sqlglot (raises sqlglot's ParseError)."""
-    return DIALECT.parser().parse(raw, sql)[0]
+    """Parse already-tokenised SQL with sqlglot (raises sqlglot's ParseError);
+    None when there is nothing to parse (sqlglot returns no tree for ``ELSE 1``)."""
+    trees = DIALECT.parser().parse(raw, sql)
+    return trees[0] if trees else None
+
+
+def nesting_depth(toks: list[Tok], opening: str = "([", closing: str = ")]") -> int:
+    """The deepest nesting of the given brackets, counted without recursion."""
+    depth = deepest = 0
+    for tok in toks:
+        if tok.kind == PUNCT:
+            if tok.text in opening:
+                depth += 1
+                deepest = max(deepest, depth)
+            elif tok.text in closing:
+                depth -= 1
+    return deepest
 
 
 class Cursor:

@@ -8,7 +8,6 @@ Precedence for the URL: ``--database-url`` > ``EXPANDCTL_DATABASE_URL`` >
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from expandctl.errors import ConfigError
+from expandctl.loader.files import read_text_file
+from expandctl.loader.manifest_checks import check_data
 from expandctl.loader.toml_lines import key_lines, line_of
-from expandctl.loader.validation import toml_error_line, toml_error_message, validation_error
+from expandctl.loader.validation import load_toml, validation_error
 from expandctl.model.config import ResolvedConfig, Settings
 
 CONFIG_FILE = "expandctl.toml"
@@ -31,7 +32,7 @@ def find_config_file(start: Path) -> Path | None:
         if candidate.is_file():
             return candidate
         pyproject = folder / PYPROJECT
-        if pyproject.is_file() and "[tool.expandctl" in pyproject.read_text(encoding="utf-8"):
+        if pyproject.is_file() and "[tool.expandctl" in read_text_file(pyproject, ConfigError)[1]:
             return pyproject
     return None
 
@@ -46,7 +47,7 @@ def load_config(
 ) -> ResolvedConfig:
     env = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
-    if config_path is not None and not config_path.is_file():
+    if config_path is not None and not config_path.exists():
         raise ConfigError(f"config file {config_path} does not exist")
     source = config_path or find_config_file(cwd)
     settings = _read_settings(source) if source else Settings()
@@ -63,13 +64,9 @@ def load_config(
 
 
 def _read_settings(path: Path) -> Settings:
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(
-            f"invalid TOML: {toml_error_message(exc)}", path=path, line=toml_error_line(exc, text)
-        ) from None
+    text = read_text_file(path, ConfigError)[1]
+    data = load_toml(text, path, ConfigError)
+    check_data(data, text, path, ConfigError)
     prefix: tuple[str, ...] = ()
     section: Any = data
     if path.name == PYPROJECT:

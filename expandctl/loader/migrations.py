@@ -7,16 +7,17 @@ what to do; nothing is guessed and nothing is partially loaded.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from expandctl.errors import ConfigError, ManifestError
+from expandctl.loader import manifest_checks
 from expandctl.loader.checksums import MANIFEST_NAME as MANIFEST_NAME
 from expandctl.loader.checksums import file_checksums, legacy_phase_checksum, phase_checksum
+from expandctl.loader.files import read_text_file
 from expandctl.loader.toml_lines import key_lines, line_of
-from expandctl.loader.validation import toml_error_line, toml_error_message, validation_error
+from expandctl.loader.validation import load_toml, validation_error
 from expandctl.model.manifest import MIGRATION_ID, Manifest
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import PHASES
@@ -75,7 +76,7 @@ def load_migration(folder: Path) -> Migration:
             hint=f"add a {MANIFEST_NAME} (see 'expandctl new') or delete the folder",
         )
     manifest_path = folder / MANIFEST_NAME
-    if not manifest_path.is_file():
+    if not manifest_path.exists():
         raise ManifestError(
             f"missing {MANIFEST_NAME}",
             path=folder,
@@ -119,30 +120,19 @@ def load_migration(folder: Path) -> Migration:
 
 
 def parse_manifest(text: str, path: Path) -> Manifest:
+    data = load_toml(text, path, ManifestError)
+    manifest_checks.check_data(data, text, path)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(
-            f"invalid TOML: {toml_error_message(exc)}", path=path, line=toml_error_line(exc, text)
-        ) from None
-    try:
-        return Manifest.model_validate(data)
+        manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         raise validation_error(exc, path, text, ManifestError) from None
+    manifest_checks.check_fields(manifest, text, path)
+    return manifest
 
 
 def _read_file(path: Path) -> tuple[bytes, str]:
-    """The raw bytes (for the checksum) and the text with newlines normalised,
-    as ``Path.read_text`` gives it."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ManifestError(f"cannot read: {exc.strerror}", path=path) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ManifestError(f"not UTF-8 text ({exc.reason})", path=path) from None
-    return raw, text.replace("\r\n", "\n").replace("\r", "\n")
+    """The raw bytes (for the checksum) and the checked text (``loader.files``)."""
+    return read_text_file(path, ManifestError)
 
 
 def _sql_file(path: Path, text: str) -> SqlFile:
@@ -174,5 +164,5 @@ def _check_requires(migrations: list[Migration]) -> None:
 def _requires_error(migration: Migration, message: str, hint: str) -> ManifestError:
     """Only a failing check goes back to the file, to find the line of ``requires``."""
     manifest_path = Path(migration.path) / MANIFEST_NAME
-    line = line_of(key_lines(manifest_path.read_text(encoding="utf-8")), ["requires"])
+    line = line_of(key_lines(_read_file(manifest_path)[1]), ["requires"])
     return ManifestError(message, path=manifest_path, line=line, hint=hint)

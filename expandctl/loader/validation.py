@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -55,6 +56,20 @@ def _is_union_tag(part: str | int) -> bool:
 
 def _clean_message(msg: str) -> str:
     return msg.removeprefix("Value error, ")
+
+
+def load_toml(
+    text: str, path: Path, error_type: type[ManifestError | ConfigError]
+) -> dict[str, Any]:
+    """Parse TOML; a syntax error or absurd nesting is our one-line error."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = f"invalid TOML: {toml_error_message(exc)}"
+        raise error_type(message, path=path, line=toml_error_line(exc, text)) from None
+    except RecursionError:
+        # tomllib recurses once per nested array or inline table.
+        raise error_type("invalid TOML: nested too deeply", path=path) from None
 
 
 def toml_error_message(exc: tomllib.TOMLDecodeError) -> str:

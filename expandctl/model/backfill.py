@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from expandctl.model.durations import Duration
+from expandctl.model.durations import Duration, PgTimeout
+from expandctl.model.sql_slots import SqlText
 
 
 class BackfillSpec(BaseModel):
@@ -15,8 +16,10 @@ class BackfillSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     table: str = Field(min_length=1, description="table to fill, optionally schema-qualified")
-    set: dict[str, str] = Field(min_length=1, description="column = SQL expression over the row")
-    where: str = Field(min_length=1, description="rows still to do; also the idempotence guard")
+    set: dict[str, SqlText] = Field(
+        min_length=1, description="column = SQL expression over the row"
+    )
+    where: SqlText = Field(min_length=1, description="rows still to do; also the idempotence guard")
     key: list[str] | None = Field(
         default=None, description="batch key columns (default: the primary key)"
     )
@@ -24,8 +27,8 @@ class BackfillSpec(BaseModel):
     target_batch_ms: int = Field(default=100, gt=0)
     pause_ms: int = Field(default=0, ge=0)
     max_rows_per_second: int | None = Field(default=None, gt=0)
-    lock_timeout: Duration | None = None
-    statement_timeout: Duration | None = None
+    lock_timeout: PgTimeout | None = None
+    statement_timeout: PgTimeout | None = None
     max_replication_lag: Duration | None = None
     max_replication_lag_bytes: int | None = Field(
         default=None, gt=0, description="wait while a standby has more WAL than this to replay"

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from expandctl.model.durations import Duration
+from expandctl.model.durations import Duration, PgTimeout
 
 Severity = Literal["error", "warning", "off"]
 
@@ -21,7 +21,7 @@ def _zero_needs_no_unit(value: object) -> object:
 
 
 # A duration where "0" (or "0s") means no limit.
-Timeout = Annotated[Duration, BeforeValidator(_zero_needs_no_unit)]
+Timeout = Annotated[PgTimeout, BeforeValidator(_zero_needs_no_unit)]
 
 
 class LintSettings(BaseModel):
@@ -43,8 +43,8 @@ class Settings(BaseModel):
     database_url: str | None = None
     database_url_env: str = "DATABASE_URL"
     state_schema: str = Field(default="expandctl", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-    lock_timeout: Duration = timedelta(seconds=1)
-    statement_timeout: Duration = timedelta(minutes=10)
+    lock_timeout: PgTimeout = timedelta(seconds=1)
+    statement_timeout: PgTimeout = timedelta(minutes=10)
     # Bounds CREATE/DROP INDEX CONCURRENTLY and REINDEX … CONCURRENTLY instead of
     # statement_timeout. No limit by default: such a build blocks no reads or
     # writes, and cancelling it throws hours of work away (docs/configuration.md).

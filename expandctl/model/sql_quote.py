@@ -29,10 +29,17 @@ def qualified(schema: str | None, name: str) -> str:
 
 
 def quote_literal(value: str) -> str:
-    """A standard-conforming string literal: ``it's`` -> ``'it''s'``."""
+    """A string literal: ``it's`` -> ``'it''s'``; ``a\\b`` -> ``E'a\\\\b'``.
+
+    A backslash is written in the escape form, which means the same whatever
+    ``standard_conforming_strings`` is set to (psycopg does the same).
+    """
     if "\x00" in value:
         raise ValueError("an SQL string cannot contain a NUL character")
-    return "'" + value.replace("'", "''") + "'"
+    quoted = "'" + value.replace("'", "''") + "'"
+    if "\\" in value:
+        return "E" + quoted.replace("\\", "\\\\")
+    return quoted
 
 
 def dollar_quote(body: str, tag: str = "expandctl") -> str:

@@ -17,6 +17,7 @@ from expandctl.model.ops import checks, column_fill, not_null_check
 from expandctl.model.ops.base import (
     PlanContext,
     SqlText,
+    SqlType,
     TableOperation,
     check_steps,
     sql,
@@ -33,7 +34,7 @@ class AddColumn(TableOperation):
 
     op: Literal["add_column"]
     column: str = Field(min_length=1)
-    type: SqlText = Field(min_length=1)
+    type: SqlType = Field(min_length=1)
     default: SqlText | None = Field(default=None, description="SQL default for new rows")
     not_null: bool = False
     backfill: SqlText | None = Field(

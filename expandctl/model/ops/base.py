@@ -8,31 +8,18 @@ catalog preconditions, checked by CheckSteps at the head of expand.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from expandctl.model.backfill import BackfillSpec
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
 from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import object_name, qualified
-from expandctl.model.sql_split import find_comments, split_statements
+from expandctl.model.sql_slots import SqlText as SqlText
+from expandctl.model.sql_slots import SqlType as SqlType
 from expandctl.model.steps import BackfillStep, SqlStep, Step
-
-
-def _one_expression(value: str) -> str:
-    """Expressions are pasted into generated SQL: exactly one, no ';', no comments."""
-    statements = split_statements(value)
-    if len(statements) != 1 or value[statements[0].end :].strip():
-        raise ValueError(f"must be one SQL expression, not statements (no ';'): {value!r}")
-    if find_comments(value):
-        raise ValueError(f"must not contain SQL comments: {value!r}")
-    return value
-
-
-# An SQL expression or type written by the developer: one, self-contained.
-SqlText = Annotated[str, Field(min_length=1), AfterValidator(_one_expression)]
 
 
 class PlanContext(BaseModel):

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from expandctl.model.ops.base import SqlText
+from expandctl.model.ops.base import SqlText, SqlType
 from expandctl.model.ops.column_sync import (
     CarriedForeignKey,
     ColumnSync,
@@ -28,7 +28,7 @@ class ChangeColumnType(ColumnSyncOperation, CarriedForeignKey):
     op: Literal["change_column_type"]
     column: str = Field(min_length=1)
     to: str = Field(min_length=1, description="name of the new column")
-    type: SqlText = Field(min_length=1, description="the new SQL type, e.g. bigint")
+    type: SqlType = Field(min_length=1, description="the new SQL type, e.g. bigint")
     up: SqlText | None = Field(default=None, description="SQL over the old column; default CAST")
     down: SqlText = Field(min_length=1, description="SQL over the new column giving the old value")
     not_null: bool = False

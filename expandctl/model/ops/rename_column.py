@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from expandctl.model.ops.base import SqlText
+from expandctl.model.ops.base import SqlText, SqlType
 from expandctl.model.ops.column_sync import (
     CarriedForeignKey,
     ColumnSync,
@@ -27,7 +27,7 @@ class RenameColumn(ColumnSyncOperation, CarriedForeignKey):
     op: Literal["rename_column"]
     column: str = Field(min_length=1)
     to: str = Field(min_length=1)
-    type: SqlText = Field(min_length=1, description="the column's SQL type, e.g. text")
+    type: SqlType = Field(min_length=1, description="the column's SQL type, e.g. text")
     not_null: bool = Field(default=False, description="the column is NOT NULL: keep it so")
     unique: bool = Field(default=False, description="the column is unique: keep it so")
     index: bool = Field(default=False, description="the column has an index: keep one")

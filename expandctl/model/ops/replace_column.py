@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from expandctl.model.ops.base import SqlText
+from expandctl.model.ops.base import SqlText, SqlType
 from expandctl.model.ops.column_sync import ColumnSync, ColumnSyncOperation, NewColumn, OldColumn
 
 
@@ -37,7 +37,7 @@ class NewColumnSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    type: SqlText = Field(min_length=1)
+    type: SqlType = Field(min_length=1)
     up: SqlText = Field(min_length=1, description="SQL over the old columns")
     not_null: bool = False
     unique: bool = False

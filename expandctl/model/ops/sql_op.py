@@ -8,6 +8,7 @@ from pydantic import Field
 
 from expandctl.model.ops.base import OperationBase, PlanContext, source
 from expandctl.model.phases import Phase
+from expandctl.model.sql_slots import SqlScript
 from expandctl.model.steps import Step
 
 
@@ -15,13 +16,13 @@ class SqlOperation(OperationBase):
     """Raw SQL per phase; ``<phase>.down`` keys hold the reverse of a phase."""
 
     op: Literal["sql"]
-    expand: str | None = None
-    switch_reads: str | None = Field(default=None, alias="switch-reads")
-    switch_writes: str | None = Field(default=None, alias="switch-writes")
-    contract: str | None = None
-    expand_down: str | None = Field(default=None, alias="expand.down")
-    switch_reads_down: str | None = Field(default=None, alias="switch-reads.down")
-    switch_writes_down: str | None = Field(default=None, alias="switch-writes.down")
+    expand: SqlScript | None = None
+    switch_reads: SqlScript | None = Field(default=None, alias="switch-reads")
+    switch_writes: SqlScript | None = Field(default=None, alias="switch-writes")
+    contract: SqlScript | None = None
+    expand_down: SqlScript | None = Field(default=None, alias="expand.down")
+    switch_reads_down: SqlScript | None = Field(default=None, alias="switch-reads.down")
+    switch_writes_down: SqlScript | None = Field(default=None, alias="switch-writes.down")
 
     def _text(self, phase: Phase, rollback: bool) -> str | None:
         attr = phase.value.replace("-", "_") + ("_down" if rollback else "")

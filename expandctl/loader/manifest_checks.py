@@ -1,0 +1,130 @@
+"""Checks on a manifest beyond its schema, each refused with file:line of the key.
+
+Before validation, on the TOML data: no control character in any key or
+string (``"\\u0000"`` is valid TOML but PostgreSQL would cut the statement at
+it), no absurd nesting. After validation, on the operations and backfills:
+every field marked as SQL fits its slot (``loader.sql_slots``), and every other
+text field is a name, at most 63 bytes, the longest PostgreSQL keeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from expandctl.errors import ConfigError, ManifestError
+from expandctl.loader.files import CONTROL_CHARACTER, describe_character
+from expandctl.loader.sql_slots import slot_problem
+from expandctl.loader.toml_lines import key_lines, line_of
+from expandctl.model.manifest import Manifest
+from expandctl.model.sql_quote import MAX_IDENTIFIER_BYTES
+from expandctl.model.sql_slots import SqlSlot, sql_slot_of
+
+# A manifest or config is a few tables of keys; anything deeper is not one.
+MAX_DEPTH = 16
+Location = tuple[str | int, ...]
+
+
+def check_data(
+    data: Any, text: str, path: Path, error_type: type[ManifestError | ConfigError] = ManifestError
+) -> None:
+    """Raw TOML data (a manifest or a config): control characters and nesting depth."""
+    for location, problem in _data_problems(data, ()):
+        dotted = ".".join(str(p) for p in location[:MAX_DEPTH])
+        message = f"{dotted}: {problem}" if dotted else problem
+        raise error_type(message, path=path, line=line_of(key_lines(text), list(location)))
+
+
+def check_fields(manifest: Manifest, text: str, path: Path) -> None:
+    """Validated operations and backfills: SQL slots parse, names fit."""
+    items: list[tuple[Location, BaseModel]] = [
+        *((("operations", i), op) for i, op in enumerate(manifest.operations)),
+        *((("backfill", i), spec) for i, spec in enumerate(manifest.backfill)),
+    ]
+    for base, model in items:
+        for location, value, slot in _fields(model, base, None):
+            problem = _field_problem(location, value, slot)
+            if problem is not None:
+                message, hint = problem
+                raise _error(message, location, text, path, hint)
+    for i, retired in enumerate(manifest.retires):
+        for part in retired.name.split("."):
+            if len(part.encode()) > MAX_IDENTIFIER_BYTES:
+                raise _error(
+                    _too_long(part), ("retires", i), text, path, "name it as PostgreSQL stores it"
+                )
+
+
+def _data_problems(value: Any, location: Location) -> Iterator[tuple[Location, str]]:
+    if len(location) > MAX_DEPTH:
+        yield location, f"nested more than {MAX_DEPTH} levels deep; a manifest is never that deep"
+        return
+    if isinstance(value, str):
+        found = CONTROL_CHARACTER.search(value)
+        if found:
+            yield location, f"{describe_character(found.group())} is not allowed in a value"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = CONTROL_CHARACTER.search(key)
+            if found:
+                yield location, f"{describe_character(found.group())} is not allowed in a key"
+            yield from _data_problems(item, (*location, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _data_problems(item, (*location, index))
+
+
+def _fields(
+    value: Any, location: Location, slot: SqlSlot | None
+) -> Iterator[tuple[Location, str, SqlSlot | None]]:
+    """Every text in a model, with its TOML location and its field's SQL marker."""
+    if isinstance(value, BaseModel):
+        for name, field in type(value).model_fields.items():
+            key = field.alias or name
+            marker = sql_slot_of(field.annotation, field.metadata)
+            yield from _fields(getattr(value, name), (*location, key), marker)
+    elif isinstance(value, str):
+        yield location, value, slot
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _fields(item, (*location, index), slot)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):  # a mapping's keys are names (backfill set = columns)
+                yield (*location, key), key, None
+            yield from _fields(item, (*location, key), slot)
+
+
+def _field_problem(location: Location, value: str, slot: SqlSlot | None) -> tuple[str, str] | None:
+    dotted = ".".join(str(p) for p in location)
+    if slot is None:
+        # A name; backfill.table may be schema-qualified, and is split like the engine does.
+        qualified = location[0] == "backfill" and location[-1] == "table"
+        parts = value.split(".") if qualified else [value]
+        for part in parts:
+            if len(part.encode()) > MAX_IDENTIFIER_BYTES:
+                return f"{dotted}: {_too_long(part)}", "use a shorter name"
+        return None
+    if slot.kind == "statements":
+        return None  # run as written, and linted like a phase file
+    problem = slot_problem(value, slot.kind)
+    if problem is None:
+        return None
+    return f"{dotted}: {value!r} {problem}", f"write exactly one SQL {slot.kind}"
+
+
+def _too_long(name: str) -> str:
+    return (
+        f"name {name[:20]!r}... is {len(name.encode())} bytes; PostgreSQL keeps only"
+        f" {MAX_IDENTIFIER_BYTES} (NAMEDATALEN-1) and silently cuts the rest"
+    )
+
+
+def _error(
+    message: str, location: Location, text: str, path: Path, hint: str | None = None
+) -> ManifestError:
+    line = line_of(key_lines(text), list(location))
+    return ManifestError(message, path=path, line=line, hint=hint)
