@@ -42,10 +42,10 @@ def contract_blockers(
     """Why contract of ``migration`` may not start on any target yet (empty: it may)."""
     now = now or datetime.now(UTC)
     soak = next((g.min_soak for g in gate_checks(migration, Phase.CONTRACT) if g.min_soak), None)
+    unknown = [f"{n} is unreachable ({r.error})" for n, r in reads.items() if r.report is None]
     problems: list[str] = []
     for name, read in reads.items():
         if read.report is None:
-            problems.append(f"{name} is unreachable ({read.error})")
             continue
         row = migration_row(read.report, migration.id)
         if row is None:
@@ -73,7 +73,7 @@ def contract_blockers(
                     f"{name} finished switch-writes {ago}; contract needs "
                     f"min_soak {format_duration(soak)}"
                 )
-    return problems
+    return unknown + problems  # a target nobody can read is the first thing to fix
 
 
 def switch_writes_rollback_blockers(migration_id: str, reads: Mapping[str, Read]) -> list[str]:

@@ -33,6 +33,7 @@ from expandctl.commands.fleet_targets import (
     target_config,
 )
 from expandctl.commands.rollback import rollback
+from expandctl.commands.status import status
 from expandctl.errors import StateError
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.fleet import Fleet, Wave
@@ -190,14 +191,18 @@ def fleet_rollback(
         )
 
     def move(config: ResolvedConfig) -> list[Phase]:
+        # Read again just before: a target at or below the goal is left alone. (The
+        # single-database rollback takes no expected state, so two fleet rollbacks
+        # racing on one target could still each undo a phase; see docs/scale.md.)
+        row = migration_row(status(config), migration.id)
+        current = row.state if row else State.PENDING
         undone: list[Phase] = []
-        for _ in range(MAX_ROLLBACK_STEPS):
+        while rank(current) > rank(goal) and len(undone) < MAX_ROLLBACK_STEPS:
             runs = rollback(config, migration.id, yes=True).runs
             if not runs:
                 break
             undone.append(Phase(runs[-1].phase))
-            if rank(State.after(undone[-1].previous)) <= rank(goal):
-                break
+            current = State.after(undone[-1].previous)
         return undone
 
     WaveRun(fleet, base, env, reads, report, move, on_outcome, before_wave).run()

@@ -147,12 +147,22 @@ class FleetProject:
             file_name = name.replace("_", "-").replace("-down", ".down") + ".sql"
             (folder / file_name).write_text(textwrap.dedent(text), encoding="utf-8")
 
-    def write_fleet(self, waves: str = "", *, extra_targets: str = "", header: str = "") -> Fleet:
+    def write_fleet(
+        self,
+        waves: str = "",
+        *,
+        extra_targets: str = "",
+        header: str = "",
+        excluded: frozenset[str] = frozenset(),
+    ) -> Fleet:
         """fleet.toml with every member (url on the main server, url_env on the second)."""
         parts = [textwrap.dedent(header)]
         for m in self.members:
             how = f'url_env = "{m.env_var}"' if m.label == "second" else f'url = "{m.url}"'
-            parts.append(f'[[targets]]\nname = "{m.name}"\n{how}\nlabels = ["{m.label}"]\n')
+            exclude = "exclude = true\n" if m.name in excluded else ""
+            parts.append(
+                f'[[targets]]\nname = "{m.name}"\n{how}\nlabels = ["{m.label}"]\n{exclude}'
+            )
         parts.append(textwrap.dedent(extra_targets))
         parts.append(textwrap.dedent(waves))
         path = self.root / "fleet.toml"
