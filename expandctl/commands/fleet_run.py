@@ -238,12 +238,13 @@ class WaveRun:
                 continue
             if self.before_wave is not None:
                 self.before_wave(wave)
+            # "continue": a failure stops nothing, not even the rest of its own wave
             wave_stop = threading.Event() if wave.on_failure == "continue" else stop
             outcomes = run_bounded(
                 members,
                 partial(self._run_one, wave=wave, stop=wave_stop),
                 wave.parallelism,
-                stop=wave_stop,
+                stop=stop if wave.on_failure == "stop" else None,
                 skipped=partial(self._skipped, wave=wave),
             )
             report.waves.append(_wave_report(wave, outcomes))
