@@ -139,13 +139,13 @@ def plan_waves(spec: FleetFile) -> tuple[Wave, ...]:
     _check_unique(spec)
     names = [t.name for t in spec.targets]
     if not spec.waves:
-        return (Wave(name="all", targets=tuple(names), **_policy(spec, None)),)
+        return (_wave(spec, None, "all", names),)
     left = list(names)
     waves: list[Wave] = []
     for i, wave in enumerate(spec.waves):
         chosen = _members(spec, wave, i, left, waves)
         left = [n for n in left if n not in chosen]
-        waves.append(Wave(name=wave.name, targets=tuple(chosen), **_policy(spec, wave)))
+        waves.append(_wave(spec, wave, wave.name, chosen))
     if left:
         shown = ", ".join(left[:3]) + (f" (and {len(left) - 3} more)" if len(left) > 3 else "")
         raise WaveProblem(
@@ -189,11 +189,14 @@ def _members(
     return chosen
 
 
-def _policy(spec: FleetFile, wave: FleetWave | None) -> dict[str, object]:
-    return {
-        "parallelism": (wave.parallelism if wave else None) or spec.parallelism,
-        "on_failure": (wave.on_failure if wave else None) or spec.on_failure,
-    }
+def _wave(spec: FleetFile, wave: FleetWave | None, name: str, members: list[str]) -> Wave:
+    """The wave with the file's defaults filled in where it sets none."""
+    return Wave(
+        name=name,
+        targets=tuple(members),
+        parallelism=(wave.parallelism if wave else None) or spec.parallelism,
+        on_failure=(wave.on_failure if wave else None) or spec.on_failure,
+    )
 
 
 def _check_unique(spec: FleetFile) -> None:
@@ -215,4 +218,3 @@ def _check_unique(spec: FleetFile) -> None:
         if wave.name in wave_names:
             raise WaveProblem(f"wave name {wave.name!r} is used twice", ("waves", i, "name"))
         wave_names.add(wave.name)
-
