@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from expandctl.commands.advance import AdvanceReport, advance, load_set, require_migration
 from expandctl.commands.fleet_gates import (
@@ -42,6 +42,7 @@ from expandctl.model.phases import PHASES, Phase, State
 
 Outcome = Literal["moved", "already", "failed", "not-started"]
 MAX_ROLLBACK_STEPS = len(PHASES)
+REACHED = "another expandctl run got there first"
 
 
 class TargetOutcome(BaseModel):
@@ -85,8 +86,10 @@ class FleetRunReport(BaseModel):
     not_started: list[str] = Field(default_factory=list)
     messages: list[str] = Field(default_factory=list)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
+        """Every included target reached the goal."""
         return not self.failed and not self.not_started
 
 
@@ -106,7 +109,11 @@ def fleet_advance(
     on_outcome: OnOutcome | None = None,
     before_wave: Callable[[Wave], None] | None = None,
 ) -> FleetRunReport:
-    """Move one migration to ``to`` (default: one phase past the least advanced target)."""
+    """Move one migration to ``to`` (default: one phase past the least advanced target).
+
+    ``on_outcome`` hears of each target as it finishes (from worker threads,
+    one at a time); ``before_wave`` is called before each wave starts.
+    """
     env = environment(environ)
     migrations = load_set(base)
     excluded = excluded_names(fleet, exclude)
@@ -267,10 +274,11 @@ class WaveRun:
             phases = self.move(config)
         except Exception as exc:  # one target's failure is its row, not the fleet's crash
             result = _outcome(name, wave, "failed", before, [], failure_text(exc, config))
-            if isinstance(exc, StateError) and self._moved_by_another(name):
-                result.outcome, result.after = "already", self.report.goal
-                result.note, result.error = "another expandctl run got there first", None
+            self._read_after_failure(result)
+            if isinstance(exc, StateError) and result.note == REACHED:
+                result.outcome, result.error = "already", None
             else:
+                result.note = None
                 stop.set()
         else:
             result = _outcome(name, wave, "moved" if phases else "already", before, phases)
@@ -292,12 +300,21 @@ class WaveRun:
         row = migration_row(read.report, self.migration_id) if read and read.report else None
         return row.state if row else None
 
-    def _moved_by_another(self, name: str) -> bool:
-        """A lock or state race lost to another run that reached the same goal."""
-        assert self.report.goal is not None
-        again = read_targets(self.fleet, self.base, [name], self.environ, 1)[name]
+    def _read_after_failure(self, result: TargetOutcome) -> None:
+        """Say where a failed target stands now: phases may have run before the failure,
+        or another run (holding its lock) may have got it to the goal."""
+        again = read_targets(self.fleet, self.base, [result.target], self.environ, 1)
+        read = again[result.target]
+        row = migration_row(read.report, self.migration_id) if read.report else None
+        if row is None:
+            return
+        result.after = row.state
         rolled_back = self.report.command == "rollback"
-        return _reached(again, self.migration_id, self.report.goal, rollback_run=rolled_back)
+        if result.before is not None:
+            result.phases = _phases_between(result.before, row.state, rolled_back=rolled_back)
+        assert self.report.goal is not None
+        if _reached(read, self.migration_id, self.report.goal, rollback_run=rolled_back):
+            result.note = REACHED
 
 
 def _outcome(
@@ -368,6 +385,13 @@ def _contract_gate(migration: Migration, reads: dict[str, TargetRead]) -> None:
             f"switch-writes: {_listed(blockers)}; nothing was done",
             hint="advance those first, or leave one out with --exclude NAME",
         )
+
+
+def _phases_between(before: State, after: State, *, rolled_back: bool) -> list[Phase]:
+    """The phases completed (or undone) going from ``before`` to ``after``."""
+    low, high = sorted((rank(before), rank(after)))
+    phases = [p for p in PHASES if low < rank(State(p.value)) <= high]
+    return list(reversed(phases)) if rolled_back else phases
 
 
 def rank(state: State) -> int:

@@ -108,8 +108,18 @@ def run_bounded(
 
     if not items:
         return []
-    with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items)))) as pool:
-        return list(pool.map(one, items))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(items))))
+    try:
+        futures = [pool.submit(one, item) for item in items]
+        return [future.result() for future in futures]
+    except BaseException:
+        # Ctrl-C or a bug: start nothing more; the phases already running finish.
+        if stop is not None:
+            stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def environment(environ: Mapping[str, str] | None) -> Mapping[str, str]:

@@ -104,7 +104,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("text", "line", "message"), BAD)
+@pytest.mark.parametrize(("text", "line", "message"), BAD, ids=[m for _, _, m in BAD])
 def test_a_bad_fleet_file_is_one_line_with_its_line(
     tmp_path: Path, text: str, line: int | None, message: str
 ) -> None:

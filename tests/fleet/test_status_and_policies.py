@@ -146,3 +146,24 @@ def _config_file(project: FleetProject) -> Path:
     path = project.root / "expandctl.toml"
     path.write_text('lock_timeout = "1s"\n', encoding="utf-8")
     return path
+
+
+def test_a_target_failing_part_way_reports_the_phases_it_did_complete(
+    small_fleet: FleetProject,
+) -> None:
+    project, config = small_fleet, small_fleet.config()
+    project.add("0002_late", expand="CREATE TABLE late (id int);", switch_reads=BREAKS)
+    for member in project.members:
+        member.query("CREATE TABLE flag (id int)")
+        if member.name != "b00":
+            member.query("INSERT INTO flag VALUES (1)")
+    fleet = project.write_fleet()
+    report = fleet_advance(
+        fleet, config, "0002_late", to=Phase.SWITCH_READS, environ=project.environ
+    )
+    assert report.failed == ["b00"] and not report.ok
+    failed = next(t for t in report.waves[0].targets if t.target == "b00")
+    assert failed.error is not None and "division by zero" in failed.error
+    assert (failed.before, failed.after) == ("pending", "backfill")
+    assert failed.phases == [Phase.EXPAND, Phase.BACKFILL]
+    assert project.member("b00").state("0002_late") == "backfill"
