@@ -28,6 +28,7 @@ from expandctl.commands.fleet_targets import (
     environment,
     excluded_names,
     failure_text,
+    fleet_lock,
     read_targets,
     run_bounded,
     target_config,
@@ -198,19 +199,19 @@ def fleet_rollback(
         )
 
     def move(config: ResolvedConfig) -> list[Phase]:
-        # Read again just before: a target at or below the goal is left alone. (The
-        # single-database rollback takes no expected state, so two fleet rollbacks
-        # racing on one target could still each undo a phase; see docs/scale.md.)
-        row = migration_row(status(config), migration.id)
-        current = row.state if row else State.PENDING
-        undone: list[Phase] = []
-        while rank(current) > rank(goal) and len(undone) < MAX_ROLLBACK_STEPS:
-            runs = rollback(config, migration.id, yes=True).runs
-            if not runs:
-                break
-            undone.append(Phase(runs[-1].phase))
-            current = State.after(undone[-1].previous)
-        return undone
+        # Read again just before, under the fleet lock: a target another fleet run
+        # already took to the goal (or below) is left alone.
+        with fleet_lock(config):
+            row = migration_row(status(config), migration.id)
+            current = row.state if row else State.PENDING
+            undone: list[Phase] = []
+            while rank(current) > rank(goal) and len(undone) < MAX_ROLLBACK_STEPS:
+                runs = rollback(config, migration.id, yes=True).runs
+                if not runs:
+                    break
+                undone.append(Phase(runs[-1].phase))
+                current = State.after(undone[-1].previous)
+            return undone
 
     WaveRun(fleet, base, env, reads, report, move, on_outcome, before_wave).run()
     return report

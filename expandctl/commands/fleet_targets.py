@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
 from expandctl.commands.status import StatusReport, status
+from expandctl.engine.connection import connect_url, database_url
+from expandctl.engine.locking import advisory_lock
 from expandctl.errors import ConfigError, ExpandctlError, UsageError
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.fleet import Fleet, FleetTarget
@@ -52,6 +55,22 @@ def failure_text(exc: BaseException, config: ResolvedConfig | None) -> str:
     text = str(exc) if isinstance(exc, ExpandctlError) else f"internal error: {exc!r}"
     url = config.database_url if config else None
     return redact(" ".join(text.split()), password_of(url))
+
+
+@contextmanager
+def fleet_lock(config: ResolvedConfig) -> Iterator[None]:
+    """A second advisory lock on the target, held around "read the state, then act".
+
+    The target's own lock covers each phase; this one makes two fleet runs
+    take turns on a target, so the second reads the state the first left
+    (a rollback has no idempotent "go to" form that would do it for us).
+    """
+    settings = config.settings
+    with (
+        connect_url(database_url(config), autocommit=True) as conn,
+        advisory_lock(conn, f"{settings.state_schema}.fleet", settings.advisory_lock_wait),
+    ):
+        yield
 
 
 @dataclass

@@ -105,15 +105,15 @@ class Member:
         )
         return "expand" if has_email else "contract"
 
-    def phase_runs(self, phase: str) -> int:
-        """How many times ``phase`` completed forward here, from the event log."""
+    def phase_runs(self, phase: str, direction: str = "forward") -> int:
+        """How many times ``phase`` completed (forward, or rolled back) here, from the events."""
         if self.one("SELECT to_regclass('expandctl.events') IS NULL"):
             return 0
         return int(
             self.one(
                 "SELECT count(*) FROM expandctl.events WHERE action = 'phase' AND outcome = 'ok'"
-                " AND phase = %s AND direction = 'forward'",
-                (phase,),
+                " AND phase = %s AND direction = %s",
+                (phase, direction),
             )
         )
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
-from expandctl.commands.fleet_run import fleet_advance, fleet_rollback
+from expandctl.commands.fleet_run import FleetRunReport, fleet_advance, fleet_rollback
 from expandctl.errors import StateError
 from expandctl.model.phases import Phase
 from tests.fleet.conftest import FleetProject
@@ -99,3 +101,26 @@ def test_fleet_rollback_takes_the_most_advanced_targets_one_phase_back(
         "b00": "backfill",
         "b01": "backfill",
     }
+
+
+def test_two_fleet_rollbacks_at_once_undo_each_phase_once(small_fleet: FleetProject) -> None:
+    fleet = small_fleet.write_fleet()
+    config, env = small_fleet.config(), small_fleet.environ
+    assert fleet_advance(fleet, config, to=Phase.SWITCH_READS, environ=env).ok
+    reports: list[FleetRunReport] = []
+    start = threading.Barrier(2)
+
+    def fleet_run() -> None:
+        start.wait()
+        reports.append(fleet_rollback(fleet, config, MIGRATION, yes=True, environ=env))
+
+    threads = [threading.Thread(target=fleet_run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(reports) == 2 and all(r.ok for r in reports), [r.failed for r in reports]
+    assert sorted(reports[0].moved + reports[1].moved) == ["a00", "a01", "b00", "b01"]
+    for member in small_fleet.members:
+        assert member.state(MIGRATION) == "backfill"
+        assert (member.name, member.phase_runs("switch-reads", "rollback")) == (member.name, 1)
