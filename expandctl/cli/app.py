@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "history": "expandctl.cli.cmd_history:history_command",
     "backfill": "expandctl.cli.cmd_backfill:backfill_group",
     "demo": "expandctl.cli.cmd_demo:demo_command",
+    "fleet": "expandctl.cli.cmd_fleet:fleet_group",
 }
 
 

@@ -41,9 +41,11 @@ def key_lines(text: str) -> dict[Path, int]:
             continue
         header = _HEADER.match(raw)
         if header and not _KEY.match(raw):
-            parts = _with_array_indexes(_split_key(header.group(2)), array_counts)
+            keys = _split_key(header.group(2))
+            parts = _with_array_indexes(keys, array_counts)
             if header.group(1) == "[[":
-                base = tuple(parts)
+                # the array itself, not its previous element: [[t]] twice is t.0 then t.1
+                base = (*_with_array_indexes(keys[:-1], array_counts), keys[-1])
                 array_counts[base] = array_counts.get(base, -1) + 1
                 lines.setdefault(base, number)
                 prefix = (*base, array_counts[base])
