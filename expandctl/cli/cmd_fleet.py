@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from expandctl.cli.cmd_advance import PHASE_CHOICE
 from expandctl.cli.context import AppContext, pass_app
 from expandctl.cli.output import echo_json, format_option, style
+from expandctl.cli.phase_output import PHASE_CHOICE
 from expandctl.commands.fleet_run import (
     FleetRunReport,
     TargetOutcome,

@@ -24,6 +24,7 @@ from expandctl.lint import LintReport, lint_migration, lint_source, rule_set
 from expandctl.lint.finding import Finding, LintedFile, Severity, Summary
 from expandctl.lint.registry import RuleSet
 from expandctl.lint.runner import FileResult
+from expandctl.loader.files import read_text_file
 from expandctl.loader.migrations import MANIFEST_NAME, load_migration, load_migrations
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.manifest import MIGRATION_ID
@@ -65,6 +66,12 @@ def run_lint(
         for result in lint_migration(load_migration(Path(folder)), pg_version=version, rules=rules):
             if only is None or Path(result.path.split("#", 1)[0]).resolve() in only:
                 results.append(result)
+    if not (targets.migrations or targets.plain or targets.stdin):
+        shown = ", ".join(paths) if paths else config.migrations_path
+        raise LintError(
+            f"no migrations or .sql files under {shown}",
+            hint="a gate that lints nothing passes nothing: check the path",
+        )
     plain = [(str(path), _read(path)) for path in targets.plain]
     results.extend(_lint_plain_files(plain, phase, version, rules))
     if targets.stdin:
@@ -141,7 +148,9 @@ def _add_directory(targets: _Targets, path: Path) -> None:
     if (path / MANIFEST_NAME).is_file():
         targets.migrations[str(path)] = None
         return
-    if any(p.is_dir() and MIGRATION_ID.match(p.name) for p in path.iterdir()):
+    subfolders = [p for p in path.iterdir() if p.is_dir()]
+    # A folder with a manifest is a migration even when misnamed: the loader says why.
+    if any(MIGRATION_ID.match(p.name) or (p / MANIFEST_NAME).is_file() for p in subfolders):
         for migration in load_migrations(path).migrations:
             targets.migrations[migration.path] = None
         return
@@ -149,12 +158,9 @@ def _add_directory(targets: _Targets, path: Path) -> None:
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise LintError(f"not UTF-8 text ({exc.reason})", path=path) from None
-    except OSError as exc:
-        raise LintError(f"cannot read: {exc.strerror}", path=path) from None
+    # The loader's reader: regular files only (a FIFO would hang), BOM dropped,
+    # control characters refused with file:line, like every migration file.
+    return read_text_file(path, LintError)[1]
 
 
 def _report(results: list[FileResult], version: int, fail_on: Severity, cwd: Path) -> LintReport:

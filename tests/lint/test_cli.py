@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,27 @@ def test_unknown_rule_in_config_is_a_config_error(project: Path) -> None:
     result = CliRunner().invoke(cli, ["lint", "-"], input="SELECT 1;")
     assert result.exit_code == 2
     assert "nonsense" in result.output
+
+
+def test_a_path_with_nothing_to_lint_fails_the_gate(project: Path) -> None:
+    """A CI gate pointed at the wrong folder must not pass on '0 files'."""
+    (project / "empty").mkdir()
+    result = CliRunner().invoke(cli, ["lint", "empty"])
+    assert result.exit_code == 2
+    assert "no migrations or .sql files under empty" in result.output
+
+
+def test_a_misnamed_migration_folder_is_named_not_skipped(project: Path) -> None:
+    _write(project / "other" / "1_x" / "migration.toml", 'description = "x"\n')
+    result = CliRunner().invoke(cli, ["lint", "other"])
+    assert result.exit_code == 2
+    assert "'1_x' is not NNNN_slug" in result.output
+
+
+def test_a_fifo_is_refused_not_read(project: Path) -> None:
+    """Opening a FIFO for reading blocks until a writer comes: lint must not hang."""
+    fifo = project / "pipe.sql"
+    os.mkfifo(fifo)
+    result = CliRunner().invoke(cli, ["lint", "pipe.sql"])
+    assert result.exit_code == 2
+    assert "pipe.sql" in result.output and "not a regular file" in result.output
