@@ -26,7 +26,7 @@ from expandctl.engine.decide import (
 from expandctl.engine.gates import GateStatus, gate_statuses
 from expandctl.engine.interference import interference_of_phase
 from expandctl.engine.session import Session
-from expandctl.errors import HazardRefused, StateError
+from expandctl.errors import CheckFailed, HazardRefused, StateError
 from expandctl.lint import Finding, lint_migration, rule_set
 from expandctl.lint.removals import removals
 from expandctl.model.config import Settings
@@ -208,7 +208,8 @@ def refuse(view: PhaseView) -> None:
             hint=ACCEPT_RISK_HINT,
         )
     more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
-    raise StateError(first.message + more, path=first.path, hint=first.hint)
+    error = CheckFailed if first.kind == "check" else StateError
+    raise error(first.message + more, path=first.path, hint=first.hint)
 
 
 def _resume_verdict(

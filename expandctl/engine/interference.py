@@ -173,7 +173,12 @@ def find_interference(
     for removal in removals:
         earlier = _removed_by(removals, upto=removal.step_index)
         itself = f"{removal.kind}:{removal.name.lower()}"  # its users are what we look for
-        skip = (earlier | (own & _removed_by(removals, upto=len(plan.steps)))) - {itself}
+        mine = own & _removed_by(removals, upto=len(plan.steps))
+        if removal.verb != "drop":
+            # A rename or retype swaps shapes under the migration's own sync machinery,
+            # which the same phase rewrites; its own objects are its own business.
+            mine = own
+        skip = (earlier | mine) - {itself}
         reported: set[str] = set()  # code objects already named under their migration
         for other in others:
             for interference, code_name in _migration_needs(removal, other):

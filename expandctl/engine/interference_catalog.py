@@ -163,8 +163,10 @@ _FIND_OBJECT = {
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relname = %(name)s AND (n.nspname = %(schema)s
           OR (%(schema)s::text IS NULL AND pg_catalog.pg_table_is_visible(c.oid)))""",
+    # Only a key owns its index: a foreign key's conindid is the index it points at.
     "constraint": """SELECT c.conindid FROM pg_catalog.pg_constraint c
-        WHERE c.conname = %(name)s AND c.conrelid = %(rel)s AND c.conindid <> 0""",
+        WHERE c.conname = %(name)s AND c.conrelid = %(rel)s AND c.conindid <> 0
+          AND c.contype IN ('p', 'u', 'x')""",
 }
 _CATALOG_OF = {
     "function": "pg_catalog.pg_proc",
