@@ -24,6 +24,20 @@ class Direction(StrEnum):
     ROLLBACK = "rollback"
 
 
+class AcceptedHazard(BaseModel):
+    """A lint finding an operation knows its own statement raises, and why that is safe.
+
+    Set only by the operations that generate the statement (never read from
+    SQL text), so a phase file cannot use it: hand-written SQL suppresses
+    with an ``-- expandctl-ignore:`` comment, which the linter checks for use.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str = Field(pattern=r"^[A-Z][0-9]{3}$")  # e.g. "C205"
+    reason: str = Field(min_length=1)
+
+
 class SqlStep(BaseModel):
     """One SQL statement from a phase file (or an operation)."""
 
@@ -37,6 +51,8 @@ class SqlStep(BaseModel):
     # CREATE/DROP INDEX CONCURRENTLY: the index name, so a re-run can tidy up first.
     concurrent_index: str | None = None
     concurrent_action: Literal["create", "drop"] | None = None
+    # Findings the linter counts as suppressed: only operations set these.
+    accepted: tuple[AcceptedHazard, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -103,9 +119,11 @@ def step_checksum(step: AnyStep) -> str:
     """What a step does, hashed: an interrupted phase may be resumed with edited
     files only while the steps already recorded done hash the same.
 
-    The line number is left out, so adding a comment above a statement is no edit.
+    The line number is left out, so adding a comment above a statement is no
+    edit; so are accepted hazards, which tell the linter, not PostgreSQL,
+    something (and steps recorded before they existed hash as they did).
     """
-    data = step.model_dump_json(exclude={"line"} if isinstance(step, SqlStep) else None)
+    data = step.model_dump_json(exclude={"line", "accepted"} if isinstance(step, SqlStep) else None)
     return hashlib.sha256(data.encode()).hexdigest()
 
 

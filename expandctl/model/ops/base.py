@@ -18,7 +18,7 @@ from expandctl.model.phases import Phase
 from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import object_name, qualified
 from expandctl.model.sql_split import find_comments, split_statements
-from expandctl.model.steps import BackfillStep, SqlStep, Step
+from expandctl.model.steps import AcceptedHazard, BackfillStep, SqlStep, Step
 
 
 def _one_expression(value: str) -> str:
@@ -116,14 +116,20 @@ def sql(
     autocommit: bool = False,
     index: str | None = None,
     action: str | None = None,
+    accepted: tuple[AcceptedHazard, ...] = (),
 ) -> SqlStep:
-    """One generated statement as a step; CONCURRENTLY ones carry the index name."""
+    """One generated statement as a step; CONCURRENTLY ones carry the index name.
+
+    ``accepted``: lint findings this statement raises by design, with the reason
+    the operation makes it safe (the linter counts them as suppressed).
+    """
     return SqlStep(
         sql=text,
         source=source(op, ctx),
         autocommit=autocommit,
         concurrent_index=index,
         concurrent_action=ACTIONS.get(action or ""),
+        accepted=accepted,
     )
 
 
