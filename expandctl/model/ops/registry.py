@@ -123,11 +123,6 @@ def render_steps(steps: Sequence[Step]) -> tuple[str, list[int]]:
     return text + ("\n" if starts else ""), starts
 
 
-def steps_as_sql(steps: Sequence[Step]) -> str:
-    """The steps as one SQL script (see ``render_steps``)."""
-    return render_steps(steps)[0]
-
-
 def _terminated(sql: str) -> str:
     """The statement ending in ``;``: on a line of its own after a trailing ``--`` comment."""
     body = sql.rstrip().rstrip(";").rstrip()
