@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from expandctl.model.backfill import BackfillSpec
-from expandctl.model.durations import Duration
+from expandctl.model.durations import Duration, format_duration
 from expandctl.model.phases import Phase
 
 
@@ -142,14 +142,8 @@ class GateCheck(BaseModel):
         if self.kind == "min_soak":
             since = self.since_phase.value if self.since_phase else "the previous phase"
             soak = self.min_soak or timedelta(0)
-            return f"min_soak {_short(soak)} since {since} finished"
+            return f"min_soak {format_duration(soak)} since {since} finished"
         return f"sql returns true: {' '.join((self.sql or '').split())}"
-
-
-def _short(value: timedelta) -> str:
-    from expandctl.model.durations import format_duration
-
-    return format_duration(value)
 
 
 class PhasePlan(BaseModel):
