@@ -7,7 +7,7 @@ One command::
 
 It creates (and finally drops) its own database on the local PostgreSQL,
 generates ``users(id bigint primary key, email, name, updated_at, email_norm)``
-and fills ``email_norm = lower(email)`` four ways:
+and fills ``email_norm = lower(email)`` five ways:
 
   (a) one single UPDATE statement (the throughput ceiling),
   (b) a naive loop over fixed 1,000-row id ranges,
@@ -122,7 +122,7 @@ def fresh_table(conn: psycopg.Connection[Any]) -> None:
     conn.execute("CHECKPOINT")
 
 
-# -- the four strategies -------------------------------------------------------------
+# -- the strategies -----------------------------------------------------------------
 
 
 def method_a(dsn: str, run: Run) -> None:

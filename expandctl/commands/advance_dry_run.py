@@ -1,9 +1,10 @@
 """``expandctl advance --dry-run``: show the next phase, and time one backfill batch.
 
-Nothing is kept. For the backfill phase each ``[backfill]`` table gets one
-real batch inside a transaction that is rolled back, so the operator sees how
-long a batch holds its row locks before the real run; every other phase is
-only planned (the same report as ``expandctl plan``).
+Nothing is kept. For the backfill phase each backfill of the plan (from
+``[backfill]`` or from an operation) gets one real batch inside a transaction
+that is rolled back, so the operator sees how long a batch holds its row
+locks before the real run; every other phase, and a phase advance would
+refuse, is only planned (the same report as ``expandctl plan``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from expandctl.lint import actions as a
 from expandctl.lint.columns import read_column
-from expandctl.lint.do_block import is_catalog_check, read_do_block
+from expandctl.lint.do_block import NestedReader, is_catalog_check, read_do_block
 from expandctl.lint.tokens import (
     PUNCT,
     STRING,
@@ -60,10 +60,12 @@ _ALTER_TABLE_HARMLESS = (
 _CONSTRAINT_STARTS = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN", "EXCLUDE"})
 
 
-def classify(toks: list[Tok]) -> list[a.Action] | None:
+def classify(toks: list[Tok], read_nested: NestedReader) -> list[a.Action] | None:
     """The actions of one statement, or None when only a parser can tell (DML, unknown)."""
     cur = Cursor(toks)
     first = cur.word()
+    if first == "DO":
+        return _do(cur, read_nested)
     handler = _HANDLERS.get(first)
     if handler is not None:
         return handler(cur)
@@ -93,14 +95,16 @@ def _end(cur: Cursor) -> list[a.Action]:
 
 
 def _dynamic(cur: Cursor) -> list[a.Action]:
-    what = {"DO": "a DO block", "EXECUTE": "EXECUTE", "CALL": "CALL of a procedure"}
-    check = cur.word() == "DO" and is_catalog_check(cur.toks)
-    if cur.word() == "DO" and not check:
-        # a plpgsql body is read: its static statements are linted like top-level ones
-        inside = read_do_block(cur.toks)
-        if inside is not None:
-            return inside
-    return [a.Dynamic(what=what.get(cur.word(), cur.word()), catalog_check=check)]
+    what = {"EXECUTE": "EXECUTE", "CALL": "CALL of a procedure"}
+    return [a.Dynamic(what=what.get(cur.word(), cur.word()))]
+
+
+def _do(cur: Cursor, read_nested: NestedReader) -> list[a.Action]:
+    if is_catalog_check(cur.toks):
+        return [a.Dynamic(what="a DO block", catalog_check=True)]
+    # a plpgsql body is read: its static statements are linted like top-level ones
+    inside = read_do_block(cur.toks, read_nested)
+    return inside if inside is not None else [a.Dynamic(what="a DO block")]
 
 
 def _prepare(cur: Cursor) -> list[a.Action]:
@@ -520,7 +524,6 @@ _HANDLERS = {
     "END": _end,
     "ROLLBACK": _end,
     "ABORT": _end,
-    "DO": _dynamic,
     "EXECUTE": _dynamic,
     "CALL": _dynamic,
     "PREPARE": _prepare,

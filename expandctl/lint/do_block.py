@@ -15,13 +15,19 @@ slow.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
 
 from expandctl.lint import actions as a
+from expandctl.lint.bounded import writes_bounded
 from expandctl.lint.tokens import DIALECT, STRING, WORD, Tok
+
+# Reads one statement of a DO body like a top-level one (``source.read_actions``):
+# passed in, because the reader of statements is the one that calls this module.
+NestedReader = Callable[[str], list[a.Action]]
 
 _TOKENIZER = DIALECT.tokenizer()
 _CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
@@ -192,7 +198,7 @@ _STRING_LITERAL = re.compile(r"^[Ee]?'(?P<body>(?:[^']|'')*)'$", re.DOTALL)
 _DOLLAR_LITERAL = re.compile(r"^\$(?P<tag>\w*)\$(?P<body>.*)\$(?P=tag)\$$", re.DOTALL)
 
 
-def read_do_block(toks: list[Tok]) -> list[a.Action] | None:
+def read_do_block(toks: list[Tok], read_nested: NestedReader) -> list[a.Action] | None:
     """The actions of the statements a plpgsql DO block runs, or None if it is not readable.
 
     Static SQL statements in the body (whatever IF or loop guards them: the
@@ -208,11 +214,12 @@ def read_do_block(toks: list[Tok]) -> list[a.Action] | None:
     bodies = [t.text for t in toks if t.kind == STRING]
     if len(bodies) != 1 or words not in (["DO"], ["DO", "LANGUAGE", "PLPGSQL"]):
         return None
-    return _Reader().read(bodies[0])
+    return _Reader(read_nested).read(bodies[0])
 
 
 class _Reader:
-    def __init__(self) -> None:
+    def __init__(self, read_nested: NestedReader) -> None:
+        self.read_nested = read_nested
         self.actions: list[a.Action] = []
         self.evaluates = False  # runs expressions that may read rows
 
@@ -280,9 +287,7 @@ class _Reader:
         self.statement(literal)
 
     def statement(self, sql: str) -> None:
-        from expandctl.lint.source import read_actions  # source imports this module
-
-        found = read_actions(sql)
+        found = self.read_nested(sql)
         for action in found:
             if isinstance(action, a.Unknown):
                 self.actions.append(a.Dynamic(what="a DO block statement it cannot read"))
@@ -292,8 +297,6 @@ class _Reader:
             self.actions.append(action)
         writes = [x for x in found if isinstance(x, a.WriteRows)]
         if writes:
-            from expandctl.lint.rules._bounded import writes_bounded
-
             answers = writes_bounded(sql)
             if answers is not None and len(answers) == len(writes):
                 for action, bounded in zip(writes, answers, strict=True):

@@ -3,7 +3,9 @@
 ``model.planning`` plans a phase as the operations' steps, then the phase
 file's. The linter walks the same steps. It still reads text, for what only
 text has: positions, the statements' tokens, and the phase file's
-suppression comments. Whether a statement runs alone (and so ends the
+suppression comments. Generated SQL carries no comments: what an operation
+knows its statement trips, and why that is safe, is the step's ``accepted``.
+Whether a statement runs alone (and so ends the
 transaction group before it) is the step's ``autocommit``, never re-derived
 from the text. Steps that are not SQL (backfills, checkpoint resets, catalog
 checks) are not linted; one that runs alone still ends the group, as it
@@ -22,7 +24,7 @@ from expandctl.model.migration import Migration
 from expandctl.model.ops.registry import render_steps
 from expandctl.model.phases import Phase
 from expandctl.model.planning import file_steps, operation_steps
-from expandctl.model.steps import SqlStep, Step
+from expandctl.model.steps import AcceptedHazard, SqlStep, Step
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class PlannedStatement:
     alone: bool  # its step runs alone, in autocommit: the group before it committed
     after_commit: bool  # a non-SQL step that runs alone came just before it
     operation: str | None = None  # "operation 2 (add_column)" for generated SQL
+    # Generated SQL only: findings its operation accepts, counted as suppressed.
+    accepted: tuple[AcceptedHazard, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ def _generated(
                 alone=step.autocommit,
                 after_commit=_commits_between(steps, previous, at),
                 operation=names.get(step.source, step.source),
+                accepted=step.accepted,
             )
         )
         previous = at

@@ -18,7 +18,7 @@ from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules.invalid_suppression import InvalidSuppression
 from expandctl.lint.rules.unused_suppression import UnusedSuppression
 from expandctl.lint.source import Statement, read_statements
-from expandctl.lint.suppressions import read_suppressions
+from expandctl.lint.suppressions import accepts, read_suppressions
 from expandctl.model.migration import Migration
 from expandctl.model.ops.base import OperationBase
 from expandctl.model.ops.registry import plan_retires
@@ -140,7 +140,11 @@ def _collect(
     per_statement, file_level, problems = read_suppressions(text, starts)
     lines = text.splitlines()
     operations = {p.statement.index: p.operation for p in source.statements if p.operation}
+    accepted = {p.statement.index: p.accepted for p in source.statements if p.accepted}
     for rule, statement, violation in hits:
+        if accepts(accepted.get(statement.index, ()), rule.id):
+            result.suppressed += 1  # an operation's own statement, safe by its design
+            continue
         suppressions = [*per_statement.get(statement.index, ()), *file_level]
         matching = [s for s in suppressions if rule.id in s.rule_ids]
         if matching:

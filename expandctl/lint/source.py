@@ -95,7 +95,7 @@ def read_actions(sql: str) -> list[a.Action]:
     if not toks:
         return [a.Harmless(what="empty")]
     if toks[0].word not in _DML_FIRST:
-        found = classify(toks)
+        found = classify(toks, read_actions)
         if found is not None:
             return found
     if nesting_depth(toks) > MAX_NESTING:

@@ -4,15 +4,22 @@ A comment directly above a statement suppresses the named rules for that
 statement; ``-- expandctl-ignore-file:`` anywhere suppresses them for the
 whole file. A reason is mandatory, an unknown rule is an error, and a
 suppression that suppressed nothing is reported as unused.
+
+Generated SQL has no comments: an operation states on its step which findings
+its statement raises by design, and why (``SqlStep.accepted``). Those count
+as suppressed like a comment with a reason, and are never reported as unused:
+whether a rule fires can depend on the server version or the migration.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from expandctl.lint.registry import find_rule
 from expandctl.model.sql_split import SqlComment, find_comments
+from expandctl.model.steps import AcceptedHazard
 
 MARKER = "expandctl-ignore"
 _COMMENT = re.compile(r"^--\s*expandctl-ignore(?P<file>-file)?\s*:?\s*(?P<body>.*)$", re.S)
@@ -36,6 +43,11 @@ class BadSuppression:
     column: int
     message: str
     text: str
+
+
+def accepts(accepted: Sequence[AcceptedHazard], rule_id: str) -> bool:
+    """True when a generated step's accepted hazards name ``rule_id``."""
+    return any(hazard.rule_id == rule_id for hazard in accepted)
 
 
 def read_suppressions(

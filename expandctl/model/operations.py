@@ -12,17 +12,14 @@ import operator
 from functools import reduce
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from expandctl.model.ops.registry import OPERATION_CLASSES
-from expandctl.model.ops.sql_op import SqlOperation
 
-OPERATION_MODELS: tuple[type[BaseModel], ...] = OPERATION_CLASSES
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # mypy cannot follow a union built at run time: it sees the base class
     from expandctl.model.ops.base import OperationBase as Operation
 else:
     # CreateTable | AddColumn | ... , discriminated on ``op``.
     Operation = Annotated[reduce(operator.or_, OPERATION_CLASSES), Field(discriminator="op")]
 
-__all__ = ["OPERATION_MODELS", "Operation", "SqlOperation"]
+__all__ = ["Operation"]

@@ -1,22 +1,26 @@
 """Turn a migration's files and manifest into the PhasePlan ``advance`` runs.
 
 Pure: no database. Steps come from two sources, concatenated in this order:
-the declarative operations (each produces steps for a phase; see
-OPERATION_PLANNERS) and then the phase's SQL file. The engine never decides
-what to run; it runs what this module returns.
+the declarative operations (each plans its own steps for a phase; the
+registry in expandctl.model.ops orders them) and then the phase's SQL file.
+The engine never decides what to run; it runs what this module returns.
+
+Imports point one way: planning > migration > manifest > operations >
+ops (the operations) > sql_steps > steps. No operation imports the planner.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from expandctl.errors import ManifestError, StateError
+from expandctl.errors import StateError
 from expandctl.model.migration import Migration
-from expandctl.model.ops.registry import migration_operation_steps, operations_backfill
+from expandctl.model.ops.base import OperationBase
+from expandctl.model.ops.registry import plan_operations
 from expandctl.model.ops.sql_op import SqlOperation
 from expandctl.model.phases import Phase
-from expandctl.model.sql_split import find_comments, split_statements
+from expandctl.model.sql_split import split_statements
+from expandctl.model.sql_steps import needs_autocommit, sql_steps, without_comments
 from expandctl.model.steps import (
     BackfillStep,
     Direction,
@@ -27,107 +31,17 @@ from expandctl.model.steps import (
     Step,
 )
 
-# PostgreSQL refuses these inside a transaction block ("cannot run inside a
-# transaction block"); they run alone, in autocommit. This is the one list:
-# the engine groups by it and the linter reads the plan's steps (or, for SQL
-# outside a migration, asks needs_autocommit). CLUSTER of one table and
-# REINDEX of one table or index do run in a transaction; without a table
-# CLUSTER re-clusters every table, and REINDEX SCHEMA/DATABASE/SYSTEM do not.
-_NO_TRANSACTION = [
-    re.compile(p, re.I)
-    for p in (
-        r"^create\s+(unique\s+)?index\s+concurrently\b",
-        r"^drop\s+index\s+concurrently\b",
-        r"^reindex\b.*\bconcurrently\b",
-        r"^reindex\s+(\([^)]*\)\s*)?(schema|database|system)\b",
-        r"^alter\s+table\b.*\bdetach\s+partition\b.*\bconcurrently\b",
-        r"^vacuum\b",
-        r"^cluster\s*(\([^)]*\)|verbose)?\s*$",
-        r"^create\s+database\b",
-        r"^drop\s+database\b",
-        r"^alter\s+database\b.*\bset\s+tablespace\b",
-        r"^(create|drop)\s+tablespace\b",
-        r"^alter\s+system\b",
-    )
+# Still importable from here; new code imports them from model.sql_steps.
+__all__ = [
+    "file_steps",
+    "gate_checks",
+    "needs_autocommit",
+    "operation_steps",
+    "operations_backfill",
+    "plan_phase",
+    "sql_steps",
+    "without_comments",
 ]
-_ADD_ENUM_VALUE = re.compile(r"^alter\s+type\b.*\badd\s+value\b", re.I)
-_TRANSACTION_CONTROL = re.compile(
-    r"^(begin|commit|rollback|end|start\s+transaction|savepoint|release|abort)\b", re.I
-)
-_NAME = r'(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)'
-_CREATE_INDEX = re.compile(
-    rf"^create\s+(?:unique\s+)?index\s+concurrently\s+(?:if\s+not\s+exists\s+)?"
-    rf"(?P<name>{_NAME}(?:\.{_NAME})?)\s+on\b",
-    re.I,
-)
-_DROP_INDEX = re.compile(
-    rf"^drop\s+index\s+concurrently\s+(?:if\s+exists\s+)?(?P<name>{_NAME}(?:\.{_NAME})?)\s*"
-    r"(?:cascade|restrict)?\s*$",
-    re.I,
-)
-
-# ALTER TYPE ... ADD VALUE may run inside a transaction from PostgreSQL 12 on.
-ENUM_IN_TRANSACTION_SINCE = 12
-
-
-def without_comments(sql: str) -> str:
-    """The statement with comments removed and whitespace collapsed, for matching."""
-    pieces: list[str] = []
-    last = 0
-    for comment in find_comments(sql):
-        pieces.append(sql[last : comment.start])
-        last = comment.start + len(comment.text)
-    pieces.append(sql[last:])
-    return " ".join("".join(pieces).split())
-
-
-def needs_autocommit(sql: str, *, server_version: int) -> bool:
-    """True when PostgreSQL refuses ``sql`` inside a transaction block: it runs alone."""
-    text = without_comments(sql)
-    if any(p.search(text) for p in _NO_TRANSACTION):
-        return True
-    return server_version < ENUM_IN_TRANSACTION_SINCE and bool(_ADD_ENUM_VALUE.search(text))
-
-
-def sql_steps(
-    text: str,
-    *,
-    source: str,
-    path: str | None = None,
-    server_version: int,
-    refuse_transaction_control: bool = True,
-) -> list[SqlStep]:
-    """One step per statement; empty or comment-only text gives no steps.
-
-    ``refuse_transaction_control=False`` is for the linter, which reports
-    BEGIN/COMMIT in a phase file as a finding (T404) instead of stopping.
-    """
-    steps: list[SqlStep] = []
-    for statement in split_statements(text):
-        bare = without_comments(statement.text)
-        if not bare:
-            continue
-        if refuse_transaction_control and _TRANSACTION_CONTROL.match(bare):
-            raise ManifestError(
-                f"transaction control ({bare.split()[0].upper()}) in a phase file",
-                path=path or source,
-                line=statement.line,
-                hint="remove it: expandctl groups statements into transactions itself",
-            )
-        create = _CREATE_INDEX.match(bare)
-        drop = _DROP_INDEX.match(bare)
-        index_match = create or drop
-        steps.append(
-            SqlStep(
-                sql=statement.text,
-                source=source,
-                line=statement.line,
-                autocommit=needs_autocommit(bare, server_version=server_version),
-                concurrent_index=index_match["name"] if index_match else None,
-                concurrent_action="create" if create else ("drop" if drop else None),
-            )
-        )
-    return steps
 
 
 # --- operations: each produces steps for a phase; the planner concatenates them ---
@@ -139,12 +53,26 @@ def operation_steps(
     """The declarative operations' steps for ``phase`` (in reverse order when undoing).
 
     Each operation plans itself (expandctl.model.ops: ``forward``/``reverse``
-    return steps); the registry there numbers their backfills after the
-    manifest's own ``[[backfill]]`` entries.
+    return steps); their backfills are numbered after the manifest's own
+    ``[[backfill]]`` entries.
     """
-    return migration_operation_steps(
-        migration, phase, rollback=rollback, server_version=server_version
+    return plan_operations(
+        _operations(migration),
+        phase,
+        rollback=rollback,
+        migration_id=migration.id,
+        first_backfill_index=len(migration.manifest.backfill),
+        server_version=server_version,
     )
+
+
+def operations_backfill(migration: Migration) -> bool:
+    """True when an operation fills rows (rolling back backfill then resets checkpoints)."""
+    return any(op.backfill_count() for op in _operations(migration))
+
+
+def _operations(migration: Migration) -> list[OperationBase]:
+    return [op for op in migration.manifest.operations if isinstance(op, OperationBase)]
 
 
 def file_steps(

@@ -15,13 +15,27 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from expandctl.model.backfill import BackfillSpec
-from expandctl.model.durations import Duration
+from expandctl.model.durations import Duration, format_duration
 from expandctl.model.phases import Phase
 
 
 class Direction(StrEnum):
     FORWARD = "forward"
     ROLLBACK = "rollback"
+
+
+class AcceptedHazard(BaseModel):
+    """A lint finding an operation knows its own statement raises, and why that is safe.
+
+    Set only by the operations that generate the statement (never read from
+    SQL text), so a phase file cannot use it: hand-written SQL suppresses
+    with an ``-- expandctl-ignore:`` comment, which the linter checks for use.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str = Field(pattern=r"^[A-Z][0-9]{3}$")  # e.g. "C205"
+    reason: str = Field(min_length=1)
 
 
 class SqlStep(BaseModel):
@@ -37,6 +51,8 @@ class SqlStep(BaseModel):
     # CREATE/DROP INDEX CONCURRENTLY: the index name, so a re-run can tidy up first.
     concurrent_index: str | None = None
     concurrent_action: Literal["create", "drop"] | None = None
+    # Findings the linter counts as suppressed: only operations set these.
+    accepted: tuple[AcceptedHazard, ...] = ()
 
     @property
     def summary(self) -> str:
@@ -103,9 +119,11 @@ def step_checksum(step: AnyStep) -> str:
     """What a step does, hashed: an interrupted phase may be resumed with edited
     files only while the steps already recorded done hash the same.
 
-    The line number is left out, so adding a comment above a statement is no edit.
+    The line number is left out, so adding a comment above a statement is no
+    edit; so are accepted hazards, which tell the linter, not PostgreSQL,
+    something (and steps recorded before they existed hash as they did).
     """
-    data = step.model_dump_json(exclude={"line"} if isinstance(step, SqlStep) else None)
+    data = step.model_dump_json(exclude={"line", "accepted"} if isinstance(step, SqlStep) else None)
     return hashlib.sha256(data.encode()).hexdigest()
 
 
@@ -124,14 +142,8 @@ class GateCheck(BaseModel):
         if self.kind == "min_soak":
             since = self.since_phase.value if self.since_phase else "the previous phase"
             soak = self.min_soak or timedelta(0)
-            return f"min_soak {_short(soak)} since {since} finished"
+            return f"min_soak {format_duration(soak)} since {since} finished"
         return f"sql returns true: {' '.join((self.sql or '').split())}"
-
-
-def _short(value: timedelta) -> str:
-    from expandctl.model.durations import format_duration
-
-    return format_duration(value)
 
 
 class PhasePlan(BaseModel):

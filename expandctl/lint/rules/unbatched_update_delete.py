@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from expandctl.lint.actions import Action, WriteRows
+from expandctl.lint.bounded import writes_bounded
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
-from expandctl.lint.rules._bounded import writes_bounded
 from expandctl.lint.rules._util import display
 from expandctl.lint.source import Statement
 

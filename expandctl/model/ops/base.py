@@ -19,7 +19,7 @@ from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import object_name, qualified
 from expandctl.model.sql_slots import SqlText as SqlText
 from expandctl.model.sql_slots import SqlType as SqlType
-from expandctl.model.steps import BackfillStep, SqlStep, Step
+from expandctl.model.steps import AcceptedHazard, BackfillStep, SqlStep, Step
 
 
 class PlanContext(BaseModel):
@@ -91,7 +91,7 @@ class TableOperation(OperationBase):
 ACTIONS: dict[str, Literal["create", "drop"]] = {"create": "create", "drop": "drop"}
 
 
-def source(op: OperationBase, ctx: PlanContext) -> str:
+def source(op: object, ctx: PlanContext) -> str:
     return f"operation {ctx.position + 1}"
 
 
@@ -103,14 +103,20 @@ def sql(
     autocommit: bool = False,
     index: str | None = None,
     action: str | None = None,
+    accepted: tuple[AcceptedHazard, ...] = (),
 ) -> SqlStep:
-    """One generated statement as a step; CONCURRENTLY ones carry the index name."""
+    """One generated statement as a step; CONCURRENTLY ones carry the index name.
+
+    ``accepted``: lint findings this statement raises by design, with the reason
+    the operation makes it safe (the linter counts them as suppressed).
+    """
     return SqlStep(
         sql=text,
         source=source(op, ctx),
         autocommit=autocommit,
         concurrent_index=index,
         concurrent_action=ACTIONS.get(action or ""),
+        accepted=accepted,
     )
 
 

@@ -51,7 +51,7 @@ from expandctl.model.ops.validated_constraint import add_not_valid, drop_constra
 from expandctl.model.phases import Phase
 from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import dollar_quote, object_name, qualified, quote_ident
-from expandctl.model.steps import Step
+from expandctl.model.steps import AcceptedHazard, Step
 
 
 @dataclass(frozen=True)
@@ -155,11 +155,14 @@ class ColumnSync:
         if not changes:
             return []
         text = f"ALTER TABLE {self.op.target} " + ", ".join(changes)
+        accepted: tuple[AcceptedHazard, ...] = ()
         if any(c.default for c in self.old):
             # Created in this same transaction, the trigger fills the old column before
             # PostgreSQL checks NOT NULL, so inserts that omit it keep working.
-            text = "-- expandctl-ignore: C209 the sync trigger fills the old column\n" + text
-        return [sql(self.op, ctx, text)]
+            accepted = (
+                AcceptedHazard(rule_id="C209", reason="the sync trigger fills the old column"),
+            )
+        return [sql(self.op, ctx, text, accepted=accepted)]
 
     def _new_written_on_insert(self, news: str, new_now: str) -> str:
         if all(c.default is None for c in self.new):

@@ -8,7 +8,6 @@ entry in OPERATION_CLASSES; the manifest's ``Operation`` union
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from expandctl.model.ops.add_check import AddCheck
 from expandctl.model.ops.add_column import AddColumn
@@ -32,9 +31,6 @@ from expandctl.model.phases import Phase
 from expandctl.model.retires import RetiredObject
 from expandctl.model.sql_split import find_comments
 from expandctl.model.steps import Step
-
-if TYPE_CHECKING:  # migration -> manifest -> operations -> here: no runtime import
-    from expandctl.model.migration import Migration
 
 # The explicit registry: one line per operation.
 OPERATION_CLASSES: tuple[type[OperationBase], ...] = (
@@ -101,27 +97,6 @@ def plan_operations(
     return steps
 
 
-def migration_operation_steps(
-    migration: Migration, phase: Phase, *, rollback: bool, server_version: int
-) -> list[Step]:
-    """What planning.operation_steps returns: a migration's operations, for one phase."""
-    return plan_operations(
-        [op for op in migration.manifest.operations if isinstance(op, OperationBase)],
-        phase,
-        rollback=rollback,
-        migration_id=migration.id,
-        first_backfill_index=len(migration.manifest.backfill),
-        server_version=server_version,
-    )
-
-
-def operations_backfill(migration: Migration) -> bool:
-    """True when an operation fills rows (rolling back backfill then resets checkpoints)."""
-    return any(
-        op.backfill_count() for op in migration.manifest.operations if isinstance(op, OperationBase)
-    )
-
-
 def plan_retires(operations: Sequence[OperationBase], *, migration_id: str) -> list[RetiredObject]:
     """Everything the operations remove in contract (added to the manifest's ``retires``)."""
     found: list[RetiredObject] = []
@@ -148,11 +123,6 @@ def render_steps(steps: Sequence[Step]) -> tuple[str, list[int]]:
         else:  # every line a comment, so no part of a summary reads as SQL
             text += "\n".join(f"-- {line}" for line in step.summary.splitlines() or [""])
     return text + ("\n" if starts else ""), starts
-
-
-def steps_as_sql(steps: Sequence[Step]) -> str:
-    """The steps as one SQL script (see ``render_steps``)."""
-    return render_steps(steps)[0]
 
 
 def _terminated(sql: str) -> str:

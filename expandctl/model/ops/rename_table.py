@@ -20,7 +20,7 @@ from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
 from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import quote_ident
-from expandctl.model.steps import Step
+from expandctl.model.steps import AcceptedHazard, Step
 
 
 class RenameTable(TableOperation):
@@ -45,8 +45,13 @@ class RenameTable(TableOperation):
                 sql(
                     self,
                     ctx,
-                    "-- expandctl-ignore: C205 the view created next keeps the old name working\n"
                     f"ALTER TABLE {self.target} RENAME TO {quote_ident(self.to)}",
+                    accepted=(
+                        AcceptedHazard(
+                            rule_id="C205",
+                            reason="the view created next keeps the old name working",
+                        ),
+                    ),
                 ),
                 sql(
                     self,

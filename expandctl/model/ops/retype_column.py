@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from expandctl.model.ops import checks, concurrent_index, retype_checks
 from expandctl.model.ops.base import (
@@ -31,6 +31,7 @@ from expandctl.model.ops.base import (
     sql,
 )
 from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.ops.retype_fields import CheckConstraint, Referencing
 from expandctl.model.ops.retype_side import Side, TableRef, integer_range
 from expandctl.model.ops.retype_swap import Swap
 from expandctl.model.ops.validated_constraint import add_not_valid, drop_constraint, validate
@@ -39,37 +40,7 @@ from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
-OnDelete = Literal["no action", "restrict", "cascade", "set null", "set default"]
 _SEQUENCE_TYPES = {"smallint", "int2", "integer", "int", "int4", "bigint", "int8"}
-
-
-class Referencing(BaseModel):
-    """A column in another table whose foreign key references the retyped column."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    table: str = Field(min_length=1)
-    schema_: str | None = Field(default=None, alias="schema", min_length=1)
-    column: str = Field(min_length=1)
-    constraint: str | None = Field(
-        default=None, min_length=1, description="the foreign key's name (default table_column_fkey)"
-    )
-    on_delete: OnDelete = "no action"
-    not_null: bool = False
-    indexes: list[str] = Field(default_factory=list, description="plain indexes on the column")
-
-    @property
-    def constraint_name(self) -> str:
-        return self.constraint or f"{self.table}_{self.column}_fkey"
-
-
-class CheckConstraint(BaseModel):
-    """A check constraint on the column, re-added on the new column by the swap."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1)
-    check: SqlText
 
 
 class RetypeColumn(TableOperation):

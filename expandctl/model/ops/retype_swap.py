@@ -17,10 +17,9 @@ switch-reads had built on the shadows, so the catalog ends exactly as before.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from expandctl.model.ops.base import PlanContext, generated_name, source, sql
 from expandctl.model.ops.checks import CatalogCheck
+from expandctl.model.ops.retype_fields import Referencing, RetypeSubject
 from expandctl.model.ops.retype_side import Side
 from expandctl.model.ops.validated_constraint import add_not_valid, validate
 from expandctl.model.sql_quote import quote_ident, quote_literal
@@ -32,13 +31,9 @@ def lint_note(rules: str, why: str) -> str:
     return f"-- expandctl-ignore: {rules} {why}\n"
 
 
-if TYPE_CHECKING:
-    from expandctl.model.ops.retype_column import Referencing, RetypeColumn
-
-
 class Swap:
     def __init__(
-        self, op: RetypeColumn, main: Side, referencing: list[tuple[Referencing, Side]]
+        self, op: RetypeSubject, main: Side, referencing: list[tuple[Referencing, Side]]
     ) -> None:
         self.op = op
         self.main = main

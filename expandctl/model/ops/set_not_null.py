@@ -25,7 +25,7 @@ from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
 from expandctl.model.retires import RetiredObject
 from expandctl.model.sql_quote import quote_ident
-from expandctl.model.steps import Step
+from expandctl.model.steps import AcceptedHazard, Step
 
 
 class SetNotNull(TableOperation):
@@ -75,9 +75,13 @@ class SetNotNull(TableOperation):
                 sql(
                     self,
                     ctx,
-                    "-- expandctl-ignore: C209 the column stays nullable until contract\n"
                     f"ALTER TABLE {self.target} ALTER COLUMN"
                     f" {quote_ident(self.column)} DROP DEFAULT",
+                    accepted=(
+                        AcceptedHazard(
+                            rule_id="C209", reason="the column stays nullable until contract"
+                        ),
+                    ),
                 )
             ]
         if phase is Phase.SWITCH_READS:

@@ -9,6 +9,7 @@ from pydantic import Field
 from expandctl.model.ops.base import OperationBase, PlanContext, source
 from expandctl.model.phases import Phase
 from expandctl.model.sql_slots import SqlScript
+from expandctl.model.sql_steps import sql_steps
 from expandctl.model.steps import Step
 
 
@@ -30,9 +31,6 @@ class SqlOperation(OperationBase):
         return value if isinstance(value, str) else None
 
     def _steps(self, phase: Phase, ctx: PlanContext, rollback: bool) -> list[Step]:
-        # Late import: planning imports the operation models, not the other way round.
-        from expandctl.model.planning import sql_steps
-
         text = self._text(phase, rollback)
         if not text:
             return []
