@@ -244,9 +244,9 @@ def test_expandctl_lint_passes_every_phase_and_rollback(tmp_path: Path, pg_versi
     ids=["varchar-to-text", "timestamp-to-timestamptz"],
 )
 def test_one_table_changes_pass_the_operation_lint_harness(
-    op: dict[str, object], pg_version: int
+    tmp_path: Path, op: dict[str, object], pg_version: int
 ) -> None:
     """The harness every operation's generated SQL goes through (test_lint_gate)."""
     from tests.operations.test_lint_gate import findings_for
 
-    assert findings_for([op], pg_version) == []
+    assert findings_for(tmp_path, [op], pg_version) == []

@@ -33,13 +33,16 @@ from expandctl.model.ops.base import (
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.ops.retype_fields import CheckConstraint, Referencing
 from expandctl.model.ops.retype_side import Side, TableRef, integer_range
-from expandctl.model.ops.retype_swap import Swap
+from expandctl.model.ops.retype_swap import Swap, accepted
 from expandctl.model.ops.validated_constraint import add_not_valid, drop_constraint, validate
 from expandctl.model.phases import Phase
 from expandctl.model.retires import ObjectKind, RetiredObject
 from expandctl.model.sql_quote import quote_ident
-from expandctl.model.steps import Step
+from expandctl.model.steps import SqlStep, Step
 
+_LOCKED_ALREADY = (
+    "the group's LOCK TABLE took every table first; dropping a constraint is catalog-only"
+)
 _SEQUENCE_TYPES = {"smallint", "int2", "integer", "int", "int4", "bigint", "int8"}
 
 
@@ -256,11 +259,12 @@ class RetypeColumn(TableOperation):
             return steps
         if phase is Phase.SWITCH_READS:
             steps = [self.lock_tables(ctx)] if self.referenced_by else []
+            # Every table is locked by the LOCK TABLE above: each drop is catalog-only.
             steps += [
-                self._next_table(
-                    drop_constraint(side.table, ctx, self.foreign_key_copy(ctx, ref)), number
+                drop_constraint(side.table, ctx, self.foreign_key_copy(ctx, ref)).model_copy(
+                    update={"accepted": accepted("L114", _LOCKED_ALREADY)}
                 )
-                for number, (ref, side) in enumerate(self.referencing())
+                for ref, side in self.referencing()
             ]
             for side in self.sides():
                 names = [n for n, _ in self.unique_keys()] if side == self.main() else []
@@ -278,13 +282,13 @@ class RetypeColumn(TableOperation):
     def _next_table(step: Step, number: int) -> Step:
         """The second table of a multi-table group is where the lint gate sees the first
         table's lock held while waiting for another: the reason goes there."""
-        if number != 1 or step.kind != "sql":
+        if number != 1 or not isinstance(step, SqlStep):
             return step
-        note = (
-            "-- expandctl-ignore: L114 catalog-only statements; waiting for this table's lock"
-            " holds the earlier ones at most lock_timeout, then the group is retried\n"
+        why = (
+            "catalog-only statements; waiting for this table's lock holds the earlier ones"
+            " at most lock_timeout, then the group is retried"
         )
-        return step.model_copy(update={"sql": note + step.sql})
+        return step.model_copy(update={"accepted": (*step.accepted, *accepted("L114", why))})
 
     def lock_tables(self, ctx: PlanContext) -> Step:
         """A group changing several tables locks them all first, referencing tables first."""
@@ -292,10 +296,13 @@ class RetypeColumn(TableOperation):
         return sql(
             self,
             ctx,
-            "-- expandctl-ignore: L110 one lock order for the tables of this short catalog-only"
-            " transaction, referencing tables first as clients lock them: no deadlock;"
-            " lock_timeout and retries bound the wait\n"
             f"LOCK TABLE {tables} IN ACCESS EXCLUSIVE MODE",
+            accepted=accepted(
+                "L110",
+                "one lock order for the tables of this short catalog-only transaction,"
+                " referencing tables first as clients lock them: no deadlock;"
+                " lock_timeout and retries bound the wait",
+            ),
         )
 
     # --- the switch-reads copies, also rebuilt by the reverse swap ---

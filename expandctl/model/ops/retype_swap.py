@@ -23,12 +23,12 @@ from expandctl.model.ops.retype_fields import Referencing, RetypeSubject
 from expandctl.model.ops.retype_side import Side
 from expandctl.model.ops.validated_constraint import add_not_valid, validate
 from expandctl.model.sql_quote import quote_ident, quote_literal
-from expandctl.model.steps import Step
+from expandctl.model.steps import AcceptedHazard, Step
 
 
-def lint_note(rules: str, why: str) -> str:
-    """A lint suppression for a statement the rule misjudges here, with the reason."""
-    return f"-- expandctl-ignore: {rules} {why}\n"
+def accepted(rules: str, why: str) -> tuple[AcceptedHazard, ...]:
+    """Lint findings a swap statement raises by design, with the reason it is safe."""
+    return tuple(AcceptedHazard(rule_id=rule.strip(), reason=why) for rule in rules.split(","))
 
 
 class Swap:
@@ -43,8 +43,10 @@ class Swap:
         # Referencing tables first, as clients lock them (see RetypeColumn.sides).
         return [*(side for _, side in self.referencing), self.main]
 
-    def _sql(self, ctx: PlanContext, side: Side, text: str) -> Step:
-        return sql(side.table, ctx, text)
+    def _sql(
+        self, ctx: PlanContext, side: Side, text: str, ok: tuple[AcceptedHazard, ...] = ()
+    ) -> Step:
+        return sql(side.table, ctx, text, accepted=ok)
 
     # --- switch-writes ---
 
@@ -148,7 +150,7 @@ class Swap:
         target = side.table.target
         column, shadow, old = side.column, side.shadow(ctx), side.old(ctx)
         out_name, in_name = (old, shadow) if forward else (shadow, old)
-        note = lint_note(
+        note = accepted(
             "C204, L114",
             f"in-place swap: {side.column} keeps existing under its name, in this one short"
             " transaction (catalog only, every table waits at most lock_timeout)",
@@ -157,14 +159,16 @@ class Swap:
             self._sql(
                 ctx,
                 side,
-                f"{note}ALTER TABLE {target} RENAME COLUMN {quote_ident(column)}"
+                f"ALTER TABLE {target} RENAME COLUMN {quote_ident(column)}"
                 f" TO {quote_ident(out_name)}",
+                note,
             ),
             self._sql(
                 ctx,
                 side,
-                f"{note}ALTER TABLE {target} RENAME COLUMN {quote_ident(in_name)}"
+                f"ALTER TABLE {target} RENAME COLUMN {quote_ident(in_name)}"
                 f" TO {quote_ident(column)}",
+                note,
             ),
         ]
 
@@ -174,7 +178,7 @@ class Swap:
             return []
         target = side.table.target
         helper = side.not_null_helper(ctx, "new" if forward else "old")
-        note = lint_note(
+        note = accepted(
             "L106, L114",
             f"no scan: the validated check {helper} proves it"
             " (built under the column's other name)",
@@ -183,7 +187,8 @@ class Swap:
             self._sql(
                 ctx,
                 side,
-                f"{note}ALTER TABLE {target} ALTER COLUMN {quote_ident(side.column)} SET NOT NULL",
+                f"ALTER TABLE {target} ALTER COLUMN {quote_ident(side.column)} SET NOT NULL",
+                note,
             ),
             self._sql(ctx, side, f"ALTER TABLE {target} DROP CONSTRAINT {quote_ident(helper)}"),
         ]
@@ -253,11 +258,11 @@ class Swap:
                 self._sql(
                     ctx,
                     main,
-                    lint_note(
+                    f"ALTER SEQUENCE {op.in_schema(staging)} RENAME TO {quote_ident(sequence)}",
+                    accepted(
                         "C206",
                         "the new identity sequence takes the name of the one dropped just above",
-                    )
-                    + f"ALTER SEQUENCE {op.in_schema(staging)} RENAME TO {quote_ident(sequence)}",
+                    ),
                 ),
             ]
         if sequence is not None:
