@@ -131,7 +131,7 @@ class LintContext:
         """Declared in ``retires``, and we are in contract where retiring happens."""
         if self.phase is not Phase.CONTRACT or self.rollback:
             return False
-        wanted = norm(name).lower()
+        wanted = norm(name)  # already folded: quoted names keep their case
         object_kind = _OBJECT_KINDS.get(kind)
         for item in self.retires:
             if norm(item.name) == wanted and (object_kind is None or item.kind is object_kind):

@@ -21,8 +21,23 @@ class ObjectKind(StrEnum):
     CONSTRAINT = "constraint"
 
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_$]*"
+_NAME = r'(?:[A-Za-z_][A-Za-z0-9_$]*|"(?:[^"]|"")+")'
 _QUALIFIED = re.compile(rf"^{_NAME}(\.{_NAME}){{0,2}}$")
+_PART = re.compile(_NAME)
+_PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
+
+
+def spell(name: str) -> str:
+    """An identifier as stored by PostgreSQL, spelled the way the linter names it:
+    as it is when it would fold to itself, else double-quoted (``"Email"``)."""
+    return name if _PLAIN.fullmatch(name) else '"' + name.replace('"', '""') + '"'
+
+
+def _folded(part: str) -> str:
+    """One written part of a name: unquoted ones fold to lower case, quoted ones keep theirs."""
+    if part.startswith('"'):
+        return spell(part[1:-1].replace('""', '"'))
+    return part.lower()
 
 
 class RetiredObject(BaseModel):
@@ -31,7 +46,8 @@ class RetiredObject(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: ObjectKind
-    name: str  # as written, lower-cased: "users.name", "public.users", "users_email_idx"
+    # As PostgreSQL folds it: "users.name", "public.users", "users_email_idx", 'users."Email"'
+    name: str
 
     @classmethod
     def parse(cls, text: str) -> RetiredObject:
@@ -48,15 +64,16 @@ class RetiredObject(BaseModel):
             name = name.strip()
         else:
             name = raw
-            kind = ObjectKind.COLUMN if name.count(".") == 1 else ObjectKind.TABLE
+            kind = ObjectKind.COLUMN if len(_PART.findall(name)) == 2 else ObjectKind.TABLE
         if not _QUALIFIED.match(name):
             raise ValueError(
                 f"{text!r} is not an object name; write 'table', 'table.column' or 'kind:name'"
             )
-        return cls(kind=kind, name=name.lower())
+        return cls(kind=kind, name=".".join(_folded(p) for p in _PART.findall(name)))
 
     def __str__(self) -> str:
-        implicit = (self.kind is ObjectKind.COLUMN and self.name.count(".") == 1) or (
-            self.kind is ObjectKind.TABLE and "." not in self.name
+        parts = len(_PART.findall(self.name))
+        implicit = (self.kind is ObjectKind.COLUMN and parts == 2) or (
+            self.kind is ObjectKind.TABLE and parts == 1
         )
         return self.name if implicit else f"{self.kind.value}:{self.name}"

@@ -130,3 +130,37 @@ def test_example_migrations_hold_no_strong_lock_over_slow_work() -> None:
         if f.rule_id == "L114"
     ]
     assert found == []
+
+
+def test_quoted_names_are_retired_by_operations_and_by_retires(tmp_path: Path) -> None:
+    """``"my col"`` and ``"Users"."Email"``: operations declare them, ``retires`` can name them."""
+    folder = _migration(
+        tmp_path,
+        'description = "x"\n'
+        'retires = [\'"Users"."Nick"\']\n\n'
+        '[[operations]]\nop = "drop_column"\ntable = "users"\ncolumn = "my col"\n\n'
+        '[[operations]]\nop = "drop_column"\ntable = "Users"\ncolumn = "Email"\n',
+        {
+            "contract.sql": 'ALTER TABLE "Users" DROP COLUMN "Nick";\n'
+            'ALTER TABLE "Users" DROP COLUMN "Other";\n'
+        },
+    )
+    # Only the undeclared "Other" is flagged; a case-folded spelling retires nothing.
+    assert [f for f in _ids(folder) if f[3] == "C201"] == [
+        ("contract.sql", Phase.CONTRACT, False, "C201")
+    ]
+    results = lint_migration(load_migration(folder))
+    flagged = [f.message for r in results for f in r.findings if f.rule_id == "C201"]
+    assert len(flagged) == 1 and '"Users"."Other"' in flagged[0]
+    assert '\'"Users"."Other"\'' in flagged[0]  # advice that is valid TOML
+
+
+def test_retires_parses_quoted_parts() -> None:
+    from expandctl.model.retires import ObjectKind, RetiredObject
+
+    assert RetiredObject.parse('"Users"."Email"') == RetiredObject(
+        kind=ObjectKind.COLUMN, name='"Users"."Email"'
+    )
+    assert RetiredObject.parse('Users."my col"').name == 'users."my col"'
+    assert RetiredObject.parse('"users".name').name == "users.name"  # folds to itself
+    assert RetiredObject.parse('table:"a.b"').kind is ObjectKind.TABLE

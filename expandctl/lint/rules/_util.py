@@ -47,8 +47,13 @@ def retire_fix(name: str, retires_entry: str) -> str:
     """The safe way to remove what old code uses: stop using it, then retire it in contract."""
     return (
         f"remove all uses of {name} from the code, then drop it in contract with "
-        f'retires = ["{retires_entry}"] in migration.toml.'
+        f"retires = [{toml_string(retires_entry)}] in migration.toml."
     )
+
+
+def toml_string(text: str) -> str:
+    """A TOML string for the manifest: literal quotes when the name holds double quotes."""
+    return f"'{text}'" if '"' in text and "'" not in text else f'"{text}"'
 
 
 def contract_note(ctx: LintContext, retires_entry: str) -> str:
@@ -56,6 +61,6 @@ def contract_note(ctx: LintContext, retires_entry: str) -> str:
     if ctx.phase is Phase.CONTRACT and not ctx.rollback:
         return (
             f" In contract, only objects declared in the manifest may be removed: add "
-            f'"{retires_entry}" to retires in migration.toml if this is intended.'
+            f"{toml_string(retires_entry)} to retires in migration.toml if this is intended."
         )
     return ""

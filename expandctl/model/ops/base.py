@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from expandctl.model.backfill import BackfillSpec
 from expandctl.model.ops.checks import CatalogCheck
 from expandctl.model.phases import Phase
-from expandctl.model.retires import ObjectKind, RetiredObject
+from expandctl.model.retires import ObjectKind, RetiredObject, spell
 from expandctl.model.sql_quote import object_name, qualified
 from expandctl.model.sql_slots import SqlText as SqlText
 from expandctl.model.sql_slots import SqlType as SqlType
@@ -81,7 +81,7 @@ class TableOperation(OperationBase):
     def retired(self, kind: ObjectKind, *parts: str) -> RetiredObject:
         """``retires`` entry for an object of this table (names as PostgreSQL stores them)."""
         prefix = [self.schema_] if self.schema_ else []
-        return RetiredObject(kind=kind, name=".".join([*prefix, *parts]).lower())
+        return RetiredObject(kind=kind, name=".".join(spell(p) for p in [*prefix, *parts]))
 
     def in_schema(self, name: str) -> str:
         """Another object (function, index) in the table's schema."""

@@ -23,6 +23,7 @@ from expandctl.model.ops import checks, concurrent_index, retype_checks
 from expandctl.model.ops.base import (
     PlanContext,
     SqlText,
+    SqlType,
     TableOperation,
     backfill,
     check_steps,
@@ -51,8 +52,8 @@ class RetypeColumn(TableOperation):
 
     op: Literal["retype_column"]
     column: str = Field(min_length=1)
-    from_type: SqlText = Field(description="the column's current type (checked)")
-    type: SqlText = Field(description="the new type, e.g. bigint")
+    from_type: SqlType = Field(description="the column's current type (checked)")
+    type: SqlType = Field(description="the new type, e.g. bigint")
     using: SqlText | None = Field(
         default=None, description="SQL over the row giving the new value (default: CAST)"
     )
