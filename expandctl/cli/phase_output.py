@@ -131,6 +131,8 @@ def render_plan(report: PlanReport) -> None:
         click.echo(f"  {step.number}. [{step.mode}] {where}{done}")
         for line in step.text.splitlines():
             click.echo(f"       {line}")
+        for accepted in step.accepted:
+            click.echo(f"       accepted by design: {accepted}")
         if step.batch_sql:
             if step.batch_key is None:
                 click.echo("       batch key: the table's primary key, resolved when advance runs")

@@ -42,6 +42,10 @@ class PlannedStep(BaseModel):
         default=None,
         description="backfill steps: the key the batches walk; None = resolved at run time",
     )
+    accepted: list[str] = Field(
+        default_factory=list,
+        description="lint findings the operation raises here by design: 'RULE reason'",
+    )
 
 
 class PlanReport(BaseModel):
@@ -88,12 +92,13 @@ def describe(
                 number=i + 1,
                 kind=step.kind,
                 mode="autocommit" if step.autocommit else "transaction",
-                source=sql_step.source if sql_step else None,
+                source=getattr(step, "source", None),
                 line=sql_step.line if sql_step else None,
                 text=sql_step.sql if sql_step else step.summary,
                 done=resume_from is not None and i < resume_from,
                 batch_sql=batch_sql,
                 batch_key=batch_key,
+                accepted=[f"{h.rule_id} {h.reason}" for h in sql_step.accepted] if sql_step else [],
             )
         )
     return out
