@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from expandctl.engine.checks import evaluate_checks
+from expandctl.engine.checks import checks_refusal, evaluate_checks
 from expandctl.engine.decide import (
     Decision,
     decide_advance,
@@ -274,7 +274,9 @@ def _live_blockers(
     """
     if session is None:
         return [], []
-    failures = [f for f in evaluate_checks(session.control, plan.steps, start=start) if f.definite]
+    failed = evaluate_checks(session.control, plan.steps, start=start)
+    # One refusal naming every failure, as the runner gives it, once any is definite.
+    refused = [checks_refusal(plan, failed)] if any(f.definite for f in failed) else []
     removed = [r for r in removals(plan) if r.step_index >= start]
     found = interference_of_phase(session.control, migration, plan, removed, migrations, records)
-    return list(failures), list(found)
+    return list(refused), list(found)

@@ -101,14 +101,15 @@ def other_migrations(
     *,
     current: str,
     server_version: int,
+    pending: bool = True,
 ) -> list[OtherMigration]:
-    """Every migration other than ``current`` that is pending or in flight, planned."""
+    """Every migration other than ``current`` that is in flight (or pending too), planned."""
     out: list[OtherMigration] = []
     for migration in migrations.migrations:
         if migration.id == current:
             continue
         record = records.get(migration.id) or MigrationRecord(id=migration.id)
-        if not (in_flight(record) or record.state is State.PENDING):
+        if not (in_flight(record) or (pending and record.state is State.PENDING)):
             continue
         out.append(_other(migration, record, server_version))
     return out
@@ -151,8 +152,14 @@ def interference_of_phase(
     if not removals:
         return []
     server_version = conn.info.server_version // 10000
+    # Undoing a phase cannot strand what has not started: a pending migration's
+    # checks will refuse it later. Going forward, what it still has to run counts.
     others = other_migrations(
-        migrations, records, current=migration.id, server_version=server_version
+        migrations,
+        records,
+        current=migration.id,
+        server_version=server_version,
+        pending=plan.direction is Direction.FORWARD,
     )
     return find_interference(conn, migration, plan, removals, others)
 

@@ -230,9 +230,13 @@ def catalog_needs(
     """What in the database still needs ``removal``'s object; ``skip``: ``kind:name`` the
     plan removes first."""
     needs = list(_needs(conn, removal))
-    # An object's own internals (an FK's RI triggers) point back at the object itself.
-    itself = frozenset({f"{removal.kind}:{removal.name.lower()}"})
-    return [n for n in dict.fromkeys(needs) if not _skipped(n, skip) and not _skipped(n, itself)]
+    # An object is not its own user (an FK's internal triggers name the FK itself).
+    itself = (removal.kind, removal.name.lower())
+    return [
+        n
+        for n in dict.fromkeys(needs)
+        if not _skipped(n, skip) and (n.kind, n.name.lower()) != itself
+    ]
 
 
 def _skipped(need: CatalogNeed, skip: frozenset[str]) -> bool:

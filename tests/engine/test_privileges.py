@@ -37,6 +37,8 @@ not_null = true
 # A hand-written migration with a [backfill] section, the kind `backfill pause` steers.
 NORM = "0002_users_name_norm"
 NORM_MANIFEST = """
+retires = ["users.name"]
+
 [backfill]
 table = "users"
 set = { name_norm = "lower(name)" }

@@ -201,6 +201,7 @@ def make_project(tmp_path: Path, members: list[Member]) -> FleetProject:
     project.environ = {m.env_var: m.url for m in members if m.label == "second"}
     project.add(
         "0001_users",
+        manifest='retires = ["users.email"]\n',
         expand=USERS_EXPAND,
         expand_down="DROP TABLE users;\n",
         contract=USERS_CONTRACT,
