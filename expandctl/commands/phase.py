@@ -147,13 +147,16 @@ def derive_phase(
     settings: Settings,
     phase: Phase | None = None,
     accept_risk: str | None = None,
+    missing: list[MigrationRecord] | None = None,
 ) -> PhaseView:
     """The next phase of ``migration`` in ``direction``, and every reason it may not run.
 
     Without a ``session`` the view is planned from the files alone for
     ``phase`` (``plan --phase``, the backfill subcommands): lint applies with
     the configured ``pg_version``; state, gates and the catalog are not read.
-    Reads only: nothing is locked, written or run.
+    Reads only: nothing is locked, written or run. ``missing`` (recorded
+    migrations whose folder is gone, ``missing_records``) is computed once by
+    callers that derive many migrations.
     """
     record = records.get(migration.id) or MigrationRecord(id=migration.id)
     rollback = direction is Direction.ROLLBACK
@@ -162,9 +165,10 @@ def derive_phase(
             raise ValueError("an offline view needs the phase to plan")
         decision = Decision(migration.id, direction, phase)
         record = MigrationRecord(id=migration.id)
+    elif rollback:
+        decision = decide_rollback(migration, migrations, records)
     else:
-        decide = decide_rollback if rollback else decide_advance
-        decision = decide(migration, migrations, records)
+        decision = decide_advance(migration, migrations, records, missing=missing)
     view = PhaseView(migration, direction, record, decision, offline=session is None)
     if decision.phase is None or decision.nothing_to_do:
         return view
