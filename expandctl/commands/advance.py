@@ -22,6 +22,7 @@ from expandctl.engine.decide import (
     resumed_progress,
     states_differ,
 )
+from expandctl.engine.empty_phase import record_empty_phase
 from expandctl.engine.runner import run_plan
 from expandctl.engine.session import Session, write_session
 from expandctl.errors import (
@@ -294,9 +295,14 @@ def _advance_one(
             confirm_irreversible(view.plan, yes=asked.yes, confirm=asked.confirm, what="run")
         record = record_for_run(session, view)
         note_accepted_risk(session, view, report)
-        run = run_plan(session.run, view.plan, migration, record)
-        # What the run recorded, read back from its own row (a failed run stops here).
-        records[migration.id] = session.store.load_one(session.control, migration.id)
+        if not view.plan.steps and record.in_progress is None:
+            run, records[migration.id] = record_empty_phase(
+                session.run, view.plan, migration, record
+            )
+        else:
+            run = run_plan(session.run, view.plan, migration, record)
+            # What the run recorded, read back from its own row (a failed run stops here).
+            records[migration.id] = session.store.load_one(session.control, migration.id)
         report.runs.append(PhaseRunReport(**asdict(run)))
         if to is None or PHASES.index(view.plan.phase) >= PHASES.index(to):
             return

@@ -230,8 +230,12 @@ def lint_migration(
     *,
     pg_version: int = 15,
     rules: RuleSet | None = None,
+    until: tuple[Phase, bool] | None = None,
 ) -> list[FileResult]:
     """Lint the steps every phase of a migration runs, with that phase's own rules.
+
+    ``until=(phase, rollback)``: stop once that phase in that direction is linted
+    (what comes after it cannot change its findings).
 
     Each phase is walked as ``advance`` plans it (``planned.phase_sources``):
     the operations' SQL (one result named ``migration.toml#operations.<phase>``),
@@ -253,6 +257,8 @@ def lint_migration(
             results.append(_lint_planned(source, phase, pg_version, ctx, ruleset, rollback=False))
         forward_created = set(ctx.file_created)
         ctx.next_file()
+        if until == (phase, False):
+            break
         if not phase.reversible:
             continue
         down_ctx = LintContext(

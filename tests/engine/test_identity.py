@@ -15,6 +15,7 @@ from expandctl.commands.plan import plan
 from expandctl.commands.status import status
 from expandctl.engine.locking import lock_key
 from expandctl.errors import StateError
+from expandctl.model.phases import Phase
 from tests.engine.conftest import Project
 
 pytestmark = pytest.mark.db
@@ -192,3 +193,21 @@ def _wait_until_polling(conn: psycopg.Connection[tuple[object, ...]]) -> None:
             return
         time.sleep(0.05)
     raise AssertionError("advance never started waiting for the lock")
+
+
+def test_phases_with_nothing_to_run_are_recorded_like_any_other(project: Project) -> None:
+    for n in range(1, 6):
+        project.add(f"{n:04d}_t{n}", expand=f"CREATE TABLE t{n} (id int);")
+    report = advance(project.config(), all_migrations=True, to=Phase.CONTRACT, yes=True)
+    assert len(report.runs) == 25  # five phases each, four of them empty
+    after = status(project.config())
+    assert after.drifted == [] and {r.state.value for r in after.migrations} == {"contract"}
+    assert all(len(r.phases) == 5 for r in after.migrations)
+    events = project.query(
+        "SELECT phase, outcome, detail FROM expandctl.events WHERE migration_id = '0003_t3' "
+        "AND action = 'phase' ORDER BY id"
+    )
+    assert events[2:4] == [("backfill", "started", "0 steps"), ("backfill", "ok", "0 steps run")]
+    assert len(events) == 10
+    # Nothing left to do: the next run changes nothing.
+    assert advance(project.config(), all_migrations=True).runs == []
