@@ -8,7 +8,8 @@ Generates the migrations in a temporary directory (each: a manifest, an
 a scratch database on the server of ``--dsn`` (default ``EXPANDCTL_TEST_DSN``,
 else ``postgresql://postgres@127.0.0.1:5432/postgres``), runs each command as
 its own ``python -m expandctl`` process and prints wall seconds and peak RSS
-(from ``wait4``) beside the targets of issue 11 item 8. Only the rows with a
+(from ``wait4``) beside the targets of issue 11 item 8, with the CPU seconds
+(user + system) that a machine busy with other work cannot inflate. Only the rows with a
 target count: the other runs bring the database to the state the next one
 measures (every migration expanded, then every one contracted).
 """
@@ -31,16 +32,29 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "expandctl_scale_bench"
+HEADER = (
+    f"{'command':<44}  {'wall s':>8}  {'cpu s':>6}  {'target':>6}  {'peak MB':>8}  "
+    f"{'target':>6}  result"
+)
 
 
 @dataclass
 class Measured:
     name: str
     seconds: float
+    cpu: float  # user + system seconds: what a loaded machine cannot inflate
     peak_mb: float
     exit_code: int
     target_s: float | None
     target_mb: float | None
+
+    def line(self) -> str:
+        target_s = f"{self.target_s:g}" if self.target_s is not None else "-"
+        target_mb = f"{self.target_mb:g}" if self.target_mb is not None else "-"
+        return (
+            f"{self.name:<44}  {self.seconds:8.2f}  {self.cpu:6.2f}  {target_s:>6}  "
+            f"{self.peak_mb:8.0f}  {target_mb:>6}  {self.verdict()}"
+        )
 
     def verdict(self) -> str:
         ok = self.exit_code == 0
@@ -70,7 +84,7 @@ def generate_big_sql(path: Path, megabytes: float) -> int:
     number = 0
     while size < target:
         number += 1
-        line = f"INSERT INTO big VALUES ({number});\n"
+        line = f"INSERT INTO big (id) VALUES ({number});\n"
         lines.append(line)
         size += len(line)
     path.write_text("".join(lines))
@@ -102,7 +116,12 @@ def run(
     if proc.returncode not in (0,):
         tail = errors.decode(errors="replace").strip().splitlines()[-1:] or [""]
         print(f"  {name}: exit {proc.returncode}: {tail[0][:200]}", file=sys.stderr)
-    return Measured(name, seconds, usage.ru_maxrss / 1024, proc.returncode, target_s, target_mb)
+    cpu = usage.ru_utime + usage.ru_stime
+    found = Measured(
+        name, seconds, cpu, usage.ru_maxrss / 1024, proc.returncode, target_s, target_mb
+    )
+    print(found.line(), flush=True)
+    return found
 
 
 def with_database(dsn: str, database: str) -> str:
@@ -132,6 +151,7 @@ def main() -> int:
         (project / "expandctl.toml").write_text(f'database_url = "{url}"\n')
         n = args.migrations
         print(f"{n} migrations in {project}; database {DATABASE}", file=sys.stderr)
+        print(HEADER, flush=True)
         results += [
             run(f"status ({n} pending)", ["status"], project, target_s=5),
             run(f"plan ({n} pending)", ["plan"], project, target_s=5),
@@ -168,17 +188,10 @@ def main() -> int:
         admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
     admin.close()
 
-    width = max(len(r.name) for r in results)
-    print(
-        f"{'command'.ljust(width)}  {'seconds':>8}  {'target':>6}  {'peak MB':>8}  target  result"
-    )
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(HEADER)
     for r in results:
-        target_s = f"{r.target_s:g}" if r.target_s is not None else "-"
-        target_mb = f"{r.target_mb:g}" if r.target_mb is not None else "-"
-        print(
-            f"{r.name.ljust(width)}  {r.seconds:8.2f}  {target_s:>6}  {r.peak_mb:8.0f}  "
-            f"{target_mb:>6}  {r.verdict()}"
-        )
+        print(r.line())
     return 0 if all(not r.verdict().startswith("MISS") for r in results) else 1
 
 

@@ -138,7 +138,7 @@ def _collect(
     text = source.text
     starts = [p.statement.sql.start for p in source.statements]
     per_statement, file_level, problems = read_suppressions(text, starts)
-    lines = text.splitlines()
+    del starts
     operations = {p.statement.index: p.operation for p in source.statements if p.operation}
     for rule, statement, violation in hits:
         suppressions = [*per_statement.get(statement.index, ()), *file_level]
@@ -163,7 +163,7 @@ def _collect(
             )
             at = (problem.line, problem.column)
             result.findings.append(
-                _comment_finding(InvalidSuppression(), ruleset, result, lines, at, violation)
+                _comment_finding(InvalidSuppression(), ruleset, result, text, at, violation)
             )
     if not ruleset.enabled(UnusedSuppression.id):
         return
@@ -177,7 +177,7 @@ def _collect(
         )
         at = (suppression.line, suppression.column)
         result.findings.append(
-            _comment_finding(UnusedSuppression(), ruleset, result, lines, at, violation)
+            _comment_finding(UnusedSuppression(), ruleset, result, text, at, violation)
         )
 
 
@@ -185,14 +185,25 @@ def _comment_finding(
     rule: Rule,
     ruleset: RuleSet,
     result: FileResult,
-    lines: list[str],
+    text: str,
     at: tuple[int, int],
     violation: Violation,
 ) -> Finding:
     """A finding about a suppression comment itself: it points at the comment, not a statement."""
     line, column = at
-    source = lines[line - 1] if line <= len(lines) else ""
+    source = _line_of(text, line)
     return _finding(rule, ruleset, result, (line, column, line), violation, source)
+
+
+def _line_of(text: str, line: int) -> str:
+    """The text of 1-based ``line``, without splitting a big file into a list of lines."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    end = text.find("\n", start)
+    return text[start:] if end < 0 else text[start:end]
 
 
 def _finding(
