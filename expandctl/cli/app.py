@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "advance": "expandctl.cli.cmd_advance:advance_command",
     "rollback": "expandctl.cli.cmd_rollback:rollback_command",
     "history": "expandctl.cli.cmd_history:history_command",
+    "forget": "expandctl.cli.cmd_forget:forget_command",
     "backfill": "expandctl.cli.cmd_backfill:backfill_group",
     "demo": "expandctl.cli.cmd_demo:demo_command",
     "fleet": "expandctl.cli.cmd_fleet:fleet_group",

@@ -32,6 +32,8 @@ def history_command(
             for x in (e.migration_id, e.phase and e.phase.value, e.direction and e.direction.value)
             if x
         )
+        if e.migration_id in report.missing:
+            what += " (MISSING from disk)"
         detail = f"  {e.detail}" if e.detail else ""
         click.echo(
             f"{e.at:%Y-%m-%d %H:%M:%S%z}  {what}  {e.action} {e.outcome}{took}  "

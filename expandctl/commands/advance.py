@@ -12,7 +12,17 @@ from pydantic import BaseModel, Field
 
 from expandctl.commands.phase import PhaseView, derive_phase, refuse
 from expandctl.engine.backfill import BackfillProgress
-from expandctl.engine.decide import default_migration, resumed_progress, states_differ
+from expandctl.engine.decide import (
+    default_migration,
+    in_flight,
+    missing_records,
+    missing_refusal,
+    renamed_from,
+    renamed_refusal,
+    resumed_progress,
+    states_differ,
+)
+from expandctl.engine.empty_phase import record_empty_phase
 from expandctl.engine.runner import run_plan
 from expandctl.engine.session import Session, write_session
 from expandctl.errors import (
@@ -71,8 +81,10 @@ class AdvanceReport(BaseModel):
     current: str | None = Field(default=None, exclude=True)  # the migration being worked on
 
 
-def load_set(config: ResolvedConfig) -> MigrationSet:
-    return load_migrations(Path(config.migrations_path))
+def load_set(config: ResolvedConfig, *, state_read: bool = False) -> MigrationSet:
+    """``state_read``: the command reads the recorded state, which judges a ``requires``
+    naming a folder that is gone (a deleted migration, not necessarily a typo)."""
+    return load_migrations(Path(config.migrations_path), missing_requires_ok=state_read)
 
 
 def require_migration(migrations: MigrationSet, migration_id: str) -> Migration:
@@ -144,7 +156,7 @@ def advance(
         )
     if accept_risk is not None and not accept_risk.strip():
         raise UsageError('--accept-risk needs a reason, e.g. --accept-risk "table has 10 rows"')
-    migrations = load_set(config)
+    migrations = load_set(config, state_read=True)
     report = AdvanceReport()
     if to is Phase.CONTRACT and not yes:
         # Ask before running anything, not after the phases leading up to it.
@@ -192,6 +204,8 @@ def _advance(
     asked: _Request,
     report: AdvanceReport,
 ) -> None:
+    # Read once, with the lock held: nobody else changes state until this run ends,
+    # so each phase run updates this copy (from its own row) instead of re-reading all.
     records = session.records()
     # Another run that changed what this one is about to do makes it stop; one that
     # advanced an unrelated migration meanwhile does not.
@@ -204,6 +218,8 @@ def _advance(
             "lock; nothing was done",
             hint="check 'expandctl status', then run the command again if still needed",
         )
+    missing = missing_records(migrations, records)
+    _refuse_missing_in_flight(migrations, records, missing)
     if asked.all_migrations:
         targets = list(migrations.migrations)
     elif migration_id:
@@ -216,12 +232,37 @@ def _advance(
         targets = [chosen]
     for migration in targets:
         report.current = migration.id
-        _advance_one(session, migrations, migration, asked, report)
+        _advance_one(session, migrations, records, missing, migration, asked, report)
+
+
+def _refuse_missing_in_flight(
+    migrations: MigrationSet,
+    records: dict[str, MigrationRecord],
+    missing: list[MigrationRecord],
+) -> None:
+    """An in-flight migration whose folder is gone stops every advance, before anything runs.
+
+    When a never-run migration on disk has its files, say it looks renamed.
+    """
+    gone = [r for r in missing if in_flight(r)]
+    if not gone:
+        return
+    also = f" (and {len(gone) - 1} more MISSING in flight)" if len(gone) > 1 else ""
+    for migration in migrations.migrations:
+        record = records.get(migration.id) or MigrationRecord(id=migration.id)
+        old = renamed_from(migration, record, gone)
+        if old is not None:
+            message, hint = renamed_refusal(migration, old)
+            raise StateError(message + also, hint=hint)
+    message, hint = missing_refusal(gone[0], migrations.directory)
+    raise StateError(message + also, hint=hint)
 
 
 def _advance_one(
     session: Session,
     migrations: MigrationSet,
+    records: dict[str, MigrationRecord],
+    missing: list[MigrationRecord],
     migration: Migration,
     asked: _Request,
     report: AdvanceReport,
@@ -229,7 +270,6 @@ def _advance_one(
     assert session.run is not None
     to = asked.to
     while True:
-        records = session.records()
         record = records.get(migration.id) or MigrationRecord(id=migration.id)
         if to is not None and record.in_progress is None and record.state.at_least(to):
             if not report.runs or report.runs[-1].migration_id != migration.id:
@@ -243,6 +283,7 @@ def _advance_one(
             Direction.FORWARD,
             settings=asked.config.settings,
             accept_risk=asked.accept_risk,
+            missing=missing,
         )
         if view.nothing_to_do:
             if not asked.all_migrations:
@@ -254,7 +295,14 @@ def _advance_one(
             confirm_irreversible(view.plan, yes=asked.yes, confirm=asked.confirm, what="run")
         record = record_for_run(session, view)
         note_accepted_risk(session, view, report)
-        run = run_plan(session.run, view.plan, migration, record)
+        if not view.plan.steps and record.in_progress is None:
+            run, records[migration.id] = record_empty_phase(
+                session.run, view.plan, migration, record
+            )
+        else:
+            run = run_plan(session.run, view.plan, migration, record)
+            # What the run recorded, read back from its own row (a failed run stops here).
+            records[migration.id] = session.store.load_one(session.control, migration.id)
         report.runs.append(PhaseRunReport(**asdict(run)))
         if to is None or PHASES.index(view.plan.phase) >= PHASES.index(to):
             return

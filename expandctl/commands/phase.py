@@ -27,7 +27,7 @@ from expandctl.engine.gates import GateStatus, gate_statuses
 from expandctl.engine.interference import interference_of_phase
 from expandctl.engine.session import Session
 from expandctl.errors import CheckFailed, HazardRefused, StateError
-from expandctl.lint import Finding, lint_migration, rule_set
+from expandctl.lint import Finding, RuleSet, lint_migration, rule_set
 from expandctl.lint.removals import removals
 from expandctl.model.config import Settings
 from expandctl.model.migration import Migration, MigrationSet
@@ -147,13 +147,16 @@ def derive_phase(
     settings: Settings,
     phase: Phase | None = None,
     accept_risk: str | None = None,
+    missing: list[MigrationRecord] | None = None,
 ) -> PhaseView:
     """The next phase of ``migration`` in ``direction``, and every reason it may not run.
 
     Without a ``session`` the view is planned from the files alone for
     ``phase`` (``plan --phase``, the backfill subcommands): lint applies with
     the configured ``pg_version``; state, gates and the catalog are not read.
-    Reads only: nothing is locked, written or run.
+    Reads only: nothing is locked, written or run. ``missing`` (recorded
+    migrations whose folder is gone, ``missing_records``) is computed once by
+    callers that derive many migrations.
     """
     record = records.get(migration.id) or MigrationRecord(id=migration.id)
     rollback = direction is Direction.ROLLBACK
@@ -162,9 +165,10 @@ def derive_phase(
             raise ValueError("an offline view needs the phase to plan")
         decision = Decision(migration.id, direction, phase)
         record = MigrationRecord(id=migration.id)
+    elif rollback:
+        decision = decide_rollback(migration, migrations, records)
     else:
-        decide = decide_rollback if rollback else decide_advance
-        decision = decide(migration, migrations, records)
+        decision = decide_advance(migration, migrations, records, missing=missing)
     view = PhaseView(migration, direction, record, decision, offline=session is None)
     if decision.phase is None or decision.nothing_to_do:
         return view
@@ -176,14 +180,16 @@ def derive_phase(
     view.resume = _resume_verdict(migration, record, decision, plan)
     resuming = view.resume.resume_from is not None
     view.gates = _gates(session, plan, record, settings, check=not resuming and not rollback)
+    destructive = plan.irreversible or (rollback and bool(plan.steps))
+    view.needs_confirmation = not resuming and destructive
+    if not plan.steps:
+        return view  # nothing runs: nothing to lint, to check, or that could interfere
     view.findings = _lint_findings(migration, plan, server_version, settings)
     if accept_risk and view.lint_errors:
         view.accepted_risk = accept_risk
     view.check_failures, view.interference = _live_blockers(
         session, migration, plan, migrations, records, start=view.resume.resume_from or 0
     )
-    destructive = plan.irreversible or (rollback and bool(plan.steps))
-    view.needs_confirmation = not resuming and destructive
     return view
 
 
@@ -238,6 +244,8 @@ def _gates(
     """Gates of a fresh forward run, evaluated read-only; others are shown, not checked."""
     if session is None or not check:
         return [GateStatus(g.summary, g.kind, None, checked=False) for g in plan.gates]
+    if not plan.gates:
+        return []  # no round trip for the time when no gate needs it
     now = session.store.now(session.control)
     return gate_statuses(session.control, plan, record, settings, now)
 
@@ -247,13 +255,27 @@ def _lint_findings(
 ) -> list[Finding]:
     """The lint findings of exactly the steps this phase and direction run."""
     rollback = plan.direction is Direction.ROLLBACK
-    results = lint_migration(migration, pg_version=pg_version, rules=rule_set(settings.lint))
+    results = lint_migration(
+        migration, pg_version=pg_version, rules=_rules(settings), until=(plan.phase, rollback)
+    )
     return [
         finding
         for result in results
         if result.phase is plan.phase and result.rollback == rollback
         for finding in result.findings
     ]
+
+
+def _rules(settings: Settings) -> RuleSet:
+    """The configured rule set, built once per configuration (``status`` asks per migration)."""
+    key = settings.lint.model_dump_json()
+    found = _RULE_SETS.get(key)
+    if found is None:
+        found = _RULE_SETS[key] = rule_set(settings.lint)
+    return found
+
+
+_RULE_SETS: dict[str, RuleSet] = {}
 
 
 def _live_blockers(

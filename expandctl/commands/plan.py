@@ -123,7 +123,7 @@ def plan(
     rollback: bool = False,
     phase: Phase | None = None,
 ) -> PlanReport:
-    migrations = load_set(config)
+    migrations = load_set(config, state_read=phase is None)
     direction = Direction.ROLLBACK if rollback else Direction.FORWARD
     if phase is not None:
         if migration_id is None:

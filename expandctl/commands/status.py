@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from expandctl.commands.advance import load_set
 from expandctl.commands.phase import PhaseView, derive_phase
 from expandctl.engine.backfill import BackfillCheckpoint, backfill_status
-from expandctl.engine.decide import drift
+from expandctl.engine.decide import describe_record, drift, missing_records
 from expandctl.engine.locking import lock_holder
 from expandctl.engine.session import read_session
 from expandctl.errors import ExpandctlError
@@ -73,13 +73,14 @@ class StatusReport(BaseModel):
 
 
 def status(config: ResolvedConfig) -> StatusReport:
-    migrations = load_set(config)
+    migrations = load_set(config, state_read=True)
     rows: list[MigrationStatus] = []
     with read_session(config) as session:
         initialized = session.store.layout_version(session.control) is not None
         records = session.records()
         holder = lock_holder(session.control, session.store.schema)
         checkpoints = backfill_status(session.control, schema=session.store.schema)
+        missing = missing_records(migrations, records)
         for migration in migrations.migrations:
             record = records.get(migration.id) or MigrationRecord(id=migration.id)
             progress = _progress(record, running=holder is not None)
@@ -87,30 +88,19 @@ def status(config: ResolvedConfig) -> StatusReport:
             direction = record.in_progress.direction if record.in_progress else Direction.FORWARD
             try:
                 view = derive_phase(
-                    session, migration, migrations, records, direction, settings=config.settings
+                    session,
+                    migration,
+                    migrations,
+                    records,
+                    direction,
+                    settings=config.settings,
+                    missing=missing,
                 )
             except ExpandctlError as exc:  # advance will say so itself
                 rows.append(_unplannable(migration, record, progress, str(exc)))
                 continue
             rows.append(_row(view, progress, checkpoints))
-    for missing in sorted(set(records) - set(migrations.ids)):
-        record = records[missing]
-        rows.append(
-            MigrationStatus(
-                id=missing,
-                description=None,
-                on_disk=False,
-                state=record.state,
-                next_phase=None,
-                next_action="MISSING from disk: restore its folder",
-                phases=_timings(record),
-                drift=[],
-                in_progress=_progress(record, running=holder is not None),
-                blocked=[
-                    f"{missing} is recorded in the database but not in the migrations directory"
-                ],
-            )
-        )
+    rows.extend(_missing_row(record, running=holder is not None) for record in missing)
     return StatusReport(
         state_schema=session.store.schema,
         initialized=initialized,
@@ -157,6 +147,29 @@ def _row(
         in_progress=progress,
         blocked=[r.message for r in view.refusals],
         backfill=_backfill(record, checkpoints),
+    )
+
+
+def _missing_row(record: MigrationRecord, *, running: bool) -> MigrationStatus:
+    """A recorded migration whose folder is gone: restore it, or forget it (renamed or not)."""
+    action = (
+        f"MISSING from disk: restore its folder, or 'expandctl forget {record.id}' "
+        "(--renamed-to NEW_ID if it was renamed)"
+    )
+    return MigrationStatus(
+        id=record.id,
+        description=None,
+        on_disk=False,
+        state=record.state,
+        next_phase=None,
+        next_action=action,
+        phases=_timings(record),
+        drift=[],
+        in_progress=_progress(record, running=running),
+        blocked=[
+            f"{record.id} is recorded {describe_record(record)} in the database "
+            "but not in the migrations directory"
+        ],
     )
 
 

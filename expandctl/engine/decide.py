@@ -148,12 +148,95 @@ def default_migration(
     return None
 
 
+def missing_records(
+    migrations: MigrationSet, records: dict[str, MigrationRecord]
+) -> list[MigrationRecord]:
+    """Recorded migrations whose folder is not in the migrations directory, by id."""
+    on_disk = set(migrations.ids)
+    return [records[mid] for mid in sorted(records) if mid not in on_disk]
+
+
+def renamed_from(
+    migration: Migration, record: MigrationRecord, missing: list[MigrationRecord]
+) -> MigrationRecord | None:
+    """The missing migration this never-run one is a copy of (renamed or renumbered), if any.
+
+    Every phase checksum the missing one recorded must match this one's files,
+    and at least one of those phases must do something: two migrations whose
+    phases are all empty are not the same migration.
+    """
+    if record.phases or record.in_progress:
+        return None
+    for old in missing:
+        recorded = {phase: done.checksum for phase, done in old.phases.items()}
+        if old.in_progress is not None:
+            recorded.setdefault(old.in_progress.phase, old.in_progress.checksum)
+        if (
+            recorded
+            and all(migration.checksum_matches(p, c) for p, c in recorded.items())
+            and any(_does_something(migration, p) for p in recorded)
+        ):
+            return old
+    return None
+
+
+def _does_something(migration: Migration, phase: Phase) -> bool:
+    manifest = migration.manifest
+    return (
+        any(f.phase is phase for f in migration.sql_files.values())
+        or bool(manifest.operations)
+        or (phase is Phase.BACKFILL and bool(manifest.backfill))
+    )
+
+
+def describe_record(record: MigrationRecord) -> str:
+    """Where a recorded migration stands, in words: "expand", "mid-backfill (2/5 steps)"."""
+    progress = record.in_progress
+    if progress is None:
+        return record.state.value
+    verb = "rolling back " if progress.direction is Direction.ROLLBACK else ""
+    return (
+        f"{record.state.value}, {verb}mid-{progress.phase.value} "
+        f"({progress.next_step}/{progress.total_steps} steps)"
+    )
+
+
+def renamed_refusal(migration: Migration, old: MigrationRecord) -> tuple[str, str]:
+    """A never-run migration whose files are what a missing one already ran."""
+    return (
+        f"{migration.id} looks like {old.id} renamed: its files are what {old.id} ran "
+        f"(recorded {describe_record(old)}), and {old.id}'s folder is MISSING; "
+        f"advancing {migration.id} would run the same statements again",
+        f"same migration: 'expandctl forget {old.id} --renamed-to {migration.id} --reason "
+        f"\"...\"' moves its state; a new one meant to run again: 'expandctl forget {old.id} "
+        f'--reason "..."\' first; or restore the folder of {old.id}',
+    )
+
+
+def missing_refusal(old: MigrationRecord, directory: str) -> tuple[str, str]:
+    """An in-flight migration whose folder is gone: nothing may move on unnoticed."""
+    return (
+        f"{old.id} is recorded {describe_record(old)} but its folder is MISSING from "
+        f"{directory}; it is in flight, so nothing advances until it is accounted for",
+        f"restore its folder (git checkout -- {old.id}), or 'expandctl forget {old.id} "
+        f"--renamed-to NEW_ID --reason \"...\"' if it was renamed, or 'expandctl forget "
+        f'{old.id} --reason "..."\' if it was abandoned on purpose',
+    )
+
+
 def decide_advance(
-    migration: Migration, migrations: MigrationSet, records: dict[str, MigrationRecord]
+    migration: Migration,
+    migrations: MigrationSet,
+    records: dict[str, MigrationRecord],
+    *,
+    missing: list[MigrationRecord] | None = None,
 ) -> Decision:
+    """``missing`` (``missing_records``, computed once by callers that loop) is found if None."""
     record = records.get(migration.id) or MigrationRecord(id=migration.id)
     progress = record.in_progress
     decision = Decision(migration.id, Direction.FORWARD, None)
+    if missing is None:
+        missing = missing_records(migrations, records)
     if progress and progress.direction is Direction.ROLLBACK:
         decision.refusals.append(
             f"{migration.id} is in the middle of rolling back {progress.phase.value} "
@@ -173,6 +256,7 @@ def decide_advance(
         if decision.phase is None:
             decision.nothing_to_do = f"{migration.id} is complete (contracted)"
             return decision
+    _identity_refusals(decision, migration, record, migrations.directory, missing)
     for item in drift(migration, record):
         if decision.fresh_start and item.phase is decision.phase:
             continue
@@ -183,12 +267,33 @@ def decide_advance(
         for required in migration.manifest.requires:
             other = records.get(required) or MigrationRecord(id=required)
             if not other.state.at_least(Phase.EXPAND):
+                gone = " and its folder is MISSING" if migrations.get(required) is None else ""
                 decision.refusals.append(
-                    f"{migration.id} requires {required}, which is {other.state.value}; "
+                    f"{migration.id} requires {required}, which is {other.state.value}{gone}; "
                     "it must be at least expanded first"
                 )
                 decision.hints.append(f"expandctl advance {required}")
     return decision
+
+
+def _identity_refusals(
+    decision: Decision,
+    migration: Migration,
+    record: MigrationRecord,
+    directory: str,
+    missing: list[MigrationRecord],
+) -> None:
+    """A copy of a missing migration, or any in-flight one missing, refuses the advance."""
+    old = renamed_from(migration, record, missing)
+    if old is not None:
+        refusal, hint = renamed_refusal(migration, old)
+        decision.refusals.append(refusal)
+        decision.hints.append(hint)
+    for other in missing:
+        if other is not old and in_flight(other):
+            refusal, hint = missing_refusal(other, directory)
+            decision.refusals.append(refusal)
+            decision.hints.append(hint)
 
 
 def decide_rollback(
@@ -252,9 +357,15 @@ __all__ = [
     "decide_advance",
     "decide_rollback",
     "default_migration",
+    "describe_record",
     "drift",
     "drift_refusal",
+    "in_flight",
+    "missing_records",
+    "missing_refusal",
     "phase_files",
+    "renamed_from",
+    "renamed_refusal",
     "resume_problem",
     "resumed_progress",
     "states_differ",

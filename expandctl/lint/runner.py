@@ -138,7 +138,7 @@ def _collect(
     text = source.text
     starts = [p.statement.sql.start for p in source.statements]
     per_statement, file_level, problems = read_suppressions(text, starts)
-    lines = text.splitlines()
+    del starts
     operations = {p.statement.index: p.operation for p in source.statements if p.operation}
     accepted = {p.statement.index: p.accepted for p in source.statements if p.accepted}
     for rule, statement, violation in hits:
@@ -167,7 +167,7 @@ def _collect(
             )
             at = (problem.line, problem.column)
             result.findings.append(
-                _comment_finding(InvalidSuppression(), ruleset, result, lines, at, violation)
+                _comment_finding(InvalidSuppression(), ruleset, result, text, at, violation)
             )
     if not ruleset.enabled(UnusedSuppression.id):
         return
@@ -181,7 +181,7 @@ def _collect(
         )
         at = (suppression.line, suppression.column)
         result.findings.append(
-            _comment_finding(UnusedSuppression(), ruleset, result, lines, at, violation)
+            _comment_finding(UnusedSuppression(), ruleset, result, text, at, violation)
         )
 
 
@@ -189,14 +189,25 @@ def _comment_finding(
     rule: Rule,
     ruleset: RuleSet,
     result: FileResult,
-    lines: list[str],
+    text: str,
     at: tuple[int, int],
     violation: Violation,
 ) -> Finding:
     """A finding about a suppression comment itself: it points at the comment, not a statement."""
     line, column = at
-    source = lines[line - 1] if line <= len(lines) else ""
+    source = _line_of(text, line)
     return _finding(rule, ruleset, result, (line, column, line), violation, source)
+
+
+def _line_of(text: str, line: int) -> str:
+    """The text of 1-based ``line``, without splitting a big file into a list of lines."""
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    end = text.find("\n", start)
+    return text[start:] if end < 0 else text[start:end]
 
 
 def _finding(
@@ -234,8 +245,12 @@ def lint_migration(
     *,
     pg_version: int = 15,
     rules: RuleSet | None = None,
+    until: tuple[Phase, bool] | None = None,
 ) -> list[FileResult]:
     """Lint the steps every phase of a migration runs, with that phase's own rules.
+
+    ``until=(phase, rollback)``: stop once that phase in that direction is linted
+    (what comes after it cannot change its findings).
 
     Each phase is walked as ``advance`` plans it (``planned.phase_sources``):
     the operations' SQL (one result named ``migration.toml#operations.<phase>``),
@@ -257,6 +272,8 @@ def lint_migration(
             results.append(_lint_planned(source, phase, pg_version, ctx, ruleset, rollback=False))
         forward_created = set(ctx.file_created)
         ctx.next_file()
+        if until == (phase, False):
+            break
         if not phase.reversible:
             continue
         down_ctx = LintContext(

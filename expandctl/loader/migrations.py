@@ -27,7 +27,9 @@ from expandctl.model.sqlfiles import FORWARD_FILES, ROLLBACK_FILES, SQL_FILE_NAM
 _IGNORED_SUFFIXES = (".md", ".txt")
 
 
-def load_migrations(directory: Path) -> MigrationSet:
+def load_migrations(directory: Path, *, missing_requires_ok: bool = False) -> MigrationSet:
+    """``missing_requires_ok``: a ``requires`` naming a folder that is gone is left to the
+    caller, which knows from the recorded state whether it is a typo or a deleted folder."""
     if not directory.exists():
         raise ConfigError(
             f"migrations directory {directory} does not exist",
@@ -60,7 +62,7 @@ def load_migrations(directory: Path) -> MigrationSet:
         by_number[number] = folder
         migrations.append(load_migration(folder))
     migrations.sort(key=lambda m: m.number)
-    _check_requires(migrations)
+    _check_requires(migrations, missing_ok=missing_requires_ok)
     return MigrationSet(directory=str(directory), migrations=tuple(migrations))
 
 
@@ -143,10 +145,12 @@ def _sql_file(path: Path, text: str) -> SqlFile:
     return SqlFile(name=path.name, path=str(path), text=text, phase=phase, rollback=rollback)
 
 
-def _check_requires(migrations: list[Migration]) -> None:
+def _check_requires(migrations: list[Migration], *, missing_ok: bool = False) -> None:
     order = {m.id: m.number for m in migrations}
     for migration in migrations:
         for required in migration.manifest.requires:
+            if required not in order and missing_ok:
+                continue
             if required not in order:
                 raise _requires_error(
                     migration,

@@ -11,6 +11,7 @@ statement is.
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ _SPECIAL = re.compile(r"""--|/\*|;|[eE]'|'|"|\$""")
 _SPECIAL_WITH_WORDS = re.compile(r"""--|/\*|;|[eE]'|'|"|\$|[A-Za-z_][A-Za-z0-9_$]*""")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SqlComment:
     text: str  # including the -- or /* */ markers
     start: int  # 0-based offset
@@ -29,7 +30,7 @@ class SqlComment:
     column: int  # 1-based
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a 10 MB file has ~280k of them
 class SqlStatement:
     text: str  # from the first significant character to before the ';'
     start: int  # 0-based offset of the first significant character
@@ -45,7 +46,9 @@ class _Positions:
     """Offsets to 1-based line/column, via a table of line starts."""
 
     def __init__(self, text: str) -> None:
-        self.starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
+        # An array, not a list of int objects: a quarter of the memory on big files.
+        self.starts = array("q", [0])
+        self.starts.extend(m.end() for m in _NEWLINE.finditer(text))
 
     def at(self, offset: int) -> tuple[int, int]:
         line = bisect_right(self.starts, offset) - 1

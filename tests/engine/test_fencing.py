@@ -13,8 +13,12 @@ from typing import Any
 import psycopg
 import pytest
 
+from expandctl.commands.advance import load_set
 from expandctl.engine.backfill import backfill_status
 from expandctl.engine.locking import lock_key
+from expandctl.model.config import Settings
+from expandctl.model.phases import Phase
+from expandctl.model.state import MigrationRecord
 from tests.engine.conftest import Project
 from tests.engine.test_resilience import _start, _wait_for
 
@@ -279,3 +283,41 @@ def test_a_takeover_behind_an_open_transaction_gives_up_naming_it(project: Proje
     message = str(raised.value)
     assert f"pid {pid} (idle in transaction, application 'old-run')" in message
     assert "gave up after waiting 0.3s" in message
+
+
+def test_an_empty_phase_is_not_recorded_under_a_lost_lease(project: Project) -> None:
+    """The one-statement record of a phase without steps is fenced like every other write."""
+    from datetime import timedelta
+
+    from expandctl.engine.connection import current_actor
+    from expandctl.engine.empty_phase import record_empty_phase
+    from expandctl.engine.fencing import LostOwnershipError, take_lease
+    from expandctl.engine.runner import RunContext
+    from expandctl.engine.store import StateStore
+    from expandctl.model.planning import plan_phase
+
+    _lease_ready(project)
+    project.add("0001_nothing")
+    migration = load_set(project.config()).migrations[0]
+    plan = plan_phase(migration, Phase.EXPAND)
+    actor, wait = current_actor(), timedelta(seconds=10)
+    with (
+        psycopg.connect(project.db.dsn, autocommit=True) as old,
+        psycopg.connect(project.db.dsn, autocommit=True) as new,
+    ):
+        mine = take_lease(old, "expandctl", actor, wait)
+        take_lease(new, "expandctl", actor, wait)  # another run took the migration over
+        ctx = RunContext(
+            work=old,
+            control=old,
+            store=StateStore("expandctl"),
+            actor=actor,
+            settings=Settings(),
+            connect=lambda: psycopg.connect(project.db.dsn, autocommit=True),
+            fence=mine,
+        )
+        record = MigrationRecord(id=migration.id)
+        with pytest.raises(LostOwnershipError, match="nothing of it was recorded"):
+            record_empty_phase(ctx, plan, migration, record)
+    assert project.query("SELECT count(*) FROM expandctl.migrations") == [(0,)]
+    assert project.query("SELECT count(*) FROM expandctl.events WHERE action = 'phase'") == [(0,)]
