@@ -49,10 +49,6 @@ def lock_holder(conn: Connection, schema: str) -> str | None:
     return f"pid {pid} (user {user}, from {client}, application {app!r}, connected {seconds}s ago)"
 
 
-def is_locked(conn: Connection, schema: str) -> bool:
-    return lock_holder(conn, schema) is not None
-
-
 @contextmanager
 def advisory_lock(conn: Connection, schema: str, wait: timedelta) -> Iterator[None]:
     """Hold the lock on ``conn`` (autocommit) for the duration of the block."""

@@ -266,7 +266,3 @@ class Harmless(Action):
 def display(name: str) -> str:
     """A name for messages: drops the implicit ``public.`` schema."""
     return name.removeprefix("public.")
-
-
-def columns_of(actions: list[Action]) -> list[Column]:
-    return [a.column for a in actions if isinstance(a, AddColumn)]

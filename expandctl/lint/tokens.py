@@ -212,10 +212,6 @@ def inner_group(toks: list[Tok], start: int) -> tuple[list[Tok], int]:
     return toks[start + 1 :], len(toks)
 
 
-def words_of(toks: list[Tok]) -> list[str]:
-    return [t.word for t in toks]
-
-
 def render(toks: list[Tok]) -> str:
     """Tokens back to compact SQL, for messages (``varchar(10)``, ``now()``)."""
     out: list[str] = []

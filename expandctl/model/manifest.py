@@ -48,6 +48,3 @@ class Manifest(BaseModel):
                     f"{item!r} is not a migration id (a folder name like '0001_create_users')"
                 )
         return value
-
-    def retires_object(self, candidate: RetiredObject) -> bool:
-        return candidate in self.retires
