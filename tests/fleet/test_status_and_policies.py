@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 from pathlib import Path
 
@@ -59,8 +60,12 @@ def test_status_shows_split_drift_interrupted_missing_and_unreachable_without_pa
     gone = tmp_path / "other"
     (gone / "migrations" / "0009_gone").mkdir(parents=True)
     (gone / "migrations" / "0009_gone" / "migration.toml").write_text('description = "x"\n')
+    # The other project knows 0001 too: an in-flight migration missing on disk stops advance.
+    shutil.copytree(project.migrations / "0001_users", gone / "migrations" / "0001_users")
     b00 = target_config(config, fleet.target("b00"), project.environ)  # type: ignore[arg-type]
-    advance(b00.model_copy(update={"project_root": str(gone)}), "0009_gone")
+    # Contracted, so it is only MISSING here: a missing in-flight one would stop advance.
+    other = b00.model_copy(update={"project_root": str(gone)})
+    advance(other, "0009_gone", to=Phase.CONTRACT, yes=True)
 
     report = fleet_status(fleet, config, environ=project.environ)
     rows = {t.name: t for t in report.targets}
