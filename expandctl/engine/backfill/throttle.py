@@ -139,9 +139,11 @@ class ReplayWatch:
         before = self.seen.get(pid)
         if before is None or replayed > before.replayed:
             self.seen[pid] = _Seen(replayed, flushed, now)
-        elif flushed > before.flushed and before.replayed < before.flushed:
-            # A fresh report, WAL was waiting, and none of it was replayed.
-            before.flushed, before.stalled = flushed, True
+        elif flushed > before.flushed:
+            # A fresh report: if WAL was already waiting at the last look and none of
+            # it was replayed since, replay is stalled; either way remember what waits.
+            before.stalled = before.stalled or before.replayed < before.flushed
+            before.flushed = flushed
         return self.seen[pid]
 
 
