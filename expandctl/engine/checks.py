@@ -3,8 +3,10 @@
 Two ways, one query each (``SELECT coalesce((<check>), false)``):
 
 - ``evaluate_checks``: every check of a phase at once, in a READ ONLY
-  transaction that is rolled back, under short timeouts, so ``plan`` (and the
-  runner, before a phase starts) can report *all* failures together;
+  transaction that is rolled back, under short timeouts, so the derivation
+  every command shares (``commands.phase``) refuses with *all* failures
+  together before ``advance`` or ``rollback`` runs anything, and ``plan``
+  shows the same;
 - ``run_check``: one check inside the runner's transaction group, where false
   refuses the phase and rolls the group back, so nothing of it is applied.
 
@@ -122,13 +124,6 @@ def _evaluate(
         definite=definite and error is None,
         error=error,
     )
-
-
-def refuse_failed_checks(conn: Connection, plan: PhasePlan, *, start: int = 0) -> None:
-    """Before a phase starts: refuse with every failure at once when any is definite."""
-    failures = evaluate_checks(conn, plan.steps, start=start)
-    if any(f.definite for f in failures):
-        raise checks_refusal(plan, failures)
 
 
 def checks_refusal(plan: PhasePlan, failures: Sequence[CheckFailure]) -> CheckFailed:

@@ -25,7 +25,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from expandctl.engine.checks import refuse_failed_checks, run_check
+from expandctl.engine.checks import run_check
 from expandctl.engine.connection import Connection, database_error
 from expandctl.engine.fencing import Fence
 from expandctl.engine.retry import Retry, backoff_delay, with_lock_retries
@@ -148,7 +148,6 @@ def run_plan(
         )
     else:
         start = 0
-        refuse_failed_checks(ctx.work, plan)  # every failed precondition at once, nothing run
         autocommit = sum(1 for step in plan.steps if step.autocommit)
         log.info(
             "%s %s of %s: %d steps (%d in transactions, %d in autocommit)",
