@@ -204,8 +204,8 @@ def _advance(
     asked: _Request,
     report: AdvanceReport,
 ) -> None:
-    # Read once, with the lock held: nobody else changes state until this run ends,
-    # so each phase run updates this copy (from its own row) instead of re-reading all.
+    # Read with the lock held. A phase run re-reads it: while a backfill ran without
+    # the schema lock (engine.lanes), other runs may have advanced other migrations.
     records = session.records()
     # Another run that changed what this one is about to do makes it stop; one that
     # advanced an unrelated migration meanwhile does not.
@@ -301,8 +301,9 @@ def _advance_one(
             )
         else:
             run = run_plan(session.run, view.plan, migration, record)
-            # What the run recorded, read back from its own row (a failed run stops here).
-            records[migration.id] = session.store.load_one(session.control, migration.id)
+            # What the run recorded (a failed run stops here), and what others did meanwhile.
+            records.clear()
+            records.update(session.records())
         report.runs.append(PhaseRunReport(**asdict(run)))
         if to is None or PHASES.index(view.plan.phase) >= PHASES.index(to):
             return

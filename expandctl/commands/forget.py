@@ -20,6 +20,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set, require_migration
+from expandctl.engine import lanes
 from expandctl.engine.backfill import reset_backfill
 from expandctl.engine.decide import describe_record, renamed_from
 from expandctl.engine.identity import delete_record, move_record
@@ -66,7 +67,8 @@ def forget(
             _check_takeover(old, target, records)
         recorded = describe_record(old)
         work = session.run.work
-        with work.transaction():
+        # A backfill of it may still run (without the schema lock): never forget under it.
+        with lanes.lane(session.control, session.store.schema, old.id), work.transaction():
             if target is None:
                 delete_record(work, session.store, old.id)
                 reset_backfill(work, schema=session.store.schema, migration_id=old.id)

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set
 from expandctl.commands.phase import PhaseView, derive_phase
+from expandctl.engine import lanes
 from expandctl.engine.backfill import BackfillCheckpoint, backfill_status
 from expandctl.engine.decide import describe_record, drift, missing_records
 from expandctl.engine.locking import lock_holder
@@ -79,11 +80,17 @@ def status(config: ResolvedConfig) -> StatusReport:
         initialized = session.store.layout_version(session.control) is not None
         records = session.records()
         holder = lock_holder(session.control, session.store.schema)
+        # A run holds its migration's lane throughout, even while a backfill has handed
+        # the schema lock back; a run that holds the lock may be about to resume any.
+        in_progress = [mid for mid, r in records.items() if r.in_progress is not None]
+        running = set(lanes.running(session.control, session.store.schema, in_progress))
+        if holder is not None:
+            running.update(in_progress)
         checkpoints = backfill_status(session.control, schema=session.store.schema)
         missing = missing_records(migrations, records)
         for migration in migrations.migrations:
             record = records.get(migration.id) or MigrationRecord(id=migration.id)
-            progress = _progress(record, running=holder is not None)
+            progress = _progress(record, running=migration.id in running)
             # Mid-rollback, the next command is rollback: show what it would do.
             direction = record.in_progress.direction if record.in_progress else Direction.FORWARD
             try:
@@ -100,7 +107,7 @@ def status(config: ResolvedConfig) -> StatusReport:
                 rows.append(_unplannable(migration, record, progress, str(exc)))
                 continue
             rows.append(_row(view, progress, checkpoints))
-    rows.extend(_missing_row(record, running=holder is not None) for record in missing)
+    rows.extend(_missing_row(record, running=record.id in running) for record in missing)
     return StatusReport(
         state_schema=session.store.schema,
         initialized=initialized,

@@ -34,6 +34,7 @@ from expandctl.errors import LockBusyError
 from expandctl.model.state import Actor
 
 LEASE_TABLE = "lease"
+LANE_TABLE = "lane"
 
 
 class LostOwnershipError(LockBusyError):
@@ -46,10 +47,14 @@ class Fence:
 
     schema: str
     token: int
+    # A backfill that handed the schema lock back is fenced by its migration's lane.
+    lane: str | None = None
 
     @property
     def query(self) -> bytes:
-        return _check_query(self.schema)
+        if self.lane is None:
+            return _check_query(self.schema)
+        return _lane_query(self.schema, self.lane)
 
     def check(self, conn: psycopg.Connection[Any], *, what: str, committed: str) -> None:
         """Raise LostOwnershipError unless the lease is still ours; call inside the transaction.
@@ -75,6 +80,15 @@ def _check_query(schema: str) -> bytes:
     return (
         sql.SQL("SELECT token, holder FROM {} FOR SHARE")
         .format(sql.Identifier(schema, LEASE_TABLE))
+        .as_bytes(None)
+    )
+
+
+@cache
+def _lane_query(schema: str, migration_id: str) -> bytes:
+    return (
+        sql.SQL("SELECT token, holder FROM {} WHERE migration_id = {} FOR SHARE")
+        .format(sql.Identifier(schema, LANE_TABLE), sql.Literal(migration_id))
         .as_bytes(None)
     )
 
@@ -124,3 +138,35 @@ def _lease_holders(conn: psycopg.Connection[Any], schema: str) -> str:
         return describe_backends(conn, [row[0] for row in rows]) or "unknown"
     except psycopg.Error:
         return "unknown"
+
+
+def take_lane_lease(
+    conn: psycopg.Connection[Any], schema: str, migration_id: str, actor: Actor, wait: timedelta
+) -> Fence:
+    """Bump one migration's lane token: the fence of a backfill run without the schema lock.
+
+    Call with the migration's lane lock held. Like :func:`take_lease`, it waits
+    for a previous lane owner's open batch transaction, which holds the row
+    FOR SHARE until it commits or rolls back.
+    """
+    try:
+        with conn.transaction():
+            wait_ms = max(1, int(wait.total_seconds() * 1000))
+            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{wait_ms}ms",))
+            row = conn.execute(
+                sql.SQL(
+                    "INSERT INTO {t} AS l (migration_id, token, holder) VALUES (%s, 1, %s)"
+                    " ON CONFLICT (migration_id) DO UPDATE"
+                    " SET token = l.token + 1, holder = excluded.holder, taken_at = now()"
+                    " RETURNING token"
+                ).format(t=sql.Identifier(schema, LANE_TABLE)),
+                (migration_id, holder_of(actor)),
+            ).fetchone()
+    except pg_errors.LockNotAvailable:
+        raise LockBusyError(
+            f"a previous backfill run of {migration_id} lost its connection but still has a "
+            f"batch transaction open; gave up after waiting {wait.total_seconds():g}s",
+            hint="wait for it to finish or end it (pg_terminate_backend), then run again",
+        ) from None
+    assert row is not None
+    return Fence(schema=schema, token=int(row[0]), lane=migration_id)

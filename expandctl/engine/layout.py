@@ -163,6 +163,19 @@ $$""",
 )""",
         ("SELECT", "INSERT", "UPDATE"),
     ),
+    StateObject(
+        "table",
+        "lane",
+        # One row per migration whose backfill ran with the schema lock handed back:
+        # its batches are fenced by this token instead of the schema-wide lease.
+        """CREATE TABLE IF NOT EXISTS {s}.lane (
+    migration_id text PRIMARY KEY,
+    token        bigint NOT NULL,
+    holder       text NOT NULL,
+    taken_at     timestamptz NOT NULL DEFAULT now()
+)""",
+        ("SELECT", "INSERT", "UPDATE"),
+    ),
     # Last: the row that says this layout is complete.
     StateObject(
         "version",

@@ -22,6 +22,7 @@ from expandctl.errors import LockBusyError
 # Two-key form pg_advisory_lock(int, int): a fixed class id ("expd") and the
 # schema's hash, so two projects with different state schemas never collide.
 LOCK_CLASS = 0x65787064
+LANE_CLASS = 0x6578706C  # "expl": one migration's lane
 POLL_S = 0.1
 
 
@@ -29,9 +30,20 @@ def lock_key(schema: str) -> tuple[int, int]:
     return LOCK_CLASS, zlib.crc32(schema.encode()) & 0x7FFFFFFF
 
 
+def lane_key(schema: str, migration_id: str) -> tuple[int, int]:
+    """One migration's own lock (see engine.lanes): a class id of its own, so a lane
+    never collides with a schema lock."""
+    return LANE_CLASS, zlib.crc32(f"{schema}\0{migration_id}".encode()) & 0x7FFFFFFF
+
+
 def lock_holder(conn: Connection, schema: str) -> str | None:
-    """Who holds the lock, in words, from pg_locks and pg_stat_activity."""
-    classid, objid = lock_key(schema)
+    """Who holds the schema lock, in words, from pg_locks and pg_stat_activity."""
+    return key_holder(conn, lock_key(schema))
+
+
+def key_holder(conn: Connection, key: tuple[int, int]) -> str | None:
+    """Who (other than us) holds the advisory lock ``key``, in words."""
+    classid, objid = key
     row = conn.execute(
         "SELECT a.pid, a.usename, coalesce(host(a.client_addr), 'local'), a.application_name,"
         " a.backend_start, now() - a.backend_start"
@@ -49,27 +61,44 @@ def lock_holder(conn: Connection, schema: str) -> str | None:
     return f"pid {pid} (user {user}, from {client}, application {app!r}, connected {seconds}s ago)"
 
 
+def try_lock(conn: Connection, key: tuple[int, int]) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()
+    return bool(row and row[0])
+
+
+def wait_for_lock(conn: Connection, key: tuple[int, int], wait: timedelta) -> bool:
+    """Take ``key`` (session-level) polling for at most ``wait``; False if still busy."""
+    deadline = time.monotonic() + wait.total_seconds()
+    while not try_lock(conn, key):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL_S)
+    return True
+
+
+def unlock(conn: Connection, key: tuple[int, int]) -> None:
+    """Release ``key``; a connection that died took the lock with it, so never raise."""
+    with contextlib.suppress(psycopg.Error):
+        if not conn.closed:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", key)
+
+
+def busy_error(conn: Connection, schema: str, wait: timedelta) -> LockBusyError:
+    holder = lock_holder(conn, schema) or "another session (it just released it)"
+    return LockBusyError(
+        f"another expandctl is changing state in schema {schema!r}: {holder}; "
+        f"gave up after waiting {wait.total_seconds():g}s",
+        hint="wait for it to finish, or raise advisory_lock_wait",
+    )
+
+
 @contextmanager
 def advisory_lock(conn: Connection, schema: str, wait: timedelta) -> Iterator[None]:
-    """Hold the lock on ``conn`` (autocommit) for the duration of the block."""
-    classid, objid = lock_key(schema)
-    deadline = time.monotonic() + wait.total_seconds()
-    while True:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (classid, objid)).fetchone()
-        if row and row[0]:
-            break
-        if time.monotonic() >= deadline:
-            holder = lock_holder(conn, schema) or "another session (it just released it)"
-            raise LockBusyError(
-                f"another expandctl is changing state in schema {schema!r}: {holder}; "
-                f"gave up after waiting {wait.total_seconds():g}s",
-                hint="wait for it to finish, or raise advisory_lock_wait",
-            )
-        time.sleep(POLL_S)
+    """Hold the schema lock on ``conn`` (autocommit) for the duration of the block."""
+    if not wait_for_lock(conn, lock_key(schema), wait):
+        raise busy_error(conn, schema, wait)
     try:
         yield
     finally:
-        # A connection that died took the lock with it; never mask the real error.
-        with contextlib.suppress(psycopg.Error):
-            if not conn.closed:
-                conn.execute("SELECT pg_advisory_unlock(%s, %s)", (classid, objid))
+        # Never mask the real error; a backfill may have handed the lock back already.
+        unlock(conn, lock_key(schema))

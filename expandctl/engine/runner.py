@@ -25,6 +25,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
+from expandctl.engine import lanes
 from expandctl.engine.checks import run_check
 from expandctl.engine.connection import Connection, database_error
 from expandctl.engine.fencing import Fence
@@ -126,6 +127,14 @@ def _where(step: Step) -> str:
 
 
 def run_plan(
+    ctx: RunContext, plan: PhasePlan, migration: Migration, record: MigrationRecord
+) -> PhaseRun:
+    """Run (or resume) one phase, holding the migration's lane throughout."""
+    with lanes.lane(ctx.control, ctx.store.schema, plan.migration_id):
+        return _run_phase(ctx, plan, migration, record)
+
+
+def _run_phase(
     ctx: RunContext, plan: PhasePlan, migration: Migration, record: MigrationRecord
 ) -> PhaseRun:
     started = time.monotonic()
@@ -518,16 +527,28 @@ def _prepare_concurrent_index(conn: Connection, step: SqlStep, *, resuming: bool
 def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
     from expandctl.engine.backfill import run_backfill  # only phases that backfill pay for it
 
-    result = run_backfill(
-        ctx.connect,
-        schema=ctx.store.schema,
-        migration_id=plan.migration_id,
-        index=step.index,
-        spec=step.spec,
-        settings=ctx.settings,
-        progress=ctx.progress,
-        fence=ctx.fence,
+    schema = ctx.store.schema
+    # Other migrations may advance while the batches run (see engine.lanes).
+    lane_fence = lanes.hand_back(
+        ctx.control, ctx.work, schema, plan.migration_id, ctx.actor, ctx.settings
     )
+    try:
+        result = run_backfill(
+            ctx.connect,
+            schema=schema,
+            migration_id=plan.migration_id,
+            index=step.index,
+            spec=step.spec,
+            settings=ctx.settings,
+            progress=ctx.progress,
+            fence=lane_fence,
+        )
+    except BaseException:
+        # Record the failure under the schema lock if it can be had; the error wins.
+        with contextlib.suppress(ExpandctlError, psycopg.Error):
+            ctx.fence = lanes.take_back(ctx.control, ctx.work, schema, ctx.actor, ctx.settings)
+        raise
+    ctx.fence = lanes.take_back(ctx.control, ctx.work, schema, ctx.actor, ctx.settings)
     summary = (
         f"backfill {result.table}: {result.rows_updated} rows in {result.batches} batches, "
         f"{result.seconds:.1f}s ({result.retries} batch retries)"

@@ -11,7 +11,9 @@ from expandctl.model.steps import Direction
 
 # The layout of the state schema this expandctl writes; bumped on any change.
 # 2: the fencing lease table; an expandctl that knows only 1 must not write unfenced.
-STATE_LAYOUT_VERSION = 2
+# 3: the lane table (a backfilling run hands the schema lock back and is fenced per
+#    migration); an expandctl that knows only 2 would not see a running backfill.
+STATE_LAYOUT_VERSION = 3
 
 
 class Actor(BaseModel):

@@ -15,7 +15,7 @@ import pytest
 
 from expandctl.commands.advance import load_set
 from expandctl.engine.backfill import backfill_status
-from expandctl.engine.locking import lock_key
+from expandctl.engine.locking import lane_key, lock_key
 from expandctl.model.config import Settings
 from expandctl.model.phases import Phase
 from expandctl.model.state import MigrationRecord
@@ -45,8 +45,8 @@ pause_ms = 10
 """
 
 
-def _lock_holder_pid(conn: psycopg.Connection[Any]) -> int | None:
-    classid, objid = lock_key("expandctl")
+def _holder_pid(conn: psycopg.Connection[Any], key: tuple[int, int]) -> int | None:
+    classid, objid = key
     row = conn.execute(
         "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s::oid"
         " AND objid = %s::oid AND objsubid = 2 AND granted"
@@ -56,9 +56,15 @@ def _lock_holder_pid(conn: psycopg.Connection[Any]) -> int | None:
     return int(row[0]) if row else None
 
 
+def _lock_holder_pid(conn: psycopg.Connection[Any]) -> int | None:
+    return _holder_pid(conn, lock_key("expandctl"))
+
+
 def _terminate_lock_connection(conn: psycopg.Connection[Any]) -> int:
-    pid = _lock_holder_pid(conn)
-    assert pid is not None, "nobody holds the expandctl lock"
+    """Kill the run's control connection: it holds the schema lock, and during a
+    backfill (which hands that lock back) its migration's lane."""
+    pid = _lock_holder_pid(conn) or _holder_pid(conn, lane_key("expandctl", "0001_email_norm"))
+    assert pid is not None, "nobody holds the expandctl lock or the migration's lane"
     conn.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
     return pid
 
