@@ -47,7 +47,7 @@ class ErrorHandlingGroup(click.Group):
         for name in names:
             text = self.lazy_help.get(name)
             if text is not None:
-                rows.append((name, click.utils.make_default_short_help(text, limit)))
+                rows.append((name, click.Command(name, help=text).get_short_help_str(limit)))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:

@@ -123,7 +123,8 @@ def lint(request: LintRequest, load_config: Callable[[], ResolvedConfig]) -> Lin
 
         targets = keep_changed(targets, changed_files(request.changed_since, request.cwd))
         if not targets:
-            note = f"nothing to lint: no migration or .sql file changed since {request.changed_since}"
+            since = request.changed_since
+            note = f"nothing to lint: no migration or .sql file changed since {since}"
     elif not targets:
         shown = ", ".join(request.paths) if request.paths else facts.migrations_path
         raise LintError(
@@ -293,17 +294,17 @@ def _results(
             found[name] = data
             _store(cache, keys.get(name), data)
         plain = [(str(path), _read(path)) for path in missing_plain]
-        for result in _lint_plain_files(plain, request.phase, version, rules):
-            found[result.path] = [_result_data(result)]
-            _store(cache, keys.get(result.path), found[result.path])
+        for linted in _lint_plain_files(plain, request.phase, version, rules):
+            found[linted.path] = [_result_data(linted)]
+            _store(cache, keys.get(linted.path), found[linted.path])
         if targets.stdin:
-            text = request.stdin_text or ""
-            found[STDIN] = [_result_data(_lint_plain(text, "<stdin>", request.phase, version, rules))]
+            stdin = _lint_plain(request.stdin_text or "", "<stdin>", request.phase, version, rules)
+            found[STDIN] = [_result_data(stdin)]
     results: list[ResultData] = []
     for folder, only in targets.migrations.items():
-        for data in found[folder]:
-            if only is None or Path(data["path"].split("#", 1)[0]).resolve() in only:
-                results.append(data)
+        for result in found[folder]:
+            if only is None or Path(result["path"].split("#", 1)[0]).resolve() in only:
+                results.append(result)
     for path in targets.plain:
         results.extend(found[str(path)])
     results.extend(found.get(STDIN, []))

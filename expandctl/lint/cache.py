@@ -25,6 +25,7 @@ Entries live under ``<project>/.expandctl/cache/lint/`` (or
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -169,10 +170,8 @@ class LintCache:
             else:
                 self.stats.hits += 1
         if value is not None:
-            try:  # recently used: kept longest when the folder is pruned
+            with contextlib.suppress(OSError):  # recently used: pruned last
                 os.utime(path)
-            except OSError:
-                pass
         return value
 
     @staticmethod
@@ -217,11 +216,12 @@ class LintCache:
         self.stats.writes += 1
 
     def _ensure_root(self) -> None:
-        if self.directory.is_dir():
+        ignore = self.directory / ".gitignore"
+        if ignore.is_file():
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         # Never committed by accident, wherever the folder is (as ruff does).
-        (self.directory / ".gitignore").write_text("*\n", encoding="utf-8")
+        ignore.write_text("*\n", encoding="utf-8")
 
     def prune(self) -> int:
         """Remove least recently used entries until at most ``max_bytes`` remain
@@ -259,7 +259,5 @@ class LintCache:
 
 
 def _unlink(path: Path) -> None:
-    try:
+    with contextlib.suppress(OSError):  # another run removed it first
         path.unlink()
-    except OSError:
-        pass  # another run removed it first
