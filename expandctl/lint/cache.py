@@ -66,23 +66,46 @@ def digest(*parts: object) -> str:
 
 
 def code_fingerprint() -> str:
-    """Which linter is running: expandctl's version and the size and mtime of
-    every file of the package and of the parser packages.
+    """Which linter is running: expandctl's version, the size and mtime of every
+    file of the package, and the installed versions of the parser packages.
 
     Stats, not contents, to stay cheap on every run; an upgrade, a reinstall
     or an edit changes them. (A change that keeps both size and mtime is not
     seen: ``--no-cache`` is the way out.)
     """
-    roots = [Path(expandctl.__file__).parent]
-    for name in _ANALYSIS_PACKAGES:
-        spec = find_spec(name)  # finds the package without importing it
-        if spec is not None and spec.origin:
-            roots.append(Path(spec.origin).parent)
     listing: list[object] = [expandctl.__version__, CACHE_FORMAT]
-    for root in roots:
-        listing.append(str(root))
-        listing.extend(_tree_stats(root))
+    package = Path(expandctl.__file__).parent
+    listing.append(str(package))
+    listing.extend(_tree_stats(package))
+    for name in _ANALYSIS_PACKAGES:
+        listing.append(name)
+        listing.extend(_installed(name))
     return digest(*listing)
+
+
+def _installed(name: str) -> list[object]:
+    """An installed package's ``*.dist-info`` (its version, and its RECORD's
+    stat, rewritten by every install); its files' stats when it has none."""
+    spec = find_spec(name)  # finds the package without importing it
+    if spec is None or not spec.origin:
+        return []
+    package = Path(spec.origin).parent
+    try:
+        infos = sorted(
+            entry
+            for entry in os.listdir(package.parent)
+            if entry.startswith(f"{name}-") and entry.endswith(".dist-info")
+        )
+    except OSError:
+        infos = []
+    found: list[object] = []
+    for info in infos:
+        try:
+            record = os.stat(package.parent / info / "RECORD")
+        except OSError:
+            continue
+        found.append((info, record.st_size, record.st_mtime_ns))
+    return found or _tree_stats(package)
 
 
 def _tree_stats(root: Path) -> list[object]:
