@@ -109,9 +109,9 @@ class _Config:
 def lint(request: LintRequest, load_config: Callable[[], ResolvedConfig]) -> LintOutcome:
     """Lint what ``request`` names and render the report, reusing cached results."""
     config = _Config(load_config)
-    cache = _open_cache(request) if request.use_cache else None
+    cache, source = _open_cache(request) if request.use_cache else (None, None)
     fingerprint = code_fingerprint() if cache is not None else ""
-    facts = _facts(request, config, cache, fingerprint)
+    facts = _facts(request, config, cache, source, fingerprint)
     version = request.pg_version if request.pg_version is not None else facts.pg_version
     if not 9 <= version <= 30:
         raise UsageError(f"--pg-version {version} is not a PostgreSQL major version")
@@ -195,25 +195,27 @@ def run_lint(
     return _report(results, version, fail_on, cwd)
 
 
-def _open_cache(request: LintRequest) -> LintCache | None:
+def _open_cache(request: LintRequest) -> tuple[LintCache | None, Path | None]:
+    """The project's cache, and the config file it belongs to (None: no config)."""
     from expandctl.loader.config import find_config_file
 
     if request.config_path is not None and not request.config_path.exists():
-        return None  # loading the config says what is wrong
+        return None, None  # loading the config says what is wrong
     source = request.config_path or find_config_file(request.cwd)
     root = source.parent if source is not None else request.cwd
-    return LintCache(default_cache_dir(root.resolve()))
+    return LintCache(default_cache_dir(root.resolve())), source
 
 
 def _facts(
-    request: LintRequest, config: _Config, cache: LintCache | None, fingerprint: str
+    request: LintRequest,
+    config: _Config,
+    cache: LintCache | None,
+    source: Path | None,
+    fingerprint: str,
 ) -> _Facts:
     """The configuration's facts, from the cache when its file has not changed."""
     if cache is None:
         return config.facts()
-    from expandctl.loader.config import find_config_file
-
-    source = request.config_path or find_config_file(request.cwd)
     content = file_digest(source) if source is not None else "none"
     if content is None:
         return config.facts()

@@ -179,6 +179,8 @@ class LintCache:
         self.directory = directory
         self.max_bytes = max_bytes
         self.stats = CacheStats()
+        self._serial = 0
+        self._made: set[Path] = set()  # shard folders known to exist
 
     def _path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}{_SUFFIX}"
@@ -221,30 +223,33 @@ class LintCache:
         checksum = hashlib.sha256(payload).hexdigest()
         header = b" ".join([_HEADER, str(CACHE_FORMAT).encode(), key.encode(), checksum.encode()])
         path = self._path(key)
-        import tempfile  # only runs that write pay for it
-
+        # unique per process and write: no other run ever opens this name
+        self._serial += 1
+        temporary = path.parent / f".tmp-{os.getpid()}-{self._serial}"
         try:
-            self._ensure_root()
-            path.parent.mkdir(exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            self._ensure_folder(path.parent)
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             try:
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(header + b"\n" + payload)
                 os.replace(temporary, path)  # atomic: readers see all or nothing
             except BaseException:
-                _unlink(Path(temporary))
+                _unlink(temporary)
                 raise
         except OSError:
             return  # a read-only or full disk: lint without caching
         self.stats.writes += 1
 
-    def _ensure_root(self) -> None:
-        ignore = self.directory / ".gitignore"
-        if ignore.is_file():
+    def _ensure_folder(self, shard: Path) -> None:
+        if shard in self._made:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # Never committed by accident, wherever the folder is (as ruff does).
-        ignore.write_text("*\n", encoding="utf-8")
+        ignore = self.directory / ".gitignore"
+        if not ignore.is_file():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # Never committed by accident, wherever the folder is (as ruff does).
+            ignore.write_text("*\n", encoding="utf-8")
+        shard.mkdir(exist_ok=True)
+        self._made.add(shard)
 
     def prune(self) -> int:
         """Remove least recently used entries until at most ``max_bytes`` remain
