@@ -30,11 +30,32 @@ COMMANDS: dict[str, str] = {
     "demo": "expandctl.cli.cmd_demo:demo_command",
     "fleet": "expandctl.cli.cmd_fleet:fleet_group",
 }
+# The first paragraph of each command's help, for `expandctl --help` without
+# importing every command (tests/lint/test_startup.py checks it matches).
+# A command missing here is imported for its help.
+COMMAND_HELP: dict[str, str] = {
+    "new": "Create the next numbered migration folder, e.g. ``expandctl new add_users_email``.",
+    "init": "Create the state schema and its tables, and grant roles; run once, as an "
+    "administrator.",
+    "list": "Show the migrations found on disk, in order, with their description.",
+    "lint": "Check migration SQL for locks and breakage, phase by phase.",
+    "status": "Every migration on disk and in the database: phase, next step, drift.",
+    "plan": "Show the exact steps and SQL the next advance (or --rollback) would run.",
+    "advance": "Run the next phase of MIGRATION_ID (default: the oldest in flight).",
+    "rollback": "Undo the last completed phase of MIGRATION_ID with its .down.sql.",
+    "history": "The append-only event log (oldest first), for one migration or all.",
+    "forget": "Drop the recorded state of MIGRATION_ID, whose folder is gone (or move it "
+    "to NEW_ID).",
+    "backfill": "Steer a running backfill: pause, resume, show progress.",
+    "demo": "Split a name column under live old and new clients, through all five phases.",
+    "fleet": "Move the same migrations across many databases, wave by wave.",
+}
 
 
 @click.group(
     cls=ErrorHandlingGroup,
     lazy_commands=COMMANDS,
+    lazy_help=COMMAND_HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, "--version", prog_name="expandctl")

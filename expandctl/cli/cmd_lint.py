@@ -41,6 +41,17 @@ FORMAT_NAMES = ("text", "json", "github", "sarif", "gitlab")
 )
 @click.option("--select", multiple=True, help="Rule ids, names or groups to run (replaces config).")
 @click.option("--ignore", multiple=True, help="Rule ids, names or groups to skip.")
+@click.option(
+    "--changed-since",
+    metavar="REF",
+    help="Only the migrations and .sql files changed since git REF (REF...HEAD, "
+    "plus uncommitted and untracked files).",
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Lint everything again; neither read nor write .expandctl/cache/lint.",
+)
 @pass_app
 def lint_command(
     app: AppContext,
@@ -51,6 +62,8 @@ def lint_command(
     fail_on: str,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
+    changed_since: str | None,
+    no_cache: bool,
 ) -> None:
     """Check migration SQL for locks and breakage, phase by phase.
 
@@ -58,20 +71,27 @@ def lint_command(
     files, or - for SQL on stdin. Exit code 0: no errors; 1: findings at or
     above --fail-on; 2: usage, configuration or I/O error.
     """
-    from expandctl.commands.lint import STDIN, run_lint
-    from expandctl.lint.formats import render
+    from expandctl.commands.lint import STDIN, LintRequest, lint
 
-    stdin_text = sys.stdin.read() if STDIN in paths else None
-    report = run_lint(
-        app.config,
-        paths,
+    request = LintRequest(
+        paths=paths,
         phase=Phase(phase) if phase else None,
         pg_version=pg_version,
         select=select,
         ignore=ignore,
-        fail_on="warning" if fail_on == "warning" else "error",
-        stdin_text=stdin_text,
+        fail_on=fail_on,
+        output_format=output_format,
+        color=color_enabled(),
+        stdin_text=sys.stdin.read() if STDIN in paths else None,
+        changed_since=changed_since,
+        use_cache=not no_cache,
+        config_path=app.config_path,
     )
-    click.echo(render(report, output_format, color=color_enabled()))
-    if report.failed:
+    outcome = lint(request, lambda: app.config)
+    if outcome.note and not app.quiet:
+        click.echo(outcome.note, err=True)
+    click.echo(outcome.text)
+    if app.verbose and outcome.stats is not None:
+        click.echo(outcome.stats.line(), err=True)
+    if outcome.failed:
         click.get_current_context().exit(1)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from expandctl.loader.config import load_config
-from expandctl.model.config import ResolvedConfig
+if TYPE_CHECKING:  # loading the config imports pydantic: only when a command needs it
+    from expandctl.model.config import ResolvedConfig
 
 
 @dataclass
@@ -26,6 +27,8 @@ class AppContext:
     def config(self) -> ResolvedConfig:
         """Loaded on first use, so ``--help`` and ``--version`` never read files."""
         if self._config is None:
+            from expandctl.loader.config import load_config
+
             self._config = load_config(
                 config_path=self.config_path,
                 database_url=self.database_url,

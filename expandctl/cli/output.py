@@ -6,10 +6,12 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from pydantic import BaseModel
+
+if TYPE_CHECKING:  # pydantic is imported by the commands that print models, not by --help
+    from pydantic import BaseModel
 
 FORMAT_CHOICES = ("text", "json")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -44,6 +46,8 @@ def style(text: str, *, fg: str | None = None, bold: bool = False, err: bool = F
 
 
 def echo_json(data: BaseModel | list[Any] | dict[str, Any]) -> None:
+    from pydantic import BaseModel
+
     if isinstance(data, BaseModel):
         click.echo(data.model_dump_json(indent=2, by_alias=True))
     else:

@@ -6,41 +6,152 @@ migration), or ``-`` for SQL on stdin. A
 phase file given alone (``migrations/0003_x/contract.sql``, as pre-commit
 passes it) is linted with its whole migration, so it sees its phase, the
 earlier phases and the manifest's ``retires``.
+
+Results are cached (``expandctl.lint.cache``) at two levels: each target (a
+plain file, or a migration folder as a unit) by its content and the
+effective settings, and the rendered report by its targets' keys and the
+output options. A run whose report is cached imports neither the parser nor
+pydantic; the heavy imports below are inside the functions that lint.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from expandctl import __version__
+from expandctl.commands.lint_targets import STDIN, Targets, keep_changed, resolve
 from expandctl.errors import LintError, UsageError
-from expandctl.lint import LintReport, lint_migration, lint_source, rule_set
-from expandctl.lint.finding import Finding, LintedFile, Severity, Summary
-from expandctl.lint.registry import RuleSet
-from expandctl.lint.runner import FileResult
-from expandctl.loader.files import read_text_file
-from expandctl.loader.migrations import MANIFEST_NAME, load_migration, load_migrations
-from expandctl.model.config import ResolvedConfig
-from expandctl.model.manifest import MIGRATION_ID
+from expandctl.lint.cache import (
+    CacheStats,
+    LintCache,
+    code_fingerprint,
+    default_cache_dir,
+    digest,
+    file_digest,
+    folder_digest,
+)
 from expandctl.model.phases import Phase
-from expandctl.model.sqlfiles import SQL_FILE_NAMES
 
-STDIN = "-"
+if TYPE_CHECKING:
+    from expandctl.lint.finding import LintReport, Severity
+    from expandctl.lint.registry import RuleSet
+    from expandctl.lint.runner import FileResult
+    from expandctl.model.config import ResolvedConfig
+
+__all__ = ["STDIN", "LintOutcome", "LintRequest", "lint", "run_lint"]
+
 _PARALLEL_MIN_FILES = 64  # below this, forking costs more than it saves
 _MAX_WORKERS = 4
 
+# One linted source as cached: FileResult's fields, findings as dicts.
+ResultData = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class LintRequest:
+    paths: tuple[str, ...] = ()
+    phase: Phase | None = None
+    pg_version: int | None = None
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    fail_on: str = "error"
+    output_format: str = "text"
+    color: bool = False
+    stdin_text: str | None = None
+    changed_since: str | None = None
+    use_cache: bool = True
+    config_path: Path | None = None  # --config, to find the cache without loading it
+    cwd: Path = field(default_factory=Path.cwd)
+
 
 @dataclass
-class _Targets:
-    migrations: dict[str, set[Path] | None] = field(default_factory=dict)  # folder -> only files
-    plain: list[Path] = field(default_factory=list)
-    stdin: bool = False
+class LintOutcome:
+    text: str  # the rendered report
+    failed: bool  # exit 1
+    stats: CacheStats | None = None  # None with --no-cache
+    note: str | None = None  # for stderr, e.g. nothing changed since REF
+
+
+@dataclass(frozen=True)
+class _Facts:
+    """What lint needs from the configuration; cached, so a hit loads no config."""
+
+    migrations_path: str
+    pg_version: int  # the config's; --pg-version overrides it
+    lint: dict[str, Any]  # [tool.expandctl.lint] as loaded
+
+
+class _Config:
+    """The configuration, loaded on first use (a cache hit never loads it)."""
+
+    def __init__(self, load: Callable[[], ResolvedConfig]) -> None:
+        self._load = load
+        self._config: ResolvedConfig | None = None
+
+    def get(self) -> ResolvedConfig:
+        if self._config is None:
+            self._config = self._load()
+        return self._config
+
+    def facts(self) -> _Facts:
+        config = self.get()
+        return _Facts(
+            migrations_path=config.migrations_path,
+            pg_version=config.settings.pg_version,
+            lint=config.settings.lint.model_dump(mode="json"),
+        )
+
+
+def lint(request: LintRequest, load_config: Callable[[], ResolvedConfig]) -> LintOutcome:
+    """Lint what ``request`` names and render the report, reusing cached results."""
+    config = _Config(load_config)
+    cache, source = _open_cache(request) if request.use_cache else (None, None)
+    fingerprint = code_fingerprint() if cache is not None else ""
+    facts = _facts(request, config, cache, source, fingerprint)
+    version = request.pg_version if request.pg_version is not None else facts.pg_version
+    if not 9 <= version <= 30:
+        raise UsageError(f"--pg-version {version} is not a PostgreSQL major version")
+    paths = request.paths or (facts.migrations_path,)
+    targets = resolve(paths, request.cwd, plain_phase_given=request.phase is not None)
+    note = None
+    if request.changed_since is not None:
+        from expandctl.commands.changed import changed_files
+
+        targets = keep_changed(targets, changed_files(request.changed_since, request.cwd))
+        if not targets:
+            since = request.changed_since
+            note = f"nothing to lint: no migration or .sql file changed since {since}"
+    elif not targets:
+        shown = ", ".join(request.paths) if request.paths else facts.migrations_path
+        raise LintError(
+            f"no migrations or .sql files under {shown}",
+            hint="a gate that lints nothing passes nothing: check the path",
+        )
+    settings_key = digest(fingerprint, version, list(request.select), list(request.ignore))
+    settings_key = digest(settings_key, facts.lint)
+    keys = _target_keys(targets, request.phase, settings_key) if cache is not None else {}
+    report_key = None
+    if cache is not None and not targets.stdin and all(keys.values()):
+        report_key = _report_key(request, targets, keys)
+        stored = cache.get(report_key, count=False)
+        if isinstance(stored, dict) and isinstance(stored.get("text"), str):
+            cache.stats.report_hit = True
+            return LintOutcome(stored["text"], bool(stored.get("failed")), cache.stats, note)
+    results = _results(request, targets, keys, cache, config, version)
+    report = _report(results, version, request.fail_on, request.cwd)
+    from expandctl.lint.formats import render
+
+    text = render(report, request.output_format, color=request.color)
+    if cache is not None:
+        if report_key is not None:
+            cache.put(report_key, {"text": text, "failed": report.failed})
+        if cache.stats.writes:
+            cache.prune()
+    return LintOutcome(text, report.failed, cache.stats if cache else None, note)
 
 
 def run_lint(
@@ -55,28 +166,209 @@ def run_lint(
     stdin_text: str | None = None,
     cwd: Path | None = None,
 ) -> LintReport:
+    """Lint without the cache and return the report (for callers in Python)."""
     cwd = cwd or Path.cwd()
     version = pg_version if pg_version is not None else config.settings.pg_version
     if not 9 <= version <= 30:
         raise UsageError(f"--pg-version {version} is not a PostgreSQL major version")
-    rules = rule_set(config.settings.lint, select=select, ignore=ignore)
-    targets = _resolve(config, paths, cwd, phase)
-    results: list[FileResult] = []
-    for folder, only in targets.migrations.items():
-        for result in lint_migration(load_migration(Path(folder)), pg_version=version, rules=rules):
-            if only is None or Path(result.path.split("#", 1)[0]).resolve() in only:
-                results.append(result)
-    if not (targets.migrations or targets.plain or targets.stdin):
+    request = LintRequest(
+        paths=tuple(paths),
+        phase=phase,
+        pg_version=version,
+        select=tuple(select),
+        ignore=tuple(ignore),
+        fail_on=fail_on,
+        stdin_text=stdin_text,
+        use_cache=False,
+        cwd=cwd,
+    )
+    targets = resolve(
+        request.paths or (config.migrations_path,), cwd, plain_phase_given=phase is not None
+    )
+    if not targets:
         shown = ", ".join(paths) if paths else config.migrations_path
         raise LintError(
             f"no migrations or .sql files under {shown}",
             hint="a gate that lints nothing passes nothing: check the path",
         )
-    plain = [(str(path), _read(path)) for path in targets.plain]
-    results.extend(_lint_plain_files(plain, phase, version, rules))
-    if targets.stdin:
-        results.append(_lint_plain(stdin_text or "", "<stdin>", phase, version, rules))
+    results = _results(request, targets, {}, None, _Config(lambda: config), version)
     return _report(results, version, fail_on, cwd)
+
+
+def _open_cache(request: LintRequest) -> tuple[LintCache | None, Path | None]:
+    """The project's cache, and the config file it belongs to (None: no config)."""
+    from expandctl.loader.config import find_config_file
+
+    if request.config_path is not None and not request.config_path.exists():
+        return None, None  # loading the config says what is wrong
+    source = request.config_path or find_config_file(request.cwd)
+    root = source.parent if source is not None else request.cwd
+    return LintCache(default_cache_dir(root.resolve())), source
+
+
+def _facts(
+    request: LintRequest,
+    config: _Config,
+    cache: LintCache | None,
+    source: Path | None,
+    fingerprint: str,
+) -> _Facts:
+    """The configuration's facts, from the cache when its file has not changed."""
+    if cache is None:
+        return config.facts()
+    content = file_digest(source) if source is not None else "none"
+    if content is None:
+        return config.facts()
+    key = digest("config", fingerprint, str(request.cwd), str(source), content)
+    stored = cache.get(key, count=False)
+    if isinstance(stored, dict):
+        try:
+            return _Facts(
+                migrations_path=str(stored["migrations_path"]),
+                pg_version=int(stored["pg_version"]),
+                lint=dict(stored["lint"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            pass  # an entry of another shape: load the config
+    facts = config.facts()
+    cache.put(key, facts.__dict__)
+    return facts
+
+
+def _target_keys(targets: Targets, phase: Phase | None, settings_key: str) -> dict[str, str | None]:
+    """A key per target; None when it cannot be cached (not a regular file)."""
+    keys: dict[str, str | None] = {}
+    for folder in targets.migrations:
+        content = folder_digest(Path(folder))
+        directory = targets.sets.get(folder)
+        listing = list(targets.listings[directory]) if directory else None
+        keys[folder] = (
+            digest("migration", settings_key, folder, directory, listing, content)
+            if content
+            else None
+        )
+    effective = (phase or Phase.EXPAND).value
+    for path in targets.plain:
+        content = file_digest(path)
+        keys[str(path)] = (
+            digest("plain", settings_key, str(path), effective, content) if content else None
+        )
+    return keys
+
+
+def _report_key(request: LintRequest, targets: Targets, keys: dict[str, str | None]) -> str:
+    only = {
+        folder: sorted(str(p) for p in files) if files is not None else None
+        for folder, files in targets.migrations.items()
+    }
+    return digest(
+        "report",
+        [keys[name] for name in [*targets.migrations, *map(str, targets.plain)]],
+        only,
+        str(request.cwd),
+        request.output_format,
+        request.color,
+        request.fail_on,
+    )
+
+
+def _results(
+    request: LintRequest,
+    targets: Targets,
+    keys: dict[str, str | None],
+    cache: LintCache | None,
+    config: _Config,
+    version: int,
+) -> list[ResultData]:
+    """Every target's results in report order, from the cache or linted now."""
+    found: dict[str, list[ResultData]] = {}
+    for name, key in keys.items():
+        stored = cache.get(key) if cache is not None and key else None
+        if stored is not None and _valid_results(stored):
+            found[name] = stored
+        elif cache is not None and key is None:
+            cache.stats.misses += 1
+    missing_folders = [f for f in targets.migrations if f not in found]
+    missing_plain = [p for p in targets.plain if str(p) not in found]
+    if missing_folders or missing_plain or targets.stdin:
+        rules = _rules(config, request)
+        for name, data in _lint_folders(targets, missing_folders, version, rules).items():
+            found[name] = data
+            _store(cache, keys.get(name), data)
+        plain = [(str(path), _read(path)) for path in missing_plain]
+        for linted in _lint_plain_files(plain, request.phase, version, rules):
+            found[linted.path] = [_result_data(linted)]
+            _store(cache, keys.get(linted.path), found[linted.path])
+        if targets.stdin:
+            stdin = _lint_plain(request.stdin_text or "", "<stdin>", request.phase, version, rules)
+            found[STDIN] = [_result_data(stdin)]
+    results: list[ResultData] = []
+    for folder, only in targets.migrations.items():
+        for result in found[folder]:
+            if only is None or Path(result["path"].split("#", 1)[0]).resolve() in only:
+                results.append(result)
+    for path in targets.plain:
+        results.extend(found[str(path)])
+    results.extend(found.get(STDIN, []))
+    return results
+
+
+def _rules(config: _Config, request: LintRequest) -> RuleSet:
+    from expandctl.lint.registry import rule_set
+
+    settings = config.get().settings.lint
+    return rule_set(settings, select=request.select, ignore=request.ignore)
+
+
+def _lint_folders(
+    targets: Targets, folders: list[str], version: int, rules: RuleSet
+) -> dict[str, list[ResultData]]:
+    """Lint migration folders; the directories they belong to are loaded (and so
+    checked: names, numbers, requires) as a whole, as ``advance`` would."""
+    from expandctl.lint.runner import lint_migration
+    from expandctl.loader.migrations import load_migration, load_migrations
+
+    loaded = {}
+    for directory in dict.fromkeys(targets.sets[f] for f in folders if f in targets.sets):
+        for migration in load_migrations(Path(directory)).migrations:
+            loaded[migration.path] = migration
+    linted: dict[str, list[ResultData]] = {}
+    for folder in folders:
+        migration = loaded.get(folder) or load_migration(Path(folder))
+        results = lint_migration(migration, pg_version=version, rules=rules)
+        linted[folder] = [_result_data(r) for r in results]
+    return linted
+
+
+def _store(cache: LintCache | None, key: str | None, data: list[ResultData]) -> None:
+    if cache is not None and key is not None:
+        cache.put(key, data)
+
+
+def _result_data(result: FileResult) -> ResultData:
+    return {
+        "path": result.path,
+        "phase": result.phase.value,
+        "rollback": result.rollback,
+        "statements": result.statements,
+        "suppressed": result.suppressed,
+        "findings": [f.model_dump(mode="json") for f in result.findings],
+    }
+
+
+def _valid_results(stored: Any) -> bool:
+    """The shape of a cached target; anything else is a miss (linted again)."""
+    if not isinstance(stored, list):
+        return False
+    for item in stored:
+        if not isinstance(item, dict) or not isinstance(item.get("findings"), list):
+            return False
+        if not isinstance(item.get("path"), str) or not isinstance(item.get("phase"), str):
+            return False
+        for key in ("statements", "suppressed"):
+            if not isinstance(item.get(key), int):
+                return False
+    return True
 
 
 def _lint_plain_files(
@@ -88,6 +380,10 @@ def _lint_plain_files(
     (order is kept). Worker processes are forked: they inherit the imported
     parser and rules, so starting them costs milliseconds, not an import.
     """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
     workers = min(os.cpu_count() or 1, _MAX_WORKERS)
     forkable = "fork" in multiprocessing.get_all_start_methods()
     if workers < 2 or len(sources) < _PARALLEL_MIN_FILES or not forkable:
@@ -109,85 +405,48 @@ def _lint_chunk(
 def _lint_plain(
     text: str, name: str, phase: Phase | None, version: int, rules: RuleSet
 ) -> FileResult:
+    from expandctl.lint.runner import lint_source
+
     return lint_source(
         text, phase=phase or Phase.EXPAND, source_name=name, pg_version=version, rules=rules
     )
 
 
-def _resolve(
-    config: ResolvedConfig, paths: Sequence[str], cwd: Path, phase: Phase | None
-) -> _Targets:
-    targets = _Targets()
-    if not paths:
-        paths = [config.migrations_path]
-    for raw in paths:
-        if raw == STDIN:
-            targets.stdin = True
-            continue
-        path = Path(raw) if Path(raw).is_absolute() else cwd / raw
-        if not path.exists():
-            raise LintError(f"{raw}: no such file or directory")
-        if path.is_dir():
-            _add_directory(targets, path)
-        elif path.name == MANIFEST_NAME:
-            targets.migrations[str(path.parent)] = None  # the manifest changes every phase
-        elif (
-            phase is None
-            and (path.parent / MANIFEST_NAME).is_file()
-            and (path.name in SQL_FILE_NAMES)
-        ):
-            only = targets.migrations.setdefault(str(path.parent), set())
-            if only is not None:
-                only.add(path.resolve())
-        else:
-            targets.plain.append(path)
-    return targets
-
-
-def _add_directory(targets: _Targets, path: Path) -> None:
-    if (path / MANIFEST_NAME).is_file():
-        targets.migrations[str(path)] = None
-        return
-    subfolders = [p for p in path.iterdir() if p.is_dir()]
-    # A folder with a manifest is a migration even when misnamed: the loader says why.
-    if any(MIGRATION_ID.match(p.name) or (p / MANIFEST_NAME).is_file() for p in subfolders):
-        for migration in load_migrations(path).migrations:
-            targets.migrations[migration.path] = None
-        return
-    targets.plain.extend(sorted(path.rglob("*.sql")))
-
-
 def _read(path: Path) -> str:
     # The loader's reader: regular files only (a FIFO would hang), BOM dropped,
     # control characters refused with file:line, like every migration file.
+    from expandctl.loader.files import read_text_file
+
     return read_text_file(path, LintError)[1]
 
 
-def _report(results: list[FileResult], version: int, fail_on: Severity, cwd: Path) -> LintReport:
+def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) -> LintReport:
+    from expandctl.lint.finding import Finding, LintedFile, LintReport, Summary
+
     findings: list[Finding] = []
     files: list[LintedFile] = []
     for result in results:
-        shown = _relative(result.path, cwd)
+        shown = _relative(result["path"], cwd)
         files.append(
             LintedFile(
                 path=shown,
-                phase=result.phase.value,
-                rollback=result.rollback,
-                statements=result.statements,
+                phase=result["phase"],
+                rollback=result["rollback"],
+                statements=result["statements"],
             )
         )
-        findings.extend(f.model_copy(update={"path": shown}) for f in result.findings)
+        findings.extend(Finding.model_validate({**f, "path": shown}) for f in result["findings"])
     summary = Summary(
         files=len(results),
-        statements=sum(r.statements for r in results),
+        statements=sum(r["statements"] for r in results),
         errors=sum(f.severity == "error" for f in findings),
         warnings=sum(f.severity == "warning" for f in findings),
-        suppressed=sum(r.suppressed for r in results),
+        suppressed=sum(r["suppressed"] for r in results),
     )
     return LintReport(
         version=__version__,
         pg_version=version,
-        fail_on=fail_on,
+        fail_on="warning" if fail_on == "warning" else "error",
         files=files,
         findings=findings,
         summary=summary,

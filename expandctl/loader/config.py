@@ -10,16 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from expandctl.errors import ConfigError
 from expandctl.loader.files import read_text_file
-from expandctl.loader.manifest_checks import check_data
 from expandctl.loader.toml_lines import key_lines, line_of
-from expandctl.loader.validation import load_toml, validation_error
-from expandctl.model.config import ResolvedConfig, Settings
+
+if TYPE_CHECKING:  # imported when a config is loaded: find_config_file stays cheap
+    from expandctl.model.config import ResolvedConfig, Settings
 
 CONFIG_FILE = "expandctl.toml"
 PYPROJECT = "pyproject.toml"
@@ -45,6 +43,8 @@ def load_config(
     environ: Mapping[str, str] | None = None,
     embedded: bool = False,
 ) -> ResolvedConfig:
+    from expandctl.model.config import ResolvedConfig, Settings
+
     env = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
     if config_path is not None and not config_path.exists():
@@ -64,6 +64,12 @@ def load_config(
 
 
 def _read_settings(path: Path) -> Settings:
+    from pydantic import ValidationError
+
+    from expandctl.loader.manifest_checks import check_data
+    from expandctl.loader.validation import load_toml, validation_error
+    from expandctl.model.config import Settings
+
     text = read_text_file(path, ConfigError)[1]
     data = load_toml(text, path, ConfigError)
     check_data(data, text, path, ConfigError)

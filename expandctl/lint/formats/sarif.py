@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 from expandctl.lint.finding import LintReport
-from expandctl.lint.registry import RULES
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning"}
@@ -18,6 +17,10 @@ def _uri(path: str) -> str:
 
 
 def render_sarif(report: LintReport) -> str:
+    # The rule table needs every rule (and the parser): imported here, so that
+    # the other formats of a cached run never load them.
+    from expandctl.lint.registry import RULES
+
     rules = [
         {
             "id": rule.id,
