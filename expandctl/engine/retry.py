@@ -20,6 +20,7 @@ from typing import TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 
+from expandctl.engine import events
 from expandctl.engine.connection import Connection
 from expandctl.errors import DatabaseError
 
@@ -156,6 +157,16 @@ def with_lock_retries(
                 retries,
                 delay,
                 blocker,
+            )
+            events.emit(
+                "lock_retry",
+                f"{reason} on {waited}; retry {attempt}/{retries} in {delay:.2f}s",
+                level=logging.WARNING,
+                reason=reason.replace(" ", "_"),
+                attempt=attempt,
+                retries_max=retries,
+                delay_seconds=round(delay, 3),
+                blocker=blocker,
             )
             on_retry(retry)
             time.sleep(delay)
