@@ -364,3 +364,42 @@ def test_replication_lag_gauges_hold_the_last_value(tmp_path: Path) -> None:
 )
 def test_throttle_reasons_become_a_few_label_values(reason: str | None, label: str) -> None:
     assert throttle_reason(reason) == label
+
+
+def _tick(rows_done: int, scanned: int, reason: str | None = None) -> None:
+    events.emit(
+        "backfill_progress",
+        "tick",
+        migration=MIGRATION,
+        index=0,
+        rows_done=rows_done,
+        rows_scanned=scanned,
+        rows_estimate=10_000,
+        last_batch_ms=20.0,
+        paused=reason == "paused",
+        throttled_reason=reason,
+    )
+
+
+def test_a_resumed_backfill_counts_only_its_own_rows(tmp_path: Path) -> None:
+    """The first report of a resumed pass already holds the earlier run's rows."""
+    path = tmp_path / "resumed.prom"
+    stop = start_metrics(host="127.0.0.1", port=None, textfile=path)
+    try:
+        _tick(3000, 3000)  # 2300 from the interrupted run + this run's first batch
+        _tick(3700, 3700)
+        _tick(3700, 3700, "waiting: standby r1 is 80.0 MB / 9.0 s behind (max_replication_lag 5 s)")
+        _tick(3700, 3700, "waiting: standby r1 is 60.0 MB / 7.0 s behind (max_replication_lag 5 s)")
+        _tick(4400, 4400)
+        events.emit(
+            "backfill_finished", "done", migration=MIGRATION, index=0, rows_updated=2100,
+            rows_done=4400, batches=3,
+        )  # fmt: skip
+    finally:
+        stop()
+    final = _samples(path.read_text())
+    assert _value(final, "expandctl_backfill_rows_total", migration=MIGRATION) == 2100
+    assert _value(final, "expandctl_backfill_batches_total", migration=MIGRATION) == 3
+    lag = {"migration": MIGRATION, "reason": "replication_lag"}
+    assert _value(final, "expandctl_backfill_throttle_pauses_total", **lag) == 1  # one wait
+    assert _value(final, "expandctl_backfill_throttled", migration=MIGRATION) == 0

@@ -89,7 +89,7 @@ class EventLog:
 
     def __init__(self) -> None:
         self.logger = logging.getLogger(EVENTS_LOGGER)
-        self.last_tick: dict[object, tuple[float, object]] = {}
+        self.last_tick: dict[object, tuple[float, bool]] = {}
 
     def __call__(self, event: Event) -> None:
         if event.name == "backfill_progress" and not self._tick_due(event):
@@ -102,7 +102,8 @@ class EventLog:
 
     def _tick_due(self, event: Event) -> bool:
         key = (event.fields.get("migration"), event.fields.get("index"))
-        reason = event.fields.get("throttled_reason")
+        # Waiting or not: a reason's sentence changes tick by tick (the lag shrinks).
+        reason = event.fields.get("throttled_reason") is not None
         now = time.monotonic()
         last = self.last_tick.get(key)
         if last is not None and last[1] == reason and now - last[0] < PROGRESS_EVERY_SECONDS:

@@ -54,7 +54,7 @@ class _Stream:
 
     rows_done: int
     rows_scanned: int
-    reason: str | None
+    reason: str | None  # the throttle_reason() label while waiting
     counted_rows: int = 0
     counted_batches: int = 0
 
@@ -205,10 +205,13 @@ class Metrics:
             self.batches.labels(migration).inc()
             stream.counted_batches += 1
             self.batch_duration.labels(migration).observe(_number(event, "last_batch_ms") / 1000)
-        if reason is not None and reason != stream.reason:
-            self.throttle_pauses.labels(migration, throttle_reason(reason)).inc()
+        # One wait is many ticks, their sentences changing (the lag shrinks): a new
+        # pause is a new reason label, or waiting again after a batch.
+        label = throttle_reason(reason) if reason is not None else None
+        if label is not None and label != stream.reason:
+            self.throttle_pauses.labels(migration, label).inc()
         self.throttled.labels(migration).set(1 if reason else 0)
-        stream.rows_done, stream.rows_scanned, stream.reason = rows_done, scanned, reason
+        stream.rows_done, stream.rows_scanned, stream.reason = rows_done, scanned, label
         self.rows_done.labels(migration).set(rows_done)
         self.rows_estimate.labels(migration).set(_number(event, "rows_estimate"))
 
