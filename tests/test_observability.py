@@ -197,6 +197,7 @@ def test_a_paused_backfill_is_scraped_mid_run_and_the_textfile_holds_the_totals(
     assert _value(final, "expandctl_phase_in_progress", **phase) == 0
     assert _value(final, "expandctl_backfill_throttled", migration=MIGRATION) == 0
     assert _value(final, "expandctl_backfill_rows_done", migration=MIGRATION) == ROWS
+    assert _value(final, "expandctl_backfill_batch_retries_total", migration=MIGRATION) == 0
     assert not list(tmp_path.glob("expandctl.prom.*"))  # no temporary file left behind
 
     assert password not in stderr and password not in stdout

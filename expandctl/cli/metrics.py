@@ -110,9 +110,16 @@ class Metrics:
             ["migration"],
             registry=r,
         )
+        self.batch_retries = Counter(
+            "expandctl_backfill_batch_retries_total",
+            "Backfill batches redone after a lock or statement timeout, deadlock or"
+            " serialization failure (added when the backfill ends).",
+            ["migration"],
+            registry=r,
+        )
         self.batch_duration = Histogram(
             "expandctl_backfill_batch_duration_seconds",
-            "How long each backfill batch held its rows (find, update, checkpoint).",
+            "How long each backfill batch's find-and-update took.",
             ["migration"],
             buckets=BATCH_BUCKETS,
             registry=r,
@@ -223,6 +230,7 @@ class Metrics:
         # The result is exact: make the counters agree with it.
         self.rows.labels(migration).inc(max(0, int(_number(event, "rows_updated")) - counted_rows))
         self.batches.labels(migration).inc(max(0, int(_number(event, "batches")) - counted_batches))
+        self.batch_retries.labels(migration).inc(_number(event, "retries"))
         self.throttled.labels(migration).set(0)
         self.rows_done.labels(migration).set(_number(event, "rows_done"))
 

@@ -4,6 +4,7 @@ Waiting on a lock queues every later query on that table behind us, so we
 give up quickly (lock_timeout), let traffic through, and try again. While a
 unit runs, a watcher on a second connection notes who blocks it
 (pg_blocking_pids), so each retry can name the blocking pid and its query.
+Each retry is also a ``lock_retry`` event (engine/events.py) for metrics and JSON logs.
 """
 
 from __future__ import annotations
