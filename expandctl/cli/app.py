@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -78,6 +79,40 @@ COMMAND_HELP: dict[str, str] = {
 )
 @click.option("-v", "--verbose", count=True, help="More detail; -v shows tracebacks on error.")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors and requested data.")
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    envvar="EXPANDCTL_LOG_FORMAT",
+    show_envvar=True,
+    help="json: one JSON object per line on stderr (events, log messages, the error).",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    envvar="EXPANDCTL_METRICS_PORT",
+    show_envvar=True,
+    metavar="PORT",
+    help="Serve Prometheus metrics on PORT while the command runs (0: any free port).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="EXPANDCTL_METRICS_HOST",
+    show_envvar=True,
+    metavar="HOST",
+    help="Address the metrics endpoint listens on (0.0.0.0 for every interface).",
+)
+@click.option(
+    "--metrics-textfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="EXPANDCTL_METRICS_TEXTFILE",
+    show_envvar=True,
+    metavar="PATH",
+    help="Write the metrics to PATH (atomically, every few seconds and at the end) "
+    "for node_exporter's textfile collector.",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -86,6 +121,10 @@ def cli(
     embedded: bool,
     verbose: int,
     quiet: bool,
+    log_format: str,
+    metrics_port: int | None,
+    metrics_host: str,
+    metrics_textfile: Path | None,
 ) -> None:
     """expandctl: zero-downtime PostgreSQL schema changes, one phase per deploy.
 
@@ -99,8 +138,32 @@ def cli(
         verbose=verbose,
         quiet=quiet,
         color=color_enabled(),
+        log_format=log_format,
     )
     _configure_logging(quiet=quiet, verbose=verbose)
+    _start_observability(ctx, log_format, metrics_host, metrics_port, metrics_textfile)
+
+
+def _start_observability(
+    ctx: click.Context,
+    log_format: str,
+    metrics_host: str,
+    metrics_port: int | None,
+    metrics_textfile: Path | None,
+) -> None:
+    """JSON logs and metrics; their modules (and prometheus_client) load only when asked for."""
+    if log_format == "json":
+        from expandctl.cli.log_format import use_json_logs
+
+        secrets = (*ctx.obj.secrets(), os.environ.get("DATABASE_URL"))
+        ctx.call_on_close(use_json_logs(secrets))
+    if metrics_port is not None or metrics_textfile is not None:
+        from expandctl.cli.metrics import start_metrics
+
+        # Closed in reverse: the final textfile is written before JSON logging ends.
+        ctx.call_on_close(
+            start_metrics(host=metrics_host, port=metrics_port, textfile=metrics_textfile)
+        )
 
 
 def _configure_logging(*, quiet: bool, verbose: int) -> None:

@@ -66,7 +66,8 @@ def advance_command(
         if dry.plan.refusals:
             click.get_current_context().exit(StateError.exit_code)
         return
-    renderer = None if app.quiet else ProgressRenderer()
+    # With --log-format json the ticks are JSON events (cli/log_format.py), not a bar.
+    renderer = None if app.quiet or app.log_format == "json" else ProgressRenderer()
     try:
         report = advance(
             app.config,

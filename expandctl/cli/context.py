@@ -21,6 +21,7 @@ class AppContext:
     verbose: int = 0
     quiet: bool = False
     color: bool = True
+    log_format: str = "text"  # "json": stderr carries JSON lines only (cli/log_format.py)
     _config: ResolvedConfig | None = field(default=None, repr=False)
 
     @property

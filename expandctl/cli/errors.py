@@ -91,6 +91,12 @@ def _report(ctx: click.Context, exc: BaseException | None, message: str, code: i
     app = ctx.obj
     secrets = app.secrets() if app is not None else ()
     passwords = [password_of(s) for s in secrets]
+    if app is not None and app.log_format == "json":  # stderr stays one JSON object a line
+        from expandctl.cli.log_format import error_line
+
+        trace = "".join(traceback.format_exception(exc)) if app.verbose and exc else None
+        click.echo(error_line(message, code, secrets, traceback=trace), err=True)
+        ctx.exit(code)
     if app is not None and app.verbose and exc is not None:
         trace = "".join(traceback.format_exception(exc))
         click.echo(redact(trace, *passwords), err=True)

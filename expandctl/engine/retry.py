@@ -4,6 +4,7 @@ Waiting on a lock queues every later query on that table behind us, so we
 give up quickly (lock_timeout), let traffic through, and try again. While a
 unit runs, a watcher on a second connection notes who blocks it
 (pg_blocking_pids), so each retry can name the blocking pid and its query.
+Each retry is also a ``lock_retry`` event (engine/events.py) for metrics and JSON logs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 
+from expandctl.engine import events
 from expandctl.engine.connection import Connection
 from expandctl.errors import DatabaseError
 
@@ -156,6 +158,16 @@ def with_lock_retries(
                 retries,
                 delay,
                 blocker,
+            )
+            events.emit(
+                "lock_retry",
+                f"{reason} on {waited}; retry {attempt}/{retries} in {delay:.2f}s",
+                level=logging.WARNING,
+                reason=reason.replace(" ", "_"),
+                attempt=attempt,
+                retries_max=retries,
+                delay_seconds=round(delay, 3),
+                blocker=blocker,
             )
             on_retry(retry)
             time.sleep(delay)

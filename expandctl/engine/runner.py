@@ -25,7 +25,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 
-from expandctl.engine import lanes
+from expandctl.engine import events, lanes
 from expandctl.engine.checks import run_check
 from expandctl.engine.connection import Connection, database_error
 from expandctl.engine.fencing import Fence
@@ -130,11 +130,17 @@ def run_plan(
     ctx: RunContext, plan: PhasePlan, migration: Migration, record: MigrationRecord
 ) -> PhaseRun:
     """Run (or resume) one phase, holding the migration's lane throughout."""
-    with lanes.lane(ctx.control, ctx.store.schema, plan.migration_id):
-        return _run_phase(ctx, plan, migration, record)
+    # Every event emitted while the phase runs (a lock retry, a backfill tick) names it.
+    with (
+        lanes.lane(ctx.control, ctx.store.schema, plan.migration_id),
+        events.scope(
+            migration=plan.migration_id, phase=plan.phase.value, direction=plan.direction.value
+        ),
+    ):
+        return _run_plan(ctx, plan, migration, record)
 
 
-def _run_phase(
+def _run_plan(
     ctx: RunContext, plan: PhasePlan, migration: Migration, record: MigrationRecord
 ) -> PhaseRun:
     started = time.monotonic()
@@ -208,6 +214,12 @@ def _run_phase(
         "resumed" if resuming else "started",
         detail=f"at step {start + 1} of {total}" if resuming else f"{total} steps",
     )
+    events.emit(
+        "phase_started",
+        f"{plan.phase.value} of {plan.migration_id} started",
+        steps_total=total,
+        resumed_from_step=start + 1 if resuming else None,
+    )
     _timeouts(ctx.work, ctx.settings, local=False)
     run = phase.report
     groups = list(group_steps(plan.steps, start))
@@ -218,6 +230,15 @@ def _run_phase(
             phase.check_still_owned()
             run.retries += phase.run_group(group, last=number == len(groups) - 1)
             run.steps_run += len(group)
+            for index, step in group:
+                events.emit(
+                    "step_finished",
+                    f"step {index + 1}/{total} done",
+                    step=index + 1,
+                    steps_total=total,
+                    kind=step.kind,
+                    autocommit=step.autocommit,
+                )
             _test_pause(PAUSE_ENV, group[-1][0] + 1)
         if not groups:
             with phase.fenced():
@@ -227,13 +248,21 @@ def _run_phase(
         exc.recorded = True  # type: ignore[attr-defined]  # logged here; callers need not
         raise
     except KeyboardInterrupt:
-        _fail(ctx, plan, "interrupted (Ctrl-C)", started)
+        _fail(ctx, plan, "interrupted (Ctrl-C)", started, result="interrupted")
         raise
     except psycopg.Error as exc:
         error = _step_error(ctx, plan, migration, phase.at, exc, phase.recorded, total)
         _fail(ctx, plan, error.message, started)
         raise error from None
     run.duration_ms = int((time.monotonic() - started) * 1000)
+    events.emit(
+        "phase_finished",
+        f"{plan.phase.value} of {plan.migration_id} done",
+        result="ok",
+        seconds=run.duration_ms / 1000,
+        steps_run=run.steps_run,
+        lock_retries=run.retries,
+    )
     try:
         _event(
             ctx,
@@ -540,7 +569,7 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
             index=step.index,
             spec=step.spec,
             settings=ctx.settings,
-            progress=ctx.progress,
+            progress=events.reporting("backfill_progress", _tick_message, ctx.progress),
             fence=lane_fence,
         )
     except BaseException:
@@ -554,7 +583,14 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
         f"{result.seconds:.1f}s ({result.retries} batch retries)"
     )
     log.debug("%s", summary)
+    events.emit("backfill_finished", summary, **result.model_dump(exclude={"migration_id", "key"}))
     _event(ctx, plan, "backfill", "ok", duration_ms=int(result.seconds * 1000), detail=summary)
+
+
+def _tick_message(tick: BackfillProgress) -> str:
+    return f"backfill {tick.table}: {tick.rows_done} rows done" + (
+        f" ({tick.throttled_reason})" if tick.throttled_reason else ""
+    )
 
 
 def _reset_backfill(ctx: RunContext, plan: PhasePlan) -> None:
@@ -635,8 +671,16 @@ def _fail(
     plan: PhasePlan,
     message: str,
     started: float,
+    result: str = "failed",
 ) -> None:
     """Record the failure if the database still answers; never mask the real error."""
+    events.emit(
+        "phase_finished",
+        redact(message, *ctx.secrets),
+        level=logging.ERROR,
+        result=result,
+        seconds=round(time.monotonic() - started, 3),
+    )
     if (
         not ctx.work.closed
         and ctx.work.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
