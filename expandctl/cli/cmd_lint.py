@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -41,6 +42,10 @@ FORMAT_NAMES = ("text", "json", "github", "sarif", "gitlab")
 )
 @click.option("--select", multiple=True, help="Rule ids, names or groups to run (replaces config).")
 @click.option("--ignore", multiple=True, help="Rule ids, names or groups to skip.")
+@click.option("--alembic", is_flag=True, help="Lint each Alembic revision of [RANGE] alone.")
+@click.option("--alembic-config", help="alembic.ini to use (default: $ALEMBIC_CONFIG, ./alembic.ini).")
+@click.option("--django", is_flag=True, help="Lint each Django migration of [APP]... alone.")
+@click.option("--settings", "django_settings", help="Django settings module (for --django).")
 @pass_app
 def lint_command(
     app: AppContext,
@@ -51,6 +56,7 @@ def lint_command(
     fail_on: str,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
+    **bridge: Any,
 ) -> None:
     """Check migration SQL for locks and breakage, phase by phase.
 
@@ -58,6 +64,10 @@ def lint_command(
     files, or - for SQL on stdin. Exit code 0: no errors; 1: findings at or
     above --fail-on; 2: usage, configuration or I/O error.
     """
+    if bridge["alembic"] or bridge["django"]:  # docs/alembic.md, docs/django.md
+        from expandctl.cli.lint_bridges import lint_bridged
+
+        return lint_bridged(app, paths, bridge, phase, pg_version, output_format, fail_on, select, ignore)
     from expandctl.commands.lint import STDIN, run_lint
     from expandctl.lint.formats import render
 
