@@ -216,8 +216,9 @@ def _alter_column(operation: ops.AlterColumnOp) -> list[Fields]:
     changed = [k for k, v in changes.items() if v]
     base = _table(operation) | {"column": operation.column_name}
     if changed == ["nullable"]:
-        return [{"op": "set_not_null" if operation.modify_nullable is False else "drop_not_null"}
-                | base]
+        return [
+            {"op": "set_not_null" if operation.modify_nullable is False else "drop_not_null"} | base
+        ]
     if changed not in (["name"], ["type"]):
         raise Untranslatable(f"it changes {' and '.join(changed) or 'nothing'} at once")
     if operation.existing_type is None:
@@ -250,10 +251,14 @@ def _create_index(operation: ops.CreateIndexOp) -> list[Fields]:
     extra = set(operation.kw) - {"postgresql_where", "postgresql_using", "postgresql_concurrently"}
     if extra:
         raise Untranslatable(f"index options expandctl does not carry: {', '.join(sorted(extra))}")
-    fields = {"op": "create_index"} | _table(operation) | {
-        "name": str(operation.index_name),
-        "columns": [str(c) for c in operation.columns],
-    }
+    fields: Fields = (
+        {"op": "create_index"}
+        | _table(operation)
+        | {
+            "name": str(operation.index_name),
+            "columns": [str(c) for c in operation.columns],
+        }
+    )
     if operation.unique:
         fields["unique"] = True
     if operation.kw.get("postgresql_using"):
@@ -293,7 +298,7 @@ def _create_table(operation: ops.CreateTableOp) -> list[Fields]:
             entry["default"] = default
         columns.append(entry)
     base = _table(operation)
-    fields = {"op": "create_table"} | base | {"columns": columns}
+    fields: Fields = {"op": "create_table"} | base | {"columns": columns}
     if table.primary_key.columns:
         fields["primary_key"] = [c.name for c in table.primary_key.columns]
     result = [fields]
@@ -310,9 +315,11 @@ def _constraint(constraint: Any, base: Fields, table: str) -> Fields:
         name = str(constraint.name or f"{table}_{'_'.join(columns)}_key")
         return {"op": "add_unique"} | base | {"name": name, "columns": columns}
     if isinstance(constraint, CheckConstraint) and constraint.name:
-        return {"op": "add_check"} | base | {
-            "name": str(constraint.name), "check": _sql(constraint.sqltext)
-        }
+        return (
+            {"op": "add_check"}
+            | base
+            | {"name": str(constraint.name), "check": _sql(constraint.sqltext)}
+        )
     if isinstance(constraint, ForeignKeyConstraint):
         target = constraint.elements[0].column.table
         return _foreign_key(
@@ -322,8 +329,12 @@ def _constraint(constraint: Any, base: Fields, table: str) -> Fields:
             target.name,
             target.schema,
             [e.column.name for e in constraint.elements],
-            {"ondelete": constraint.ondelete, "onupdate": constraint.onupdate,
-             "deferrable": constraint.deferrable, "initially": constraint.initially},
+            {
+                "ondelete": constraint.ondelete,
+                "onupdate": constraint.onupdate,
+                "deferrable": constraint.deferrable,
+                "initially": constraint.initially,
+            },
         )
     raise Untranslatable(f"constraint {constraint.name or type(constraint).__name__}")
 
@@ -339,12 +350,16 @@ def _foreign_key(
 ) -> Fields:
     if kw.get("deferrable") or kw.get("initially") or kw.get("match"):
         raise Untranslatable("a DEFERRABLE / MATCH foreign key")
-    fields = {"op": "add_foreign_key"} | base | {
-        "name": name,
-        "columns": columns,
-        "references": target,
-        "references_columns": target_columns,
-    }
+    fields: Fields = (
+        {"op": "add_foreign_key"}
+        | base
+        | {
+            "name": name,
+            "columns": columns,
+            "references": target,
+            "references_columns": target_columns,
+        }
+    )
     if target_schema:
         fields["references_schema"] = target_schema
     for key, field in (("ondelete", "on_delete"), ("onupdate", "on_update")):

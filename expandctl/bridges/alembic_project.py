@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import TextIO, cast
 
 from expandctl.bridges.requires import require
 
@@ -78,7 +79,7 @@ def render_revisions(config: Config, revision_range: str | None = None) -> list[
         only = find_revision(config, revision_range).revision
         target = only
     recorder = _Recorder(by_id)
-    config.output_buffer = recorder
+    config.output_buffer = cast(TextIO, recorder)
     try:
         with _quiet_stdout():
             command.upgrade(config, target, sql=True)

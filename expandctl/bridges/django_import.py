@@ -133,8 +133,12 @@ def _add_field(step: _Step) -> list[Fields]:
     if field.is_relation:
         raise Untranslatable("a foreign key column (Django names its constraint and index)")
     table = model._meta.db_table
-    fields: Fields = {"op": "add_column", "table": table, "column": field.column,
-                      "type": step.db_type(field)}
+    fields: Fields = {
+        "op": "add_column",
+        "table": table,
+        "column": field.column,
+        "type": step.db_type(field),
+    }
     default = _column_default(field)
     if not field.null:
         if default is None:
@@ -148,11 +152,23 @@ def _add_field(step: _Step) -> list[Fields]:
         fields["default"] = default
     result = [fields]
     if field.unique:
-        result.append({"op": "add_unique", "table": table, "name": f"{table}_{field.column}_key",
-                       "columns": [field.column]})
+        result.append(
+            {
+                "op": "add_unique",
+                "table": table,
+                "name": f"{table}_{field.column}_key",
+                "columns": [field.column],
+            }
+        )
     elif field.db_index:
-        result.append({"op": "create_index", "table": table, "name": f"{table}_{field.column}_idx",
-                       "columns": [field.column]})
+        result.append(
+            {
+                "op": "create_index",
+                "table": table,
+                "name": f"{table}_{field.column}_idx",
+                "columns": [field.column],
+            }
+        )
     return result
 
 
@@ -169,8 +185,13 @@ def _rename_field(step: _Step) -> list[Fields]:
     new = model._meta.get_field(operation.new_name)
     if old.column == new.column:
         return []  # db_column kept the name: nothing changes in the database
-    fields: Fields = {"op": "rename_column", "table": model._meta.db_table, "column": old.column,
-                      "to": new.column, "type": step.db_type(new)}
+    fields: Fields = {
+        "op": "rename_column",
+        "table": model._meta.db_table,
+        "column": old.column,
+        "to": new.column,
+        "type": step.db_type(new),
+    }
     if not new.null:
         fields["not_null"] = True
     if new.unique and not new.primary_key:
@@ -195,7 +216,11 @@ def _alter_field(step: _Step) -> list[Fields]:
     table = model._meta.db_table
     old_type, new_type = step.db_type(old), step.db_type(new)
     same = (old.column, old.unique, old.db_index, old.is_relation) == (
-        new.column, new.unique, new.db_index, new.is_relation)
+        new.column,
+        new.unique,
+        new.db_index,
+        new.is_relation,
+    )
     if not same or not step.sql().strip():
         if not step.sql().strip():
             return []  # a Python-side change only (choices, help_text…)
@@ -205,8 +230,9 @@ def _alter_field(step: _Step) -> list[Fields]:
         return [{"op": "drop_not_null" if new.null else "set_not_null"} | base]
     if old_type != new_type and old.null == new.null:
         not_null = {} if new.null else {"not_null": True}
-        return [{"op": "retype_column"} | base | {"from_type": old_type, "type": new_type}
-                | not_null]
+        return [
+            {"op": "retype_column"} | base | {"from_type": old_type, "type": new_type} | not_null
+        ]
     raise Untranslatable("it changes more than one of type and NULL at once")
 
 
@@ -218,8 +244,14 @@ def _add_index(step: _Step) -> list[Fields]:
         raise Untranslatable("an index with opclasses, INCLUDE or descending columns")
     model = step.model(step.operation.model_name, after=True)
     columns = [model._meta.get_field(f).column for f in index.fields]
-    return [{"op": "create_index", "table": model._meta.db_table, "name": index.name,
-             "columns": columns}]
+    return [
+        {
+            "op": "create_index",
+            "table": model._meta.db_table,
+            "name": index.name,
+            "columns": columns,
+        }
+    ]
 
 
 def _remove_index(step: _Step) -> list[Fields]:
@@ -243,16 +275,34 @@ def _create_model(step: _Step) -> list[Fields]:
         columns.append(entry)
         if field.is_relation:
             target = field.target_field
-            extra.append({"op": "add_foreign_key", "table": table,
-                          "name": f"{table}_{field.column}_fkey", "columns": [field.column],
-                          "references": target.model._meta.db_table,
-                          "references_columns": [target.column]})
+            extra.append(
+                {
+                    "op": "add_foreign_key",
+                    "table": table,
+                    "name": f"{table}_{field.column}_fkey",
+                    "columns": [field.column],
+                    "references": target.model._meta.db_table,
+                    "references_columns": [target.column],
+                }
+            )
         if field.unique and not field.primary_key:
-            extra.append({"op": "add_unique", "table": table, "name": f"{table}_{field.column}_key",
-                          "columns": [field.column]})
+            extra.append(
+                {
+                    "op": "add_unique",
+                    "table": table,
+                    "name": f"{table}_{field.column}_key",
+                    "columns": [field.column],
+                }
+            )
         elif field.db_index and not field.primary_key:
-            extra.append({"op": "create_index", "table": table,
-                          "name": f"{table}_{field.column}_idx", "columns": [field.column]})
+            extra.append(
+                {
+                    "op": "create_index",
+                    "table": table,
+                    "name": f"{table}_{field.column}_idx",
+                    "columns": [field.column],
+                }
+            )
     created: Fields = {"op": "create_table", "table": table, "columns": columns}
     created["primary_key"] = [model._meta.pk.column]
     return [created, *extra]
@@ -290,7 +340,7 @@ def _add_constraint(step: _Step) -> list[Fields]:
         and not constraint.include
         and not constraint.opclasses
         and constraint.deferrable is None
-        and not getattr(constraint, "nulls_distinct", None) is False
+        and getattr(constraint, "nulls_distinct", None) is not False
     ):
         columns = [model._meta.get_field(f).column for f in constraint.fields]
         return [{"op": "add_unique", "table": table, "name": constraint.name, "columns": columns}]

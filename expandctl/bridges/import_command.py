@@ -62,7 +62,9 @@ def import_django(
     return _write(config, django_import.import_migration(found), slug, dry_run)
 
 
-def _write(config: ResolvedConfig, imported: Imported, slug: str | None, dry_run: bool) -> ImportReport:
+def _write(
+    config: ResolvedConfig, imported: Imported, slug: str | None, dry_run: bool
+) -> ImportReport:
     target = Path(config.migrations_path)
     with tempfile.TemporaryDirectory() as scratch:
         if dry_run:  # written and loaded in a scratch folder numbered like the real one

@@ -116,7 +116,9 @@ def write_migration(imported: Imported, migrations_dir: Path, slug: str | None) 
             f"{imported.tool} {imported.revision} has no schema operations to import",
             path=imported.path,
         )
-    migration_id = next_migration_id(migrations_dir, slug_of(slug or imported.slug or imported.description))
+    migration_id = next_migration_id(
+        migrations_dir, slug_of(slug or imported.slug or imported.description)
+    )
     folder = migrations_dir / migration_id
     folder.mkdir(parents=True)
     (folder / MANIFEST_NAME).write_text(manifest_text(imported), encoding="utf-8")

@@ -98,7 +98,9 @@ def _render(report: ImportReport, output_format: str) -> None:
         click.echo(f"(dry run: would be {report.migration_id}; nothing written)")
     else:
         click.echo(f"wrote {report.manifest_path} from {report.source}")
-    click.echo(f"{report.translated} operation(s) translated, {len(report.kept_as_sql)} kept as SQL")
+    click.echo(
+        f"{report.translated} operation(s) translated, {len(report.kept_as_sql)} kept as SQL"
+    )
     for note in report.kept_as_sql:
         click.echo(f"  kept as SQL: {note}")
     for note in report.not_imported:

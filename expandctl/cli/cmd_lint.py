@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
@@ -43,7 +42,7 @@ FORMAT_NAMES = ("text", "json", "github", "sarif", "gitlab")
 @click.option("--select", multiple=True, help="Rule ids, names or groups to run (replaces config).")
 @click.option("--ignore", multiple=True, help="Rule ids, names or groups to skip.")
 @click.option("--alembic", is_flag=True, help="Lint each Alembic revision of [RANGE] alone.")
-@click.option("--alembic-config", help="alembic.ini to use (default: $ALEMBIC_CONFIG, ./alembic.ini).")
+@click.option("--alembic-config", help="alembic.ini (default: $ALEMBIC_CONFIG, ./alembic.ini).")
 @click.option("--django", is_flag=True, help="Lint each Django migration of [APP]... alone.")
 @click.option("--settings", "django_settings", help="Django settings module (for --django).")
 @pass_app
@@ -56,7 +55,10 @@ def lint_command(
     fail_on: str,
     select: tuple[str, ...],
     ignore: tuple[str, ...],
-    **bridge: Any,
+    alembic: bool,
+    alembic_config: str | None,
+    django: bool,
+    django_settings: str | None,
 ) -> None:
     """Check migration SQL for locks and breakage, phase by phase.
 
@@ -64,10 +66,12 @@ def lint_command(
     files, or - for SQL on stdin. Exit code 0: no errors; 1: findings at or
     above --fail-on; 2: usage, configuration or I/O error.
     """
-    if bridge["alembic"] or bridge["django"]:  # docs/alembic.md, docs/django.md
-        from expandctl.cli.lint_bridges import lint_bridged
+    if alembic or django:  # each revision alone: docs/alembic.md, docs/django.md
+        from expandctl.cli.lint_bridges import BridgeOptions, lint_bridged
 
-        return lint_bridged(app, paths, bridge, phase, pg_version, output_format, fail_on, select, ignore)
+        bridge = BridgeOptions(alembic, alembic_config, django, django_settings)
+        options = (phase, pg_version, output_format, fail_on, select, ignore)
+        return lint_bridged(app, paths, bridge, *options)
     from expandctl.commands.lint import STDIN, run_lint
     from expandctl.lint.formats import render
 

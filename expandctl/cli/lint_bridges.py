@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NamedTuple
 
 import click
 
@@ -11,10 +11,17 @@ from expandctl.cli.output import color_enabled
 from expandctl.errors import UsageError
 
 
+class BridgeOptions(NamedTuple):
+    alembic: bool
+    alembic_config: str | None
+    django: bool
+    django_settings: str | None
+
+
 def lint_bridged(
     app: AppContext,
     targets: tuple[str, ...],
-    bridge: dict[str, Any],
+    bridge: BridgeOptions,
     phase: str | None,
     pg_version: int | None,
     output_format: str,
@@ -26,7 +33,7 @@ def lint_bridged(
     from expandctl.bridges.lint_command import run_bridge_lint
     from expandctl.lint.formats import render
 
-    if bridge["alembic"] and bridge["django"]:
+    if bridge.alembic and bridge.django:
         raise UsageError("--alembic and --django cannot be combined: lint one tool per run")
     if phase is not None:
         raise UsageError(
@@ -35,10 +42,10 @@ def lint_bridged(
         )
     report = run_bridge_lint(
         app.config,
-        "alembic" if bridge["alembic"] else "django",
+        "alembic" if bridge.alembic else "django",
         targets,
-        alembic_config=bridge.get("alembic_config"),
-        django_settings=bridge.get("django_settings"),
+        alembic_config=bridge.alembic_config,
+        django_settings=bridge.django_settings,
         pg_version=pg_version,
         select=select,
         ignore=ignore,
