@@ -37,16 +37,16 @@ def tool_gate_problem(conn: Connection, gate: GateCheck, settings: Settings) -> 
 
 def _django_problem(conn: Connection, target: str, settings: Settings) -> str | None:
     app, name = target.split(".", 1)
+    exists = _read(conn, settings, "SELECT to_regclass('django_migrations') IS NOT NULL", ())
+    if not exists or not exists[0][0]:  # checked first: a query naming it would not parse
+        return "no django_migrations table: Django has not migrated this database"
     rows = _read(
         conn,
         settings,
-        "SELECT CASE WHEN to_regclass('django_migrations') IS NULL THEN NULL ELSE"
-        " EXISTS (SELECT 1 FROM django_migrations WHERE app = %s AND name = %s) END",
+        "SELECT EXISTS (SELECT 1 FROM django_migrations WHERE app = %s AND name = %s)",
         (app, name),
     )
-    applied = rows[0][0] if rows else None
-    if applied is None:
-        return "no django_migrations table: Django has not migrated this database"
+    applied = bool(rows and rows[0][0])
     if applied:
         return None
     return f"Django migration {target} is not applied yet (python manage.py migrate {app} {name})"
