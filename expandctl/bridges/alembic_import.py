@@ -99,8 +99,7 @@ class _Recorder(Operations):
                 raise
             except Exception as exc:  # an argument form the importer does not know
                 raise Untranslatable(f"the importer could not read it ({exc})") from exc
-            for fields in translated:
-                self.imported.add(fields, source)
+            self.imported.add_all(translated, source)
         except (Untranslatable, UsageError) as exc:
             super().invoke(operation)  # Alembic's own SQL for it, into the buffer
             self.imported.keep_sql(self._take(), source, str(exc))

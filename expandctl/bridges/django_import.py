@@ -24,6 +24,7 @@ from django.db.models.fields import NOT_PROVIDED  # noqa: E402
 
 from expandctl.bridges.django_project import DjangoMigration, operation_lines  # noqa: E402
 from expandctl.bridges.imported import Imported  # noqa: E402
+from expandctl.errors import UsageError  # noqa: E402
 from expandctl.model.sql_quote import quote_literal  # noqa: E402
 
 Fields = dict[str, Any]
@@ -94,13 +95,12 @@ def _translate(imported: Imported, step: _Step, source: str) -> None:
             raise Untranslatable("expandctl has no declarative operation for it")
         try:
             translated = translate(step)
-        except Untranslatable:
+        except (Untranslatable, UsageError):
             raise
         except Exception as exc:  # an argument form the importer does not know
             raise Untranslatable(f"the importer could not read it ({exc})") from exc
-        for fields in translated:
-            imported.add(fields, source)
-    except Untranslatable as exc:
+        imported.add_all(translated, source)
+    except (Untranslatable, UsageError) as exc:  # UsageError: a translation that did not check
         imported.keep_sql(step.sql(), source, str(exc))
 
 

@@ -49,6 +49,11 @@ class Imported:
     def add(self, fields: dict[str, Any], source: str, note: str | None = None) -> None:
         self.operations.append(ImportedOp(_checked(fields, source), source, note))
 
+    def add_all(self, translated: list[dict[str, Any]], source: str) -> None:
+        """All of one source operation's translations, or none (each is checked first)."""
+        checked = [_checked(fields, source) for fields in translated]
+        self.operations.extend(ImportedOp(fields, source) for fields in checked)
+
     def keep_sql(self, sql: str, source: str, why: str) -> None:
         """What could not be translated: its SQL, run in expand, and why it was kept."""
         text = sql.strip()
