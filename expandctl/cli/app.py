@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "backfill": "expandctl.cli.cmd_backfill:backfill_group",
     "demo": "expandctl.cli.cmd_demo:demo_command",
     "fleet": "expandctl.cli.cmd_fleet:fleet_group",
+    "import": "expandctl.cli.cmd_import:import_group",
 }
 # The first paragraph of each command's help, for `expandctl --help` without
 # importing every command (tests/lint/test_startup.py checks it matches).

@@ -52,6 +52,10 @@ FORMAT_NAMES = ("text", "json", "github", "sarif", "gitlab")
     is_flag=True,
     help="Lint everything again; neither read nor write .expandctl/cache/lint.",
 )
+@click.option("--alembic", is_flag=True, help="Lint each Alembic revision of [RANGE] alone.")
+@click.option("--alembic-config", help="alembic.ini (default: $ALEMBIC_CONFIG, ./alembic.ini).")
+@click.option("--django", is_flag=True, help="Lint each Django migration of [APP]... alone.")
+@click.option("--settings", "django_settings", help="Django settings module (for --django).")
 @pass_app
 def lint_command(
     app: AppContext,
@@ -64,6 +68,10 @@ def lint_command(
     ignore: tuple[str, ...],
     changed_since: str | None,
     no_cache: bool,
+    alembic: bool,
+    alembic_config: str | None,
+    django: bool,
+    django_settings: str | None,
 ) -> None:
     """Check migration SQL for locks and breakage, phase by phase.
 
@@ -71,6 +79,12 @@ def lint_command(
     files, or - for SQL on stdin. Exit code 0: no errors; 1: findings at or
     above --fail-on; 2: usage, configuration or I/O error.
     """
+    if alembic or django:  # each revision alone: docs/alembic.md, docs/django.md
+        from expandctl.cli.lint_bridges import BridgeOptions, lint_bridged
+
+        bridge = BridgeOptions(alembic, alembic_config, django, django_settings)
+        options = (phase, pg_version, output_format, fail_on, select, ignore)
+        return lint_bridged(app, paths, bridge, *options)
     from expandctl.commands.lint import STDIN, LintRequest, lint
 
     request = LintRequest(

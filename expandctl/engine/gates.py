@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from expandctl.engine.connection import Connection
+from expandctl.engine.tool_gates import tool_gate_problem
 from expandctl.model.config import Settings
 from expandctl.model.durations import format_duration
 from expandctl.model.state import MigrationRecord
@@ -40,6 +41,8 @@ def _check(
 ) -> str | None:
     if gate.kind == "min_soak":
         return soak_problem(gate, record, now)
+    if gate.kind in ("alembic_revision", "django_migration"):
+        return tool_gate_problem(conn, gate, settings)
     assert gate.sql is not None
     query = " ".join(gate.sql.split())
     try:

@@ -105,6 +105,16 @@ def gate_checks(migration: Migration, phase: Phase) -> list[GateCheck]:
         gates.append(GateCheck(kind="min_soak", min_soak=spec.min_soak, since_phase=phase.previous))
     if spec.sql is not None:
         gates.append(GateCheck(kind="sql", sql=spec.sql))
+    if spec.alembic_revision is not None:
+        gates.append(
+            GateCheck(
+                kind="alembic_revision",
+                target=spec.alembic_revision,
+                alembic_config=spec.alembic_config,
+            )
+        )
+    if spec.django_migration is not None:
+        gates.append(GateCheck(kind="django_migration", target=spec.django_migration))
     return gates
 
 

@@ -132,10 +132,12 @@ class GateCheck(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["min_soak", "sql"]
+    kind: Literal["min_soak", "sql", "alembic_revision", "django_migration"]
     min_soak: Duration | None = None
     since_phase: Phase | None = None  # min_soak counts from this phase's finish
     sql: str | None = None
+    target: str | None = None  # the Alembic revision / Django APP.NAME that must be applied
+    alembic_config: str | None = None  # where the Alembic revision files are found
 
     @property
     def summary(self) -> str:
@@ -143,6 +145,10 @@ class GateCheck(BaseModel):
             since = self.since_phase.value if self.since_phase else "the previous phase"
             soak = self.min_soak or timedelta(0)
             return f"min_soak {format_duration(soak)} since {since} finished"
+        if self.kind == "alembic_revision":
+            return f"alembic revision {self.target} applied"
+        if self.kind == "django_migration":
+            return f"django migration {self.target} applied"
         return f"sql returns true: {' '.join((self.sql or '').split())}"
 
 
