@@ -51,6 +51,7 @@ COMMAND_HELP: dict[str, str] = {
     "backfill": "Steer a running backfill: pause, resume, show progress.",
     "demo": "Split a name column under live old and new clients, through all five phases.",
     "fleet": "Move the same migrations across many databases, wave by wave.",
+    "import": "Translate an Alembic revision or Django migration into a phased migration.",
 }
 
 
