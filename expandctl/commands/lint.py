@@ -182,6 +182,7 @@ def _report(results: list[FileResult], version: int, fail_on: Severity, cwd: Pat
         statements=sum(r.statements for r in results),
         errors=sum(f.severity == "error" for f in findings),
         warnings=sum(f.severity == "warning" for f in findings),
+        notes=sum(f.severity == "info" for f in findings),
         suppressed=sum(r.suppressed for r in results),
     )
     return LintReport(

@@ -35,6 +35,8 @@ from expandctl.lint.rules.explicit_lock_table import ExplicitLockTable
 from expandctl.lint.rules.invalid_suppression import InvalidSuppression
 from expandctl.lint.rules.nested_begin import NestedBegin
 from expandctl.lint.rules.phase_transaction_holds_lock import PhaseTransactionHoldsLock
+from expandctl.lint.rules.psql_in_phase_file import PsqlInPhaseFile
+from expandctl.lint.rules.psql_meta_command import PsqlMetaCommandNote
 from expandctl.lint.rules.prefer_bigint_primary_key import PreferBigintPrimaryKey
 from expandctl.lint.rules.prefer_jsonb import PreferJsonb
 from expandctl.lint.rules.prefer_text import PreferText
@@ -47,11 +49,14 @@ from expandctl.lint.rules.revoke_privileges import RevokePrivileges
 from expandctl.lint.rules.set_not_null_without_check import SetNotNullWithoutCheck
 from expandctl.lint.rules.set_schema import SetSchemaRule
 from expandctl.lint.rules.statements_after_exclusive_lock import StatementsAfterExclusiveLock
+from expandctl.lint.rules.syntax_error import SyntaxErrorRule
+from expandctl.lint.rules.syntax_unverified import SyntaxUnverified
 from expandctl.lint.rules.table_rewrite import TableRewrite
 from expandctl.lint.rules.transaction_control_in_phase_file import (
     TransactionControlInPhaseFile,
 )
 from expandctl.lint.rules.transaction_left_open import TransactionLeftOpen
+from expandctl.lint.rules.template_placeholder import TemplatePlaceholder
 from expandctl.lint.rules.truncate_table import TruncateTable
 from expandctl.lint.rules.unbatched_update_delete import UnbatchedUpdateDelete
 from expandctl.lint.rules.unique_constraint_builds_index import UniqueConstraintBuildsIndex
@@ -98,9 +103,15 @@ RULES: tuple[Rule, ...] = (
     NestedBegin(),
     TransactionLeftOpen(),
     TransactionControlInPhaseFile(),
+    # input
+    SyntaxErrorRule(),
+    TemplatePlaceholder(),
+    PsqlMetaCommandNote(),
+    PsqlInPhaseFile(),
     # unverifiable
     UnverifiableStatement(),
     DynamicSql(),
+    SyntaxUnverified(),
     # style (opt-in)
     PreferJsonb(),
     PreferText(),

@@ -10,7 +10,7 @@ from expandctl.lint.finding import LintReport
 from expandctl.lint.registry import RULES
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_LEVEL = {"error": "error", "warning": "warning"}
+_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 
 
 def _uri(path: str) -> str:
