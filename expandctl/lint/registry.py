@@ -35,12 +35,12 @@ from expandctl.lint.rules.explicit_lock_table import ExplicitLockTable
 from expandctl.lint.rules.invalid_suppression import InvalidSuppression
 from expandctl.lint.rules.nested_begin import NestedBegin
 from expandctl.lint.rules.phase_transaction_holds_lock import PhaseTransactionHoldsLock
-from expandctl.lint.rules.psql_in_phase_file import PsqlInPhaseFile
-from expandctl.lint.rules.psql_meta_command import PsqlMetaCommandNote
 from expandctl.lint.rules.prefer_bigint_primary_key import PreferBigintPrimaryKey
 from expandctl.lint.rules.prefer_jsonb import PreferJsonb
 from expandctl.lint.rules.prefer_text import PreferText
 from expandctl.lint.rules.prefer_timestamptz import PreferTimestamptz
+from expandctl.lint.rules.psql_in_phase_file import PsqlInPhaseFile
+from expandctl.lint.rules.psql_meta_command import PsqlMetaCommandNote
 from expandctl.lint.rules.reindex_non_concurrently import ReindexNonConcurrently
 from expandctl.lint.rules.rename_column import RenameColumnRule
 from expandctl.lint.rules.rename_object import RenameObjectRule
@@ -52,11 +52,11 @@ from expandctl.lint.rules.statements_after_exclusive_lock import StatementsAfter
 from expandctl.lint.rules.syntax_error import SyntaxErrorRule
 from expandctl.lint.rules.syntax_unverified import SyntaxUnverified
 from expandctl.lint.rules.table_rewrite import TableRewrite
+from expandctl.lint.rules.template_placeholder import TemplatePlaceholder
 from expandctl.lint.rules.transaction_control_in_phase_file import (
     TransactionControlInPhaseFile,
 )
 from expandctl.lint.rules.transaction_left_open import TransactionLeftOpen
-from expandctl.lint.rules.template_placeholder import TemplatePlaceholder
 from expandctl.lint.rules.truncate_table import TruncateTable
 from expandctl.lint.rules.unbatched_update_delete import UnbatchedUpdateDelete
 from expandctl.lint.rules.unique_constraint_builds_index import UniqueConstraintBuildsIndex

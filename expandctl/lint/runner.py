@@ -17,7 +17,7 @@ from expandctl.lint.registry import RuleSet, rule_set
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules.invalid_suppression import InvalidSuppression
 from expandctl.lint.rules.unused_suppression import UnusedSuppression
-from expandctl.lint.source import Statement, read_source
+from expandctl.lint.source import BOM, Statement, read_source
 from expandctl.lint.suppressions import accepts, read_suppressions
 from expandctl.model.migration import Migration
 from expandctl.model.ops.base import OperationBase
@@ -81,6 +81,7 @@ def lint_source(
     are grouped as ``advance`` would group them, by ``needs_autocommit``.
     """
     ctx = context if context is not None else LintContext()
+    text = text.removeprefix(BOM)  # stdin: the same offsets as the statements'
     read = read_source(text, pg_version=pg_version)
     managed = ctx.managed_transactions
     planned = [

@@ -64,7 +64,7 @@ MAX_ARRAY_NESTING = 8
 # What sqlglot raises on input it does not expect: its own errors, and for a
 # few malformed inputs a plain Python error from inside the parser.
 _PARSER_FAILURES = (SqlglotError, RecursionError, TypeError, IndexError, ValueError, KeyError)
-_BOM = "\ufeff"
+BOM = "\ufeff"
 # Control characters other than tab, LF and CR (PostgreSQL cuts a statement at a NUL).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -100,16 +100,16 @@ def read_statements(text: str, *, pg_version: int = 15) -> list[Statement]:
 
 
 def read_source(text: str, *, pg_version: int = 15) -> SourceRead:
-    """The statements of ``text``; a leading BOM is read as a blank (so columns
-    stay where the editor shows them), a control character is refused.
+    """The statements of ``text``; a leading BOM is dropped (editors do not show
+    it: the first character is column 1, as when the loader reads a file), a
+    control character is refused.
 
     A statement PostgreSQL's parser rejects gets an ``InvalidSyntax`` action:
     alone when it is an error, before its other actions when the target
     version may accept it. A statement holding a template placeholder is
     only ``Templated``: it is not SQL yet.
     """
-    if text.startswith(_BOM):
-        text = " " + text[1:]
+    text = text.removeprefix(BOM)
     _refuse_control_characters(text)
     scanned = split_script(text)
     lines = text.splitlines()
@@ -183,7 +183,8 @@ def _notes(
         first = templates[0]
         sql = _at(first.text, first.start, first.end, first.line, first.column)
         found = len(templates)
-        notes.append((sql, TemplateFile(first=first.text, placeholders=found, statements=templated)))
+        template = TemplateFile(first=first.text, placeholders=found, statements=templated)
+        notes.append((sql, template))
     return [
         Statement(sql, (action,), lines[sql.line - 1] if sql.line - 1 < len(lines) else "", -1 - k)
         for k, (sql, action) in enumerate(notes)

@@ -6,10 +6,11 @@ imported on first use, so commands that never lint pay nothing for it.
 
 The file is parsed once, as the splitter's statements laid out at their own
 offsets (comments, psql commands and COPY data blanked), so an error index
-is an offset in the file. psql variables and bind parameters (``:lo``,
-``:'name'``, ``%(lo)s``: the linter reads batch-loop SQL that has them)
-are parsed as a name or a literal of the same length. Only after a failure are the statements from the
-failing one on parsed one by one, to find every error in one run.
+is an offset in the file. Only after a failure are the statements from the
+failing one on parsed one by one, to find every error in one run. psql
+variables and bind parameters (``:lo``, ``:'name'``, ``%(lo)s``: the linter
+reads batch-loop SQL that has them) are parsed as a name or a literal of the
+same length.
 
 pglast carries one major version's grammar. A statement it rejects may still
 be valid on the target version: syntax removed since then (``WITH OIDS``
@@ -75,7 +76,7 @@ def find_syntax_problems(
         try:
             pglast.parser.split(sql, with_parser=True, only_slices=True)
         except pglast.parser.ParseError as exc:
-            message, index = (list(exc.args) + [None, None])[:2]
+            message, index = [*exc.args, None, None][:2]
             return str(message), index if isinstance(index, int) else None
         return None
 

@@ -29,7 +29,7 @@ class TemplatePlaceholder(Rule):
         CREATE INDEX CONCURRENTLY users_email_idx ON {{ schema }}.users (email);
 
     Good:
-        CREATE INDEX CONCURRENTLY users_email_idx ON app.users (email);
+        CREATE INDEX CONCURRENTLY users_email_idx ON public.users (email);
     """
 
     id = "I703"
@@ -44,5 +44,6 @@ class TemplatePlaceholder(Rule):
         yield Violation(
             f"not SQL: this file contains template placeholders ({action.first}{more}); "
             f"the {action.statements} statement(s) holding them were not checked.",
-            "lint the rendered SQL instead (render it, then 'expandctl lint -' or the output file).",
+            "lint the rendered SQL instead (render it, then lint the output or pipe it to "
+            "'expandctl lint -').",
         )
