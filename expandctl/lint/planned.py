@@ -88,7 +88,7 @@ def phase_sources(
 
 
 def _generated(
-    path: str, steps: Sequence[Step], names: dict[str, str], *, pg_version: int
+    path: str, steps: Sequence[Step], names: dict[str, str], *, pg_version: int = 15
 ) -> tuple[PlannedSource, bool]:
     """The operations' steps; also whether a non-SQL step that runs alone ends them."""
     text, starts = render_steps(steps)
@@ -119,7 +119,7 @@ def _commits_between(steps: Sequence[Step], after: int, before: int) -> bool:
 
 
 def _from_file(
-    path: str, text: str, steps: Sequence[SqlStep], *, after_commit: bool, pg_version: int
+    path: str, text: str, steps: Sequence[SqlStep], *, after_commit: bool, pg_version: int = 15
 ) -> PlannedSource:
     """A phase file: each statement meets the step planned from it (same splitter, same line)."""
     by_line: dict[int, deque[SqlStep]] = defaultdict(deque)

@@ -120,7 +120,12 @@ def read_source(text: str, *, pg_version: int = 15) -> SourceRead:
         source_line = lines[sql.line - 1] if sql.line - 1 < len(lines) else ""
         actions = (Templated(),) if index in templated else tuple(read_actions(sql.text))
         out.append(Statement(sql, actions, source_line, index))
-    variables = [p for p in scanned.placeholders if p.kind == "variable"]
+    starts = [s.start for s in scanned.statements]
+    variables = [
+        p
+        for p in scanned.placeholders
+        if p.kind == "variable" and _statement_at(starts, p.start) not in templated
+    ]
     _check_syntax(text, out, templated, variables, pg_version)
     return SourceRead(out, _notes(scanned, templates, lines, len(templated)))
 
@@ -128,12 +133,13 @@ def read_source(text: str, *, pg_version: int = 15) -> SourceRead:
 def _templated(statements: list[SqlStatement], templates: list[Placeholder]) -> set[int]:
     """Indexes of the statements a template placeholder sits in."""
     starts = [s.start for s in statements]
-    found: set[int] = set()
-    for placeholder in templates:
-        at = bisect_right(starts, placeholder.start) - 1
-        if at >= 0 and placeholder.start < statements[at].end:
-            found.add(at)
-    return found
+    return {_statement_at(starts, p.start) for p in templates}
+
+
+def _statement_at(starts: list[int], offset: int) -> int:
+    """The statement a placeholder sits in (a placeholder always starts or
+    continues a statement, so it is the last one starting at or before it)."""
+    return bisect_right(starts, offset) - 1
 
 
 def _check_syntax(

@@ -105,16 +105,20 @@ def _with_values(sql: str, variables: Sequence[tuple[int, int]]) -> str:
     """``:lo`` -> ``___``, ``:'x'`` -> `` 'x'``, ``%(lo)s`` -> ``______``: same length."""
     if not variables and "%(" not in sql:
         return sql
-    chars = list(sql)
+    pieces: list[str] = []
+    last = 0
     for start, end in variables:
-        if chars[start + 1] in "'\"":
-            chars[start] = " "  # :'x' is a literal, :"x" a name, once psql fills them in
-        elif chars[start + 1] == "{":
-            chars[start:end] = list("true".ljust(end - start))  # :{?x} is a boolean
+        pieces.append(sql[last:start])
+        follows = sql[start + 1 : start + 2]
+        if follows in ("'", '"'):  # :'x' is a literal, :"x" a name, once psql fills them in
+            pieces.append(" " + sql[start + 1 : end])
+        elif follows == "{":
+            pieces.append("true".ljust(end - start))  # :{?x} is a boolean
         else:
-            chars[start:end] = "_" * (end - start)
-    out = "".join(chars)
-    return _PYFORMAT.sub(lambda m: "_" * len(m.group(0)), out)
+            pieces.append("_" * (end - start))
+        last = end
+    pieces.append(sql[last:])
+    return _PYFORMAT.sub(lambda m: "_" * len(m.group(0)), "".join(pieces))
 
 
 def _laid_out(statements: Sequence[SqlStatement]) -> str:

@@ -104,8 +104,8 @@ def sql_steps(
             continue
         if refuse_transaction_control and is_copy_from_stdin(bare):
             raise ManifestError(
-                "COPY … FROM stdin in a phase file: expandctl sends statements itself and "
-                "has no data to feed it",
+                "COPY … FROM stdin: expandctl runs migration SQL itself and has no rows "
+                "to feed it",
                 path=path or source,
                 line=statement.line,
                 hint="load the rows with INSERT statements, or with psql outside the migration",
@@ -140,8 +140,8 @@ def _refuse_psql(commands: list[PsqlCommand], where: str) -> None:
         return
     first = commands[0]
     raise ManifestError(
-        f"psql meta-command {first.text.split(None, 1)[0]!r} in a phase file: expandctl "
-        "runs the SQL itself, not through psql",
+        f"psql meta-command '{first.text.split(None, 1)[0]}': expandctl runs migration SQL "
+        "itself, not through psql",
         path=where,
         line=first.line,
         hint="remove psql commands (\\set, \\connect, \\i, ...); write plain SQL statements",

@@ -290,9 +290,13 @@ def _psql_migration(root: Path, expand: str) -> Path:
         (
             "CREATE TABLE audit_log (id int);\n\\set ON_ERROR_STOP on\nSELECT 1;\n",
             2,
-            "psql meta-command '\\\\set'",
+            "psql meta-command '\\set': expandctl runs migration SQL itself",
         ),
-        ("CREATE TABLE audit_log (id int);\nCOPY audit_log FROM stdin;\n1\n\\.\n", 2, "COPY"),
+        (
+            "CREATE TABLE audit_log (id int);\nCOPY audit_log FROM stdin;\n1\n\\.\n",
+            2,
+            "COPY … FROM stdin: expandctl runs migration SQL itself",
+        ),
     ],
 )
 def test_the_engine_refuses_a_phase_file_with_psql_commands(
@@ -328,3 +332,30 @@ def test_splitting_keeps_plain_sql_exactly_as_before() -> None:
     scanned = split_script(text)
     assert [s.text for s in scanned.statements] == [text.split(";\n")[0], "SELECT 2"]
     assert (scanned.psql_commands, scanned.copy_data, scanned.placeholders) == ([], [], [])
+
+
+def test_the_splitter_reads_psql_commands_copy_data_and_placeholders() -> None:
+    text = (
+        "\\set x 1 \\\\ SELECT 1;\r\n"  # '\\' ends a meta-command's arguments
+        "SELECT a\r\n\\echo mid\r\n, b FROM t;\r\n"  # psql keeps the statement around it
+        "COPY t FROM stdin;\r\n1\r\n\\.\r\n"
+        "SELECT :'v', ${w} FROM t \\g\r\n"
+        "COPY t FROM STDIN;\n2\n"  # no end marker: the data runs to the end
+    )
+    scanned = split_script(text)
+    assert [s.text for s in scanned.statements] == [
+        "SELECT 1",
+        "SELECT a\r\n         \r\n, b FROM t",
+        "COPY t FROM stdin",
+        "SELECT :'v', ${w} FROM t",
+        "COPY t FROM STDIN",
+    ]
+    assert [(c.name, c.line) for c in scanned.psql_commands] == [("set", 1), ("echo", 3), ("g", 8)]
+    assert [(d.line, d.end_line, d.rows) for d in scanned.copy_data] == [(6, 7, 1), (10, 10, 1)]
+    assert [(p.kind, p.text, p.line, p.column) for p in scanned.placeholders] == [
+        ("variable", ":'v'", 8, 8),
+        ("template", "${w}", 8, 14),
+    ]
+    # every statement keeps its offsets: its text is where the file has it
+    for statement in scanned.statements:
+        assert len(statement.text) == statement.end - statement.start
