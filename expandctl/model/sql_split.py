@@ -31,10 +31,16 @@ _NEWLINE = re.compile("\n")
 # placeholder and ":name" a psql variable or bind parameter (none of them is
 # PostgreSQL syntax, so plain SQL never has them).
 _PSQL_AND_TEMPLATES = r"""|\\|\{|(?<!:):(?=['"A-Za-z_{])"""
-_SPECIAL = re.compile(r"""--|/\*|;|[eE]'|'|"|\$""" + _PSQL_AND_TEMPLATES)
-_SPECIAL_WITH_WORDS = re.compile(
-    r"""--|/\*|;|[eE]'|'|"|\$""" + _PSQL_AND_TEMPLATES + r"|[A-Za-z_][A-Za-z0-9_$]*"
-)
+_BASE = r"""--|/\*|;|[eE]'|'|"|\$""" + _PSQL_AND_TEMPLATES
+_WORDS = r"|[A-Za-z_][A-Za-z0-9_$]*"
+_PARENS = r"|[()]"
+# By (track words, track parentheses).
+_SPECIALS = {
+    (False, False): re.compile(_BASE),
+    (True, False): re.compile(_BASE + _WORDS),
+    (False, True): re.compile(_BASE + _PARENS),
+    (True, True): re.compile(_BASE + _PARENS + _WORDS),
+}
 _META_NAME = re.compile(r"\\([A-Za-z?!;]*)")
 # Meta-commands that send the query buffer, so they end the statement like ';'.
 _SENDS_QUERY = frozenset({"g", "gx", "gset", "gexec", "gdesc", "crosstabview", "watch"})
@@ -174,18 +180,21 @@ class _Scanner:
         """Jump from one interesting token to the next; plain text is skipped in bulk.
 
         Words are only tokens when the text may hold ``BEGIN ATOMIC`` (the one
-        construct whose inner semicolons do not end the statement), which keeps
-        the common case a handful of regex searches per statement.
+        construct whose inner semicolons do not end the statement), and
+        parentheses only when it may hold a ``CREATE RULE`` (whose ``DO (…; …)``
+        actions are, as for psql, one statement), which keeps the common case a
+        handful of regex searches per statement.
         """
         text, n = self.text, len(self.text)
-        track_words = "atomic" in text.lower()
-        special = _SPECIAL_WITH_WORDS if track_words else _SPECIAL
+        lowered = text.lower()
+        special = _SPECIALS["atomic" in lowered, "rule" in lowered]
         i = 0
         first: int | None = None  # first significant character of the current statement
         last = 0  # just past the last significant character
         pending_comments: list[SqlComment] = []
         words: list[str] = []  # last two upper-cased words, for BEGIN ATOMIC / END
         atomic_depth = 0
+        paren_depth = 0
         while i < n:
             match = special.search(text, i)
             stop = match.start() if match else n
@@ -211,7 +220,7 @@ class _Scanner:
                 i = end
                 continue
             if token == ";":
-                if atomic_depth:
+                if atomic_depth or paren_depth:
                     last = i = i + 1
                     continue
                 i += 1
@@ -220,12 +229,18 @@ class _Scanner:
                     i = self._skip_copy_data(emitted.text, i)
                 first, pending_comments, words = None, [], []
                 continue
+            if token in "()":
+                paren_depth = paren_depth + 1 if token == "(" else max(paren_depth - 1, 0)
+                if first is None:
+                    first = i
+                last = i = i + 1
+                continue
             if token == "\\":
                 i, sends = self._psql_command(i)
                 if sends and first is not None:
                     emitted = self._emit(first, last, pending_comments, terminated=True)
                     i = self._skip_copy_data(emitted.text, i)
-                    first, pending_comments, words = None, [], []
+                    first, pending_comments, words, paren_depth = None, [], [], 0
                 elif self.psql_commands[-1].name == "copy":
                     i = self._skip_copy_data(self.psql_commands[-1].text[1:], i)
                 continue

@@ -359,3 +359,21 @@ def test_the_splitter_reads_psql_commands_copy_data_and_placeholders() -> None:
     # every statement keeps its offsets: its text is where the file has it
     for statement in scanned.statements:
         assert len(statement.text) == statement.end - statement.start
+
+
+def test_a_multi_action_rule_is_one_statement_as_for_psql(tmp_path: Path) -> None:
+    """Semicolons inside a rule's ``DO ALSO (…; …)`` do not end it: split there,
+    PostgreSQL (and the syntax check) would reject both halves."""
+    sql = _file(
+        tmp_path,
+        "rule.sql",
+        """\
+        CREATE RULE log_insert AS ON INSERT TO users
+            DO ALSO (INSERT INTO audit_log VALUES (1); INSERT INTO audit_log VALUES (2));
+        SELECT 1;
+        """,
+    )
+    code, report = _lint(tmp_path, sql)
+    assert code == 0
+    assert report["files"][0]["statements"] == 2
+    assert "I701" not in {f["rule_id"] for f in report["findings"]}
