@@ -92,7 +92,7 @@ def sql_steps(
 
     ``refuse_transaction_control=False`` is for the linter, which reports
     BEGIN/COMMIT in a phase file as a finding (T404), and psql commands and
-    ``COPY … FROM stdin`` as I705, instead of stopping.
+    ``COPY … FROM stdin`` as I704, instead of stopping.
     """
     scanned = split_script(text)
     if refuse_transaction_control:

@@ -153,7 +153,7 @@ def test_a_template_is_one_error_not_a_cascade(tmp_path: Path) -> None:
     )
     code, report = _lint(tmp_path, sql)
     assert code == 1
-    assert _codes(report) == [("I703", 1, 1)]
+    assert _codes(report) == [("I702", 1, 1)]
     assert "not SQL: this file contains template placeholders" in report["findings"][0]["message"]
 
 
@@ -191,15 +191,15 @@ def test_a_psql_script_is_read_as_psql_reads_it(tmp_path: Path) -> None:
     # the statement after '\.' is linted (L101); the data rows are not statements
     assert code == 1
     assert _codes(report) == [
-        ("I704", 1, 1),
-        ("I704", 2, 1),
-        ("I704", 5, 1),
+        ("I703", 1, 1),
+        ("I703", 2, 1),
+        ("I703", 5, 1),
         ("L101", 8, 1),
-        ("I704", 9, 33),
-        ("I704", 10, 1),
+        ("I703", 9, 33),
+        ("I703", 10, 1),
     ]
     assert report["files"][0]["statements"] == 4
-    notes = [f for f in report["findings"] if f["rule_id"] == "I704"]
+    notes = [f for f in report["findings"] if f["rule_id"] == "I703"]
     assert {f["severity"] for f in notes} == {"info"}
     assert "2 row(s) up to line 7 skipped" in notes[2]["message"]
     assert "included file is not linted here" in notes[4]["message"]
@@ -211,7 +211,7 @@ def test_notes_never_fail_the_gate_even_with_fail_on_warning(tmp_path: Path) -> 
     path = _file(tmp_path, "dump.sql", script)
     code, report = _lint(tmp_path, "--fail-on", "warning", path)
     assert code == 0
-    assert {f["rule_id"] for f in report["findings"]} == {"I704"}
+    assert {f["rule_id"] for f in report["findings"]} == {"I703"}
     text = CliRunner().invoke(cli, ["lint", path]).output
     assert "0 errors, 0 warnings, 5 notes — lint passed" in text
 
@@ -222,13 +222,13 @@ def test_without_a_backslash_the_meta_command_was_glued_to_the_next_statement(
     """The regression: '\\set' made the next statement unreadable (U501), so its
     hazard (L101 here) went unreported."""
     path = _file(tmp_path, "s.sql", "\\set x 1\nCREATE INDEX i ON users (email);\n")
-    assert _codes(_lint(tmp_path, path)[1]) == [("I704", 1, 1), ("L101", 2, 1)]
+    assert _codes(_lint(tmp_path, path)[1]) == [("I703", 1, 1), ("L101", 2, 1)]
 
 
 def test_notes_can_be_turned_off_or_made_errors(tmp_path: Path) -> None:
     path = _file(tmp_path, "s.sql", "\\set x 1\nSELECT 1;\n")
-    assert _lint(tmp_path, path, config="[lint]\nignore = ['I704']\n")[1]["findings"] == []
-    code, _ = _lint(tmp_path, path, config="[lint]\nseverity = { I704 = 'error' }\n")
+    assert _lint(tmp_path, path, config="[lint]\nignore = ['I703']\n")[1]["findings"] == []
+    code, _ = _lint(tmp_path, path, config="[lint]\nseverity = { I703 = 'error' }\n")
     assert code == 1
 
 
@@ -309,7 +309,7 @@ def test_the_engine_refuses_a_phase_file_with_psql_commands(
     assert what in str(info.value)
     code, report = _lint(tmp_path, str(folder))
     assert code == 1
-    assert [(f["rule_id"], f["line"]) for f in report["findings"]] == [("I705", line)]
+    assert [(f["rule_id"], f["line"]) for f in report["findings"]] == [("I704", line)]
 
 
 def test_advance_refuses_psql_commands_before_running_anything(

@@ -1,4 +1,4 @@
-"""I705 psql-in-phase-file."""
+"""I704 psql-in-phase-file."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class PsqlInPhaseFile(Rule):
         ALTER TABLE users ADD COLUMN nickname text;
     """
 
-    id = "I705"
+    id = "I704"
     name = "psql-in-phase-file"
     group = "input"
     actions = (PsqlMetaCommand, Harmless)

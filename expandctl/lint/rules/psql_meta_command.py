@@ -1,4 +1,4 @@
-"""I704 psql-meta-command."""
+"""I703 psql-meta-command."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ class PsqlMetaCommandNote(Rule):
     skipped, and the statements around them are linted. An info note, so
     nothing is skipped silently: an included file (``\\i``) is not linted
     here. In a migration's phase file this is ``psql-in-phase-file``
-    (I705), an error.
+    (I704), an error.
 
     Safe alternative: nothing to do; lint included files too, or turn the
-    note off with ``ignore = ["I704"]``.
+    note off with ``ignore = ["I703"]``.
 
     Bad:
         \\connect app
@@ -36,7 +36,7 @@ class PsqlMetaCommandNote(Rule):
         CREATE TABLE audit_log (id bigint PRIMARY KEY);
     """
 
-    id = "I704"
+    id = "I703"
     name = "psql-meta-command"
     group = "input"
     severity = "info"
@@ -44,7 +44,7 @@ class PsqlMetaCommandNote(Rule):
 
     def check(self, action: Action, statement: Statement, ctx: LintContext) -> Iterator[Violation]:
         if ctx.managed_transactions:
-            return  # a phase file: I705 says it is an error
+            return  # a phase file: I704 says it is an error
         if isinstance(action, CopyDataRows):
             yield Violation(
                 f"COPY data: {action.rows} row(s) up to line {action.end_line} skipped "

@@ -1,4 +1,4 @@
-"""I703 template-placeholder."""
+"""I702 template-placeholder."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class TemplatePlaceholder(Rule):
         CREATE INDEX CONCURRENTLY users_email_idx ON public.users (email);
     """
 
-    id = "I703"
+    id = "I702"
     name = "template-placeholder"
     group = "input"
     actions = (TemplateFile,)
