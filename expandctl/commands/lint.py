@@ -441,6 +441,7 @@ def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) ->
         statements=sum(r["statements"] for r in results),
         errors=sum(f.severity == "error" for f in findings),
         warnings=sum(f.severity == "warning" for f in findings),
+        notes=sum(f.severity == "info" for f in findings),
         suppressed=sum(r["suppressed"] for r in results),
     )
     return LintReport(

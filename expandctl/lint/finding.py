@@ -11,7 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Severity = Literal["error", "warning"]
+# "info" is a note (a skipped psql command): shown, never failing the gate.
+Severity = Literal["error", "warning", "info"]
 SCHEMA_VERSION = 1
 
 
@@ -55,6 +56,7 @@ class Summary(BaseModel):
     errors: int = 0
     warnings: int = 0
     suppressed: int = 0
+    notes: int = 0  # info findings
 
 
 class LintReport(BaseModel):
@@ -75,5 +77,5 @@ class LintReport(BaseModel):
     def failed(self) -> bool:
         """True when the gate should fail (exit code 1)."""
         if self.fail_on == "warning":
-            return bool(self.findings)
+            return any(f.severity != "info" for f in self.findings)
         return self.summary.errors > 0

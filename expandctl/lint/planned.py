@@ -19,7 +19,7 @@ from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from expandctl.lint.source import Statement, read_statements
+from expandctl.lint.source import Statement, read_source
 from expandctl.model.migration import Migration
 from expandctl.model.ops.registry import render_steps
 from expandctl.model.phases import Phase
@@ -46,6 +46,7 @@ class PlannedSource:
     path: str
     text: str  # the phase file, or the operations' steps rendered for display
     statements: tuple[PlannedStatement, ...]
+    notes: tuple[Statement, ...] = ()  # psql commands, COPY data, placeholders (source.py)
 
 
 def phase_sources(
@@ -66,7 +67,8 @@ def phase_sources(
     if generated:
         suffix = ".down" if rollback else ""
         path = f"{migration.path}/migration.toml#operations.{phase.value}{suffix}"
-        source, carry = _generated(path, generated, _operation_names(migration))
+        names = _operation_names(migration)
+        source, carry = _generated(path, generated, names, pg_version=pg_version)
         sources.append(source)
     sql_file = migration.rollback_sql(phase) if rollback else migration.forward_sql(phase)
     if sql_file is not None:
@@ -77,18 +79,23 @@ def phase_sources(
             server_version=pg_version,
             refuse_transaction_control=False,
         )
-        sources.append(_from_file(sql_file.path, sql_file.text, steps, after_commit=carry))
+        sources.append(
+            _from_file(
+                sql_file.path, sql_file.text, steps, after_commit=carry, pg_version=pg_version
+            )
+        )
     return sources
 
 
 def _generated(
-    path: str, steps: Sequence[Step], names: dict[str, str]
+    path: str, steps: Sequence[Step], names: dict[str, str], *, pg_version: int = 15
 ) -> tuple[PlannedSource, bool]:
     """The operations' steps; also whether a non-SQL step that runs alone ends them."""
     text, starts = render_steps(steps)
     planned: list[PlannedStatement] = []
     previous = -1
-    for statement in read_statements(text):
+    read = read_source(text, pg_version=pg_version)
+    for statement in read.statements:
         at = bisect_right(starts, statement.sql.start) - 1
         step = steps[at]
         if not isinstance(step, SqlStep):
@@ -103,7 +110,7 @@ def _generated(
             )
         )
         previous = at
-    source = PlannedSource(path=path, text=text, statements=tuple(planned))
+    source = PlannedSource(path=path, text=text, statements=tuple(planned), notes=tuple(read.notes))
     return source, _commits_between(steps, previous, len(steps))
 
 
@@ -112,19 +119,21 @@ def _commits_between(steps: Sequence[Step], after: int, before: int) -> bool:
 
 
 def _from_file(
-    path: str, text: str, steps: Sequence[SqlStep], *, after_commit: bool
+    path: str, text: str, steps: Sequence[SqlStep], *, after_commit: bool, pg_version: int = 15
 ) -> PlannedSource:
     """A phase file: each statement meets the step planned from it (same splitter, same line)."""
     by_line: dict[int, deque[SqlStep]] = defaultdict(deque)
     for step in steps:
         by_line[step.line or 0].append(step)
     planned: list[PlannedStatement] = []
-    for statement in read_statements(text):
+    read = read_source(text, pg_version=pg_version)
+    for statement in read.statements:
         queue = by_line.get(statement.line)
         alone = queue.popleft().autocommit if queue else False
         planned.append(PlannedStatement(statement, alone=alone, after_commit=after_commit))
         after_commit = False
-    return PlannedSource(path=path, text=text, statements=tuple(planned))
+    notes = tuple(read.notes)
+    return PlannedSource(path=path, text=text, statements=tuple(planned), notes=notes)
 
 
 def _operation_names(migration: Migration) -> dict[str, str]:

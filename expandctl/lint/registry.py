@@ -39,6 +39,8 @@ from expandctl.lint.rules.prefer_bigint_primary_key import PreferBigintPrimaryKe
 from expandctl.lint.rules.prefer_jsonb import PreferJsonb
 from expandctl.lint.rules.prefer_text import PreferText
 from expandctl.lint.rules.prefer_timestamptz import PreferTimestamptz
+from expandctl.lint.rules.psql_in_phase_file import PsqlInPhaseFile
+from expandctl.lint.rules.psql_meta_command import PsqlMetaCommandNote
 from expandctl.lint.rules.reindex_non_concurrently import ReindexNonConcurrently
 from expandctl.lint.rules.rename_column import RenameColumnRule
 from expandctl.lint.rules.rename_object import RenameObjectRule
@@ -47,7 +49,10 @@ from expandctl.lint.rules.revoke_privileges import RevokePrivileges
 from expandctl.lint.rules.set_not_null_without_check import SetNotNullWithoutCheck
 from expandctl.lint.rules.set_schema import SetSchemaRule
 from expandctl.lint.rules.statements_after_exclusive_lock import StatementsAfterExclusiveLock
+from expandctl.lint.rules.syntax_error import SyntaxErrorRule
+from expandctl.lint.rules.syntax_unverified import SyntaxUnverified
 from expandctl.lint.rules.table_rewrite import TableRewrite
+from expandctl.lint.rules.template_placeholder import TemplatePlaceholder
 from expandctl.lint.rules.transaction_control_in_phase_file import (
     TransactionControlInPhaseFile,
 )
@@ -98,9 +103,15 @@ RULES: tuple[Rule, ...] = (
     NestedBegin(),
     TransactionLeftOpen(),
     TransactionControlInPhaseFile(),
+    # input
+    SyntaxErrorRule(),
+    TemplatePlaceholder(),
+    PsqlMetaCommandNote(),
+    PsqlInPhaseFile(),
     # unverifiable
     UnverifiableStatement(),
     DynamicSql(),
+    SyntaxUnverified(),
     # style (opt-in)
     PreferJsonb(),
     PreferText(),

@@ -28,6 +28,7 @@ GROUPS: dict[str, str] = {
     "compatibility": "changes that break the application version still running",
     "data-loss": "statements that destroy rows or objects",
     "transactions": "transaction blocks that cannot work or hold locks too long",
+    "input": "files PostgreSQL cannot run as written: syntax errors, templates, psql commands",
     "unverifiable": "SQL the linter cannot read, reported instead of passed",
     "style": "schema choices that cause trouble later (opt-in)",
     "suppressions": "problems with expandctl-ignore comments",
@@ -39,6 +40,7 @@ DEFAULT_GROUPS = frozenset(GROUPS) - {"style"}
 class Violation:
     message: str  # what goes wrong: which lock, what it blocks, what breaks
     fix: str  # the safe way, with the real names filled in
+    at: tuple[int, int] | None = None  # (line, column) when not the statement's start
 
 
 class Rule:

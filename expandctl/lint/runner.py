@@ -17,7 +17,7 @@ from expandctl.lint.registry import RuleSet, rule_set
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules.invalid_suppression import InvalidSuppression
 from expandctl.lint.rules.unused_suppression import UnusedSuppression
-from expandctl.lint.source import Statement, read_statements
+from expandctl.lint.source import BOM, Statement, read_source
 from expandctl.lint.suppressions import accepts, read_suppressions
 from expandctl.model.migration import Migration
 from expandctl.model.ops.base import OperationBase
@@ -81,7 +81,8 @@ def lint_source(
     are grouped as ``advance`` would group them, by ``needs_autocommit``.
     """
     ctx = context if context is not None else LintContext()
-    statements = read_statements(text)
+    text = text.removeprefix(BOM)  # stdin: the same offsets as the statements'
+    read = read_source(text, pg_version=pg_version)
     managed = ctx.managed_transactions
     planned = [
         PlannedStatement(
@@ -89,9 +90,11 @@ def lint_source(
             alone=managed and needs_autocommit(s.sql.text, server_version=pg_version),
             after_commit=False,
         )
-        for s in statements
+        for s in read.statements
     ]
-    source = PlannedSource(path=source_name, text=text, statements=tuple(planned))
+    source = PlannedSource(
+        path=source_name, text=text, statements=tuple(planned), notes=tuple(read.notes)
+    )
     return _lint_planned(source, phase, pg_version, ctx, rules, rollback=rollback)
 
 
@@ -119,6 +122,10 @@ def _lint_planned(
                 hits.extend((rule, statement, v) for v in rule.check(action, statement, ctx))
         ctx.apply(statement, statement.actions)
     ctx.runs_alone = False
+    for note in source.notes:  # not statements: only the rules of their own action
+        for action in note.actions:
+            for rule in by_type.get(type(action), ()):
+                hits.extend((rule, note, v) for v in rule.check(action, note, ctx))
     for rule in applicable:
         hits.extend((rule, statement, v) for statement, v in rule.finish(ctx))
     result = FileResult(
@@ -153,12 +160,14 @@ def _collect(
             result.suppressed += 1
             continue
         where = (statement.line, statement.column, statement.sql.end_line)
+        source_line = statement.source_line
+        if violation.at is not None:  # a position inside the statement (a syntax error)
+            where = (*violation.at, violation.at[0])
+            source_line = _line_of(text, violation.at[0])
         operation = operations.get(statement.index)
         if operation is not None:  # generated SQL: say which operation wrote it
             violation = Violation(f"{operation}: {violation.message}", violation.fix)
-        result.findings.append(
-            _finding(rule, ruleset, result, where, violation, statement.source_line)
-        )
+        result.findings.append(_finding(rule, ruleset, result, where, violation, source_line))
     for problem in problems:
         if ruleset.enabled(InvalidSuppression.id):
             violation = Violation(

@@ -4,12 +4,18 @@ Splitting uses the shared splitter (``expandctl.model.sql_split``) so the
 linter and the engine agree on what a statement is. Each statement is
 tokenised once; DDL is read from the tokens (``classify``), DML and anything
 unrecognised is parsed once by sqlglot from the same tokens.
+
+PostgreSQL's own parser then says whether each statement is valid at all
+(``syntax``). What the splitter found that is not a statement (psql
+commands, COPY data, template placeholders) becomes *notes*: positions with
+an action the ``input`` rules report.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +25,16 @@ from sqlglot.errors import SqlglotError
 from expandctl.errors import LintError
 from expandctl.lint import actions as a
 from expandctl.lint.classify import classify
+from expandctl.lint.input_actions import (
+    CopyDataRows,
+    InvalidSyntax,
+    PsqlMetaCommand,
+    Templated,
+    TemplateFile,
+)
+from expandctl.lint.syntax import find_syntax_problems
 from expandctl.lint.tokens import nesting_depth, parse_tokens, tokenize
-from expandctl.model.sql_split import SqlStatement, split_statements
+from expandctl.model.sql_split import Placeholder, ScannedSql, SqlStatement, split_script
 
 _DML_FIRST = frozenset({"UPDATE", "DELETE", "WITH", "MERGE"})
 _FIRST_WORD = re.compile(r"[A-Za-z_]+")
@@ -50,7 +64,7 @@ MAX_ARRAY_NESTING = 8
 # What sqlglot raises on input it does not expect: its own errors, and for a
 # few malformed inputs a plain Python error from inside the parser.
 _PARSER_FAILURES = (SqlglotError, RecursionError, TypeError, IndexError, ValueError, KeyError)
-_BOM = "\ufeff"
+BOM = "\ufeff"
 # Control characters other than tab, LF and CR (PostgreSQL cuts a statement at a NUL).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -71,18 +85,131 @@ class Statement:
         return self.sql.column
 
 
-def read_statements(text: str) -> list[Statement]:
-    """The statements of ``text``; a leading BOM is read as a blank (so columns
-    stay where the editor shows them), a control character is refused."""
-    if text.startswith(_BOM):
-        text = " " + text[1:]
+@dataclass(frozen=True, slots=True)
+class SourceRead:
+    """A text's statements, and its notes: what is in the file but is no statement
+    (a psql command, COPY data, the first template placeholder), each as a
+    ``Statement`` with a negative index and one ``input_actions`` action."""
+
+    statements: list[Statement]
+    notes: list[Statement]
+
+
+def read_statements(text: str, *, pg_version: int = 15) -> list[Statement]:
+    return read_source(text, pg_version=pg_version).statements
+
+
+def read_source(text: str, *, pg_version: int = 15) -> SourceRead:
+    """The statements of ``text``; a leading BOM is dropped (editors do not show
+    it: the first character is column 1, as when the loader reads a file), a
+    control character is refused.
+
+    A statement PostgreSQL's parser rejects gets an ``InvalidSyntax`` action:
+    alone when it is an error, before its other actions when the target
+    version may accept it. A statement holding a template placeholder is
+    only ``Templated``: it is not SQL yet.
+    """
+    text = text.removeprefix(BOM)
     _refuse_control_characters(text)
+    scanned = split_script(text)
     lines = text.splitlines()
+    templates = [p for p in scanned.placeholders if p.kind == "template"]
+    templated = _templated(scanned.statements, templates)
     out: list[Statement] = []
-    for index, sql in enumerate(split_statements(text)):
+    for index, sql in enumerate(scanned.statements):
         source_line = lines[sql.line - 1] if sql.line - 1 < len(lines) else ""
-        out.append(Statement(sql, tuple(read_actions(sql.text)), source_line, index))
-    return out
+        actions = (Templated(),) if index in templated else tuple(read_actions(sql.text))
+        out.append(Statement(sql, actions, source_line, index))
+    starts = [s.start for s in scanned.statements]
+    variables = [
+        p
+        for p in scanned.placeholders
+        if p.kind == "variable" and _statement_at(starts, p.start) not in templated
+    ]
+    _check_syntax(text, out, templated, variables, pg_version)
+    return SourceRead(out, _notes(scanned, templates, lines, len(templated)))
+
+
+def _templated(statements: list[SqlStatement], templates: list[Placeholder]) -> set[int]:
+    """Indexes of the statements a template placeholder sits in."""
+    starts = [s.start for s in statements]
+    return {_statement_at(starts, p.start) for p in templates}
+
+
+def _statement_at(starts: list[int], offset: int) -> int:
+    """The statement a placeholder sits in (a placeholder always starts or
+    continues a statement, so it is the last one starting at or before it)."""
+    return bisect_right(starts, offset) - 1
+
+
+def _check_syntax(
+    text: str,
+    statements: list[Statement],
+    templated: set[int],
+    variables: list[Placeholder],
+    pg_version: int,
+) -> None:
+    checked = [s for s in statements if s.index not in templated]
+    understood = [not any(isinstance(x, a.Unknown) for x in s.actions) for s in checked]
+    problems = find_syntax_problems(
+        text,
+        [s.sql for s in checked],
+        pg_version=pg_version,
+        understood=understood,
+        variables=[(v.start, v.end) for v in variables],
+    )
+    for position, problem in problems.items():
+        statement = checked[position]
+        line = statement.line + text.count("\n", statement.sql.start, problem.offset)
+        column = problem.offset - text.rfind("\n", 0, problem.offset)
+        invalid = InvalidSyntax(
+            message=problem.message,
+            line=line,
+            column=column,
+            grammar=problem.grammar,
+            uncertain=problem.uncertain,
+        )
+        actions = (invalid, *statement.actions) if problem.uncertain else (invalid,)
+        statements[statement.index] = Statement(
+            statement.sql, actions, statement.source_line, statement.index
+        )
+
+
+def _notes(
+    scanned: ScannedSql, templates: list[Placeholder], lines: list[str], templated: int
+) -> list[Statement]:
+    notes: list[tuple[SqlStatement, a.Action]] = []
+    for command in scanned.psql_commands:
+        sql = _at(command.text, command.start, command.end, command.line, command.column)
+        notes.append((sql, PsqlMetaCommand(name=command.name, text=command.text)))
+    for data in scanned.copy_data:
+        sql = _at("", data.start, data.end, data.line, 1, end_line=data.end_line)
+        notes.append((sql, CopyDataRows(rows=data.rows, end_line=data.end_line)))
+    if templates:
+        first = templates[0]
+        sql = _at(first.text, first.start, first.end, first.line, first.column)
+        found = len(templates)
+        template = TemplateFile(first=first.text, placeholders=found, statements=templated)
+        notes.append((sql, template))
+    return [
+        Statement(sql, (action,), lines[sql.line - 1] if sql.line - 1 < len(lines) else "", -1 - k)
+        for k, (sql, action) in enumerate(notes)
+    ]
+
+
+def _at(
+    text: str, start: int, end: int, line: int, column: int, *, end_line: int | None = None
+) -> SqlStatement:
+    return SqlStatement(
+        text=text,
+        start=start,
+        end=end,
+        line=line,
+        column=column,
+        end_line=end_line or line,
+        leading_comments=(),
+        terminated=False,
+    )
 
 
 def read_actions(sql: str) -> list[a.Action]:

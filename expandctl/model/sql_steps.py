@@ -10,7 +10,12 @@ from __future__ import annotations
 import re
 
 from expandctl.errors import ManifestError
-from expandctl.model.sql_split import find_comments, split_statements
+from expandctl.model.sql_split import (
+    PsqlCommand,
+    find_comments,
+    is_copy_from_stdin,
+    split_script,
+)
 from expandctl.model.steps import SqlStep
 
 # PostgreSQL refuses these inside a transaction block ("cannot run inside a
@@ -86,13 +91,25 @@ def sql_steps(
     """One step per statement; empty or comment-only text gives no steps.
 
     ``refuse_transaction_control=False`` is for the linter, which reports
-    BEGIN/COMMIT in a phase file as a finding (T404) instead of stopping.
+    BEGIN/COMMIT in a phase file as a finding (T404), and psql commands and
+    ``COPY … FROM stdin`` as I704, instead of stopping.
     """
+    scanned = split_script(text)
+    if refuse_transaction_control:
+        _refuse_psql(scanned.psql_commands, path or source)
     steps: list[SqlStep] = []
-    for statement in split_statements(text):
+    for statement in scanned.statements:
         bare = without_comments(statement.text)
         if not bare:
             continue
+        if refuse_transaction_control and is_copy_from_stdin(bare):
+            raise ManifestError(
+                "COPY … FROM stdin: expandctl runs migration SQL itself and has no rows "
+                "to feed it",
+                path=path or source,
+                line=statement.line,
+                hint="load the rows with INSERT statements, or with psql outside the migration",
+            )
         if refuse_transaction_control and _TRANSACTION_CONTROL.match(bare):
             raise ManifestError(
                 f"transaction control ({bare.split()[0].upper()}) in a phase file",
@@ -114,3 +131,18 @@ def sql_steps(
             )
         )
     return steps
+
+
+def _refuse_psql(commands: list[PsqlCommand], where: str) -> None:
+    """psql meta-commands are not SQL: sent to the server they fail, and dropping
+    them (``\\connect``, ``\\i``) would run the rest somewhere or something else."""
+    if not commands:
+        return
+    first = commands[0]
+    raise ManifestError(
+        f"psql meta-command '{first.text.split(None, 1)[0]}': expandctl runs migration SQL "
+        "itself, not through psql",
+        path=where,
+        line=first.line,
+        hint="remove psql commands (\\set, \\connect, \\i, ...); write plain SQL statements",
+    )

@@ -110,6 +110,7 @@ def test_pin_sqlglot_misreads_start_transaction() -> None:
     assert isinstance(read_actions("START TRANSACTION")[0], a.Begin)
 
 
-def test_unterminated_string_is_unverifiable_not_passed() -> None:
+def test_unterminated_string_is_a_syntax_error_not_passed() -> None:
     findings = lint_sql("SELECT 'oops;", phase=Phase.EXPAND, source_name="f.sql")
-    assert [f.rule_id for f in findings] == ["U501"]
+    assert [f.rule_id for f in findings] == ["I701"]
+    assert "unterminated quoted string" in findings[0].message

@@ -26,7 +26,8 @@ def render_github(report: LintReport) -> str:
             ]
         )
         body = _data(f"{f.message}\nSafe: {f.fix}")
-        lines.append(f"::{f.severity} {props}::{body}")
+        command = "notice" if f.severity == "info" else f.severity
+        lines.append(f"::{command} {props}::{body}")
     s = report.summary
     lines.append(f"expandctl lint: {s.errors} errors, {s.warnings} warnings in {s.files} files")
     return "\n".join(lines)

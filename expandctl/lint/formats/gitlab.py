@@ -7,7 +7,7 @@ import json
 
 from expandctl.lint.finding import Finding, LintReport
 
-_SEVERITY = {"error": "major", "warning": "minor"}
+_SEVERITY = {"error": "major", "warning": "minor", "info": "info"}
 
 
 def _fingerprint(finding: Finding) -> str:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from expandctl.lint.finding import Finding, LintReport
 
-_COLORS = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "dim": "\x1b[2m", "bold": "\x1b[1m"}
+_COLORS = {
+    "error": "\x1b[1;31m",
+    "warning": "\x1b[1;33m",
+    "info": "\x1b[1;36m",
+    "dim": "\x1b[2m",
+    "bold": "\x1b[1m",
+}
 _RESET = "\x1b[0m"
 
 
@@ -44,6 +50,8 @@ def _summary(report: LintReport) -> str:
     statements = f"{s.statements} statement{'s' if s.statements != 1 else ''}"
     counts = f"{s.errors} error{'s' if s.errors != 1 else ''}, "
     counts += f"{s.warnings} warning{'s' if s.warnings != 1 else ''}"
+    if s.notes:
+        counts += f", {s.notes} note{'s' if s.notes != 1 else ''}"
     if s.suppressed:
         counts += f", {s.suppressed} suppressed"
     verdict = "FAILED" if report.failed else "passed"
