@@ -17,7 +17,8 @@ from expandctl.loader.checksums import MANIFEST_NAME as MANIFEST_NAME
 from expandctl.loader.checksums import file_checksums, legacy_phase_checksum, phase_checksum
 from expandctl.loader.files import read_text_file
 from expandctl.loader.toml_lines import key_lines, line_of
-from expandctl.loader.validation import load_toml, validation_error
+from expandctl.loader.problems import problems_error
+from expandctl.loader.validation import load_toml, validation_problems
 from expandctl.model.manifest import MIGRATION_ID, Manifest
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import PHASES
@@ -122,13 +123,23 @@ def load_migration(folder: Path) -> Migration:
 
 
 def parse_manifest(text: str, path: Path) -> Manifest:
+    """The validated manifest, or one error listing every problem found, each with its line."""
     data = load_toml(text, path, ManifestError)
-    manifest_checks.check_data(data, text, path)
+    found = manifest_checks.data_problems(data, text, placeholders=True)
+    problems = [problem for _, problem in found]
+    if any(len(location) > manifest_checks.MAX_DEPTH for location, _ in found):
+        raise problems_error(problems, path, ManifestError)  # too deep to validate safely
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, path, text, ManifestError) from None
-    manifest_checks.check_fields(manifest, text, path)
+        reported = [location for location, _ in found]
+        problems += validation_problems(exc, text, model=Manifest, data=data, skip=reported)
+        raise problems_error(problems, path, ManifestError) from None
+    if problems:
+        raise problems_error(problems, path, ManifestError)
+    problems = manifest_checks.field_problems(manifest, text)
+    if problems:
+        raise problems_error(problems, path, ManifestError)
     return manifest
 
 

@@ -1,40 +1,206 @@
-"""Pydantic validation errors as our one-line message with file:line."""
+"""Pydantic validation errors as our messages: every problem, each with file:line."""
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
+import types
+import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from expandctl.errors import ConfigError, ManifestError
+from expandctl.loader.problems import Problem, problems_error
 from expandctl.loader.toml_lines import key_lines, line_of
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 def validation_error(
-    exc: ValidationError, path: Path, text: str, error_type: type[ManifestError | ConfigError]
+    exc: ValidationError,
+    path: Path,
+    text: str,
+    error_type: type[ManifestError | ConfigError],
+    *,
+    model: type[BaseModel] | None = None,
+    data: Any = None,
 ) -> ManifestError | ConfigError:
-    """Turn pydantic's report into our one-line message with file:line."""
+    """Turn pydantic's report into our error: every problem, each with file:line."""
+    return problems_error(validation_problems(exc, text, model=model, data=data), path, error_type)
+
+
+def validation_problems(
+    exc: ValidationError,
+    text: str,
+    *,
+    model: type[BaseModel] | None = None,
+    data: Any = None,
+    skip: Sequence[Sequence[str | int]] = (),
+) -> list[Problem]:
+    """One Problem per pydantic error. With ``model`` and ``data`` an unknown key says
+    which known key it is probably a typo of, and a missing ``op`` lists the operations.
+    ``skip``: locations already reported (a placeholder left in), with what is under them."""
     lines = key_lines(text)
-    errors = exc.errors()
-    # An unknown key usually explains the others (a misspelt required key), so it goes first.
-    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-    location = _readable_location(first["loc"])
-    dotted = ".".join(str(p) for p in location) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        message = f"unknown key {dotted!r}"
-    elif first["type"] == "missing":
-        message = f"missing required key {dotted!r}"
-    else:
-        message = f"{dotted}: {_clean_message(first['msg'])}"
-    more = len(errors) - 1
-    if more:
-        message += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return error_type(message, path=path, line=line_of(lines, list(first["loc"])))
+    errors = [e for e in exc.errors() if not _under_any(_readable_location(e["loc"]), skip)]
+    problems: list[Problem] = []
+    explained: set[tuple[str | int, ...]] = set()  # missing keys an unknown key is a typo of
+    for error in errors:
+        if error["type"] != "extra_forbidden":
+            continue
+        location = _readable_location(error["loc"])
+        keys = _known_keys(model, data, location[:-1]) if model is not None else []
+        guess = difflib.get_close_matches(str(location[-1]), keys, n=1)
+        message = f"unknown key {_dotted(location)!r}"
+        if guess:
+            message += f" (did you mean {guess[0]!r}?)"
+            explained.add((*location[:-1], guess[0]))
+        problems.append(Problem(message, line_of(lines, list(error["loc"]))))
+    for error in errors:
+        location = _readable_location(error["loc"])
+        if error["type"] == "extra_forbidden" or tuple(location) in explained:
+            continue
+        problems.append(
+            Problem(_message(error, location, model, data), line_of(lines, list(error["loc"])))
+        )
+    return problems
+
+
+def _message(
+    error: Any, location: list[str | int], model: type[BaseModel] | None, data: Any
+) -> str:
+    dotted = _dotted(location)
+    ctx = error.get("ctx") or {}
+    if error["type"] == "missing":
+        return f"missing required key {dotted!r}"
+    if error["type"] == "union_tag_invalid":
+        known = [t.strip().strip("'") for t in str(ctx.get("expected_tags", "")).split(",")]
+        tag = str(ctx.get("tag"))
+        guess = difflib.get_close_matches(tag, known, n=1)
+        did_you_mean = f"did you mean {guess[0]!r}? " if guess else ""
+        return (
+            f"{dotted}.{_discriminator(ctx)}: unknown {_tag_kind(ctx)} {tag!r}"
+            f" ({did_you_mean}known: {', '.join(known)})"
+        )
+    if error["type"] == "union_tag_not_found":
+        tags = _tags_at(model, data, location) if model is not None else []
+        known = f" (one of: {', '.join(tags)})" if tags else ""
+        return f"{dotted}: missing required key {_discriminator(ctx)!r}{known}"
+    return f"{dotted}: {_clean_message(error['msg'])}"
+
+
+def _discriminator(ctx: dict[str, Any]) -> str:
+    return str(ctx.get("discriminator", "")).strip("'") or "type"
+
+
+def _tag_kind(ctx: dict[str, Any]) -> str:
+    return "operation" if _discriminator(ctx) == "op" else f"{_discriminator(ctx)} value"
+
+
+def _dotted(location: Sequence[str | int]) -> str:
+    return ".".join(str(p) for p in location) or "(top level)"
+
+
+def _under_any(location: Sequence[str | int], prefixes: Sequence[Sequence[str | int]]) -> bool:
+    return any(tuple(location[: len(p)]) == tuple(p) for p in prefixes)
+
+
+# --- which keys a location allows, for "did you mean" ---
+
+
+def _known_keys(model: type[BaseModel], data: Any, location: Sequence[str | int]) -> list[str]:
+    """The keys the model allows in the table at ``location`` of ``data``."""
+    found = _models_at(model, data, location)
+    return [field.alias or name for cls in found for name, field in cls.model_fields.items()]
+
+
+def _tags_at(model: type[BaseModel], data: Any, location: Sequence[str | int]) -> list[str]:
+    """The ``op`` values (discriminator tags) of the union at ``location``."""
+    tags: list[str] = []
+    for cls in _members(model, data, location):
+        field = cls.model_fields.get("op")
+        args = typing.get_args(field.annotation) if field is not None else ()
+        tags.extend(str(a) for a in args)
+    return tags
+
+
+def _models_at(model: type[BaseModel], data: Any, location: Sequence[str | int]) -> list[type[BaseModel]]:
+    members = _members(model, data, location)
+    value = _value_at(data, location)
+    if len(members) > 1 and isinstance(value, dict):  # a tagged union: the member named by op
+        chosen = [c for c in members if value.get("op") in _literal_args(c)]
+        return chosen or []
+    return members
+
+
+def _members(model: type[BaseModel], data: Any, location: Sequence[str | int]) -> list[type[BaseModel]]:
+    """The model classes that can describe the table at ``location`` (several for a union)."""
+    current: list[type[BaseModel]] = [model]
+    containers: list[str] = []  # list/dict levels still to step through before a field name
+    value = data
+    for part in location:
+        if containers:
+            containers.pop(0)
+            value = _step(value, part)
+            continue
+        if isinstance(part, int):  # [backfill] written once is one table, read as a list
+            continue
+        annotations = [c.model_fields[part].annotation for c in current if part in c.model_fields]
+        if not annotations:
+            by_alias = [
+                f.annotation for c in current for f in c.model_fields.values() if f.alias == part
+            ]
+            annotations = by_alias
+        if not annotations:
+            return []
+        current, containers = _unwrap(annotations[0])
+        value = _step(value, part)
+    return current
+
+
+def _unwrap(annotation: Any) -> tuple[list[type[BaseModel]], list[str]]:
+    """The model classes inside an annotation, and the list/dict levels around them."""
+    containers: list[str] = []
+    while True:
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if origin is typing.Annotated:
+            annotation = args[0]
+        elif origin in (list, tuple, dict):
+            containers.append("list" if origin is not dict else "dict")
+            annotation = args[-1] if args else Any
+        else:
+            break
+    members = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
+    classes = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    return classes, containers
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+def _literal_args(cls: type[BaseModel]) -> tuple[Any, ...]:
+    field = cls.model_fields.get("op")
+    return typing.get_args(field.annotation) if field is not None else ()
+
+
+def _step(value: Any, part: str | int) -> Any:
+    if isinstance(value, dict):
+        return value if isinstance(part, int) else value.get(part)
+    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+        return value[part]
+    return None
+
+
+def _value_at(data: Any, location: Sequence[str | int]) -> Any:
+    value = data
+    for part in location:
+        value = _step(value, part)
+    return value
 
 
 def _readable_location(loc: tuple[str | int, ...]) -> list[str | int]:
