@@ -19,11 +19,16 @@ from expandctl.model.ops.scaffold import ScaffoldInput
     "--op",
     "op",
     type=click.Choice(OPERATION_NAMES),
-    help="Declare this operation instead of writing phase SQL files.",
+    metavar="OPERATION",
+    help="Declare this operation instead of writing phase SQL files: "
+    + ", ".join(OPERATION_NAMES)
+    + ".",
 )
 @click.option("--table", help="With --op: the table the operation changes.")
 @click.option("--column", help="With --op: the column the operation changes.")
-@click.option("--to", "to", help="With --op: the new name (column or table), or the referenced table.")
+@click.option(
+    "--to", "to", help="With --op: the new name (column or table), or the referenced table."
+)
 @click.option("--type", "type_", help="With --op: the SQL type of the (new) column.")
 @click.option("--name", "object_name", help="With --op: the index or constraint name.")
 @click.option(
@@ -64,11 +69,19 @@ def new_command(
     that every command refuses until they are filled in. The new migration
     requires the latest existing one (--requires / --no-requires to change).
     """
-    given = {"--table": table, "--column": column, "--to": to, "--type": type_, "--name": object_name}
+    given = {
+        "--table": table,
+        "--column": column,
+        "--to": to,
+        "--type": type_,
+        "--name": object_name,
+    }
     if op is None and any(v is not None for v in given.values()):
-        flags = ", ".join(flag for flag, value in given.items() if value is not None)
+        named = [flag for flag, value in given.items() if value is not None]
+        flags = ", ".join(named)
         raise UsageError(
-            f"{flags} only mean something with --op (they fill in the declared operation)",
+            f"{flags} {'is' if len(named) == 1 else 'are'} only used with --op"
+            " (to fill in the declared operation); nothing was created",
             hint=f"add --op OPERATION, e.g. --op drop_column; or leave {flags} out",
         )
     if no_requires and requires:

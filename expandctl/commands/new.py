@@ -58,9 +58,7 @@ PHASE_FILE_HEADERS: dict[str, str] = {
         "columns, new tables, CREATE INDEX CONCURRENTLY, constraints NOT VALID,\n"
         "triggers that keep old and new shapes in sync"
     ),
-    "expand.down.sql": (
-        "undo expand.sql (rollback of expand): drop what it added, with IF EXISTS"
-    ),
+    "expand.down.sql": ("undo expand.sql (rollback of expand): drop what it added, with IF EXISTS"),
     "switch-reads.sql": (
         "before new code reads the new shape: VALIDATE the NOT VALID constraints,\n"
         "check the backfill ([backfill] in migration.toml) left nothing behind"
@@ -79,7 +77,10 @@ PHASE_FILE_HEADERS: dict[str, str] = {
 
 
 def phase_file_header(name: str) -> str:
-    lines = [f"{name}: {PHASE_FILE_HEADERS[name]}", "Leave it empty (or only comments) to run nothing."]
+    lines = [
+        f"{name}: {PHASE_FILE_HEADERS[name]}",
+        "Leave it empty (or only comments) to run nothing.",
+    ]
     return "".join(f"-- {line}\n" for text in lines for line in text.splitlines()) + "\n"
 
 

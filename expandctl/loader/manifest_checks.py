@@ -2,9 +2,10 @@
 
 Before validation, on the TOML data: no control character in any key or
 string (``"\\u0000"`` is valid TOML but PostgreSQL would cut the statement at
-it), no absurd nesting, no placeholder left from ``expandctl new``. After validation, on the operations and backfills:
-every field marked as SQL fits its slot (``loader.sql_slots``), and every other
-text field is a name, at most 63 bytes, the longest PostgreSQL keeps.
+it), no absurd nesting, no placeholder left from ``expandctl new``. After
+validation, on the operations and backfills: every field marked as SQL fits
+its slot (``loader.sql_slots``), and every other text field is a name, at
+most 63 bytes, the longest PostgreSQL keeps.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from expandctl.loader import manifest_checks
 from expandctl.loader.checksums import MANIFEST_NAME as MANIFEST_NAME
 from expandctl.loader.checksums import file_checksums, legacy_phase_checksum, phase_checksum
 from expandctl.loader.files import read_text_file
-from expandctl.loader.toml_lines import key_lines, line_of
 from expandctl.loader.problems import problems_error
+from expandctl.loader.toml_lines import key_lines, line_of
 from expandctl.loader.validation import load_toml, validation_problems
 from expandctl.model.manifest import MIGRATION_ID, Manifest
 from expandctl.model.migration import Migration, MigrationSet

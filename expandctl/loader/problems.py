@@ -44,14 +44,12 @@ class ConfigProblems(_SeveralProblems, ConfigError):
 def problems_error(
     problems: Sequence[Problem], path: Path, error_type: type[ManifestError | ConfigError]
 ) -> ManifestError | ConfigError:
-    """One error carrying every problem, in the order given (the most telling first)."""
-    ordered = list(problems)
+    """One error carrying every problem, in the order of their lines (as an editor lists them)."""
+    ordered = sorted(problems, key=lambda p: p.line or 0)
     first = ordered[0]
     if len(ordered) == 1:
         return error_type(first.message, path=path, line=first.line, hint=first.hint)
-    others = "; ".join(
-        f"line {p.line}: {p.message}" if p.line else p.message for p in ordered[1:]
-    )
+    others = "; ".join(f"line {p.line}: {p.message}" if p.line else p.message for p in ordered[1:])
     several = ManifestProblems if issubclass(error_type, ManifestError) else ConfigProblems
     error = several(f"{first.message}; also {others}", path=path, line=first.line, hint=first.hint)
     error.problems = tuple(ordered)

@@ -63,9 +63,10 @@ def validation_problems(
         location = _readable_location(error["loc"])
         if error["type"] == "extra_forbidden" or tuple(location) in explained:
             continue
-        problems.append(
-            Problem(_message(error, location, model, data), line_of(lines, list(error["loc"])))
-        )
+        where = list(error["loc"])
+        if error["type"] == "union_tag_invalid":  # point at the op line, not the table header
+            where.append(_discriminator(error.get("ctx") or {}))
+        problems.append(Problem(_message(error, location, model, data), line_of(lines, where)))
     return problems
 
 
@@ -87,8 +88,8 @@ def _message(
         )
     if error["type"] == "union_tag_not_found":
         tags = _tags_at(model, data, location) if model is not None else []
-        known = f" (one of: {', '.join(tags)})" if tags else ""
-        return f"{dotted}: missing required key {_discriminator(ctx)!r}{known}"
+        one_of = f" (one of: {', '.join(tags)})" if tags else ""
+        return f"{dotted}: missing required key {_discriminator(ctx)!r}{one_of}"
     return f"{dotted}: {_clean_message(error['msg'])}"
 
 
@@ -127,7 +128,9 @@ def _tags_at(model: type[BaseModel], data: Any, location: Sequence[str | int]) -
     return tags
 
 
-def _models_at(model: type[BaseModel], data: Any, location: Sequence[str | int]) -> list[type[BaseModel]]:
+def _models_at(
+    model: type[BaseModel], data: Any, location: Sequence[str | int]
+) -> list[type[BaseModel]]:
     members = _members(model, data, location)
     value = _value_at(data, location)
     if len(members) > 1 and isinstance(value, dict):  # a tagged union: the member named by op
@@ -136,7 +139,9 @@ def _models_at(model: type[BaseModel], data: Any, location: Sequence[str | int])
     return members
 
 
-def _members(model: type[BaseModel], data: Any, location: Sequence[str | int]) -> list[type[BaseModel]]:
+def _members(
+    model: type[BaseModel], data: Any, location: Sequence[str | int]
+) -> list[type[BaseModel]]:
     """The model classes that can describe the table at ``location`` (several for a union)."""
     current: list[type[BaseModel]] = [model]
     containers: list[str] = []  # list/dict levels still to step through before a field name

@@ -122,8 +122,12 @@ def _fields(a: ScaffoldInput) -> list[Line]:
         new_type, _ = _given(a.type, "<TYPE>", "")
         return [
             *t,
-            ("old", [{"name": column, "down": "<DOWN>"}], "fill in: down, SQL over the new columns"),
-            ("new", [{"name": to, "type": new_type, "up": "<UP>"}], "fill in: up, SQL over the old"),
+            ("old", [{"name": column, "down": "<DOWN>"}], "fill in: down, SQL over the new"),
+            (
+                "new",
+                [{"name": to, "type": new_type, "up": "<UP>"}],
+                "fill in: up, SQL over the old",
+            ),
         ]
     if a.op == "add_column":
         new_type, type_note = _given(a.type, "<TYPE>", "the column's SQL type")
@@ -135,7 +139,8 @@ def _fields(a: ScaffoldInput) -> list[Line]:
             ("# not_null", True, "needs a default"),
         ]
     if a.op in ("set_not_null", "drop_not_null", "drop_column"):
-        extra: list[Line] = [("# default", "''", "fills NULLs too")] if a.op == "set_not_null" else []
+        fills = a.op == "set_not_null"
+        extra: list[Line] = [("# default", "''", "fills NULLs too")] if fills else []
         return [*t, *c, *extra]
     if a.op == "add_check":
         name, note = _derived(a, "check")
