@@ -134,7 +134,8 @@ def parse_manifest(text: str, path: Path) -> Manifest:
     except ValidationError as exc:
         reported = [location for location, _ in found]
         problems += validation_problems(exc, text, model=Manifest, data=data, skip=reported)
-        raise problems_error(problems, path, ManifestError) from None
+        by_line = sorted(problems, key=lambda p: p.line or 0)  # as an editor lists them
+        raise problems_error(by_line, path, ManifestError) from None
     if problems:
         raise problems_error(problems, path, ManifestError)
     problems = manifest_checks.field_problems(manifest, text)

@@ -44,8 +44,8 @@ class ConfigProblems(_SeveralProblems, ConfigError):
 def problems_error(
     problems: Sequence[Problem], path: Path, error_type: type[ManifestError | ConfigError]
 ) -> ManifestError | ConfigError:
-    """One error carrying every problem, in the order of their lines (as an editor lists them)."""
-    ordered = sorted(problems, key=lambda p: p.line or 0)
+    """One error carrying every problem, in the order given (the first is the error's own)."""
+    ordered = list(problems)
     first = ordered[0]
     if len(ordered) == 1:
         return error_type(first.message, path=path, line=first.line, hint=first.hint)

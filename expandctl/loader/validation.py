@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from expandctl.errors import ConfigError, ManifestError
-from expandctl.loader.problems import Problem, problems_error
+from expandctl.loader.problems import Problem
 from expandctl.loader.toml_lines import key_lines, line_of
 
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -29,8 +29,15 @@ def validation_error(
     model: type[BaseModel] | None = None,
     data: Any = None,
 ) -> ManifestError | ConfigError:
-    """Turn pydantic's report into our error: every problem, each with file:line."""
-    return problems_error(validation_problems(exc, text, model=model, data=data), path, error_type)
+    """Pydantic's report as one line (configuration and fleet files): the most telling
+    problem with its file:line, and how many more. Manifests list every problem
+    (``validation_problems``, ``loader.migrations.parse_manifest``)."""
+    problems = validation_problems(exc, text, model=model, data=data)
+    first, more = problems[0], len(problems) - 1
+    message = first.message
+    if more:
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return error_type(message, path=path, line=first.line, hint=first.hint)
 
 
 def validation_problems(

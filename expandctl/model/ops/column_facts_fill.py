@@ -12,7 +12,7 @@ from expandctl.model.ops.column_facts import (
     type_matches,
 )
 
-_HINT = "leave {key} out (it is read from the database), or correct it"
+_HINT = "leave {key} out to use the database's, or correct it"
 
 # How each boolean fact reads, true and false, for "but users.email is ..."
 _SAYS: dict[str, tuple[str, str]] = {
