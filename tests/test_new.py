@@ -275,3 +275,11 @@ def test_comment_only_phase_files_advance_and_roll_back_as_empty(
     status = json.loads(ok(run(runner, root, "status", "--format", "json", url=url)))
     (migration,) = status["migrations"]
     assert migration["state"] == "contract"
+
+
+def test_new_numbers_past_a_scaffold_not_filled_in_yet(runner: CliRunner, tmp_path: Path) -> None:
+    root = project(tmp_path)
+    ok(run(runner, root, "new", "retype", "--op", "change_column_type"))
+    ok(run(runner, root, "new", "next"))
+    assert 'requires = ["0001_retype"]' in "\n".join(manifest_lines(root, "0002_next"))
+    assert run(runner, root, "lint").exit_code == 2  # the placeholders are still refused

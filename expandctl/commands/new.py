@@ -107,8 +107,9 @@ def create_migration(
         )
     directory = Path(config.migrations_path)
     directory.mkdir(parents=True, exist_ok=True)
-    # Loading validates the existing set, so a broken folder is reported, not numbered past.
-    existing = load_migrations(directory)
+    # Loading validates the existing set, so a broken folder is reported, not numbered past;
+    # a scaffold whose placeholders are not filled in yet is not broken.
+    existing = load_migrations(directory, placeholders_ok=True)
     if requires is None:
         requires = [existing.migrations[-1].id] if existing.migrations else []
     unknown = [r for r in requires if existing.get(r) is None]

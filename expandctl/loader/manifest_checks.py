@@ -89,8 +89,11 @@ def check_fields(manifest: Manifest, text: str, path: Path) -> None:
         raise problems_error(problems, path, ManifestError)
 
 
-def field_problems(manifest: Manifest, text: str) -> list[Problem]:
-    """Every SQL slot that does not parse and every name too long, with its line."""
+def field_problems(
+    manifest: Manifest, text: str, *, placeholders_ok: bool = False
+) -> list[Problem]:
+    """Every SQL slot that does not parse and every name too long, with its line
+    (``placeholders_ok``: a value still holding a placeholder is not judged)."""
     lines = key_lines(text)
     found: list[Problem] = []
     items: list[tuple[Location, BaseModel]] = [
@@ -99,6 +102,8 @@ def field_problems(manifest: Manifest, text: str) -> list[Problem]:
     ]
     for base, model in items:
         for location, value, slot in _fields(model, base, None):
+            if placeholders_ok and find_placeholder(value) is not None:
+                continue
             problem = _field_problem(location, value, slot)
             if problem is not None:
                 message, hint = problem

@@ -28,9 +28,12 @@ from expandctl.model.sqlfiles import FORWARD_FILES, ROLLBACK_FILES, SQL_FILE_NAM
 _IGNORED_SUFFIXES = (".md", ".txt")
 
 
-def load_migrations(directory: Path, *, missing_requires_ok: bool = False) -> MigrationSet:
+def load_migrations(
+    directory: Path, *, missing_requires_ok: bool = False, placeholders_ok: bool = False
+) -> MigrationSet:
     """``missing_requires_ok``: a ``requires`` naming a folder that is gone is left to the
-    caller, which knows from the recorded state whether it is a typo or a deleted folder."""
+    caller, which knows from the recorded state whether it is a typo or a deleted folder.
+    ``placeholders_ok``: only for ``new``, which numbers past a scaffold not filled in yet."""
     if not directory.exists():
         raise ConfigError(
             f"migrations directory {directory} does not exist",
@@ -61,13 +64,13 @@ def load_migrations(directory: Path, *, missing_requires_ok: bool = False) -> Mi
                 hint="give one of them the next free number",
             )
         by_number[number] = folder
-        migrations.append(load_migration(folder))
+        migrations.append(load_migration(folder, placeholders_ok=placeholders_ok))
     migrations.sort(key=lambda m: m.number)
     _check_requires(migrations, missing_ok=missing_requires_ok)
     return MigrationSet(directory=str(directory), migrations=tuple(migrations))
 
 
-def load_migration(folder: Path) -> Migration:
+def load_migration(folder: Path, *, placeholders_ok: bool = False) -> Migration:
     match = MIGRATION_ID.match(folder.name)
     if not match:
         raise ManifestError(f"folder name {folder.name!r} is not NNNN_slug", path=folder)
@@ -86,7 +89,7 @@ def load_migration(folder: Path) -> Migration:
             hint='every migration needs one, with at least description = "..."',
         )
     manifest_raw, manifest_text = _read_file(manifest_path)
-    manifest = parse_manifest(manifest_text, manifest_path)
+    manifest = parse_manifest(manifest_text, manifest_path, placeholders_ok=placeholders_ok)
     # Each file is read once: its text is loaded, its bytes go into the checksum.
     digest = hashlib.sha256()
     sql_files: dict[str, SqlFile] = {}
@@ -122,10 +125,10 @@ def load_migration(folder: Path) -> Migration:
     )
 
 
-def parse_manifest(text: str, path: Path) -> Manifest:
+def parse_manifest(text: str, path: Path, *, placeholders_ok: bool = False) -> Manifest:
     """The validated manifest, or one error listing every problem found, each with its line."""
     data = load_toml(text, path, ManifestError)
-    found = manifest_checks.data_problems(data, text, placeholders=True)
+    found = manifest_checks.data_problems(data, text, placeholders=not placeholders_ok)
     problems = [problem for _, problem in found]
     if any(len(location) > manifest_checks.MAX_DEPTH for location, _ in found):
         raise problems_error(problems, path, ManifestError)  # too deep to validate safely
@@ -138,7 +141,7 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         raise problems_error(by_line, path, ManifestError) from None
     if problems:
         raise problems_error(problems, path, ManifestError)
-    problems = manifest_checks.field_problems(manifest, text)
+    problems = manifest_checks.field_problems(manifest, text, placeholders_ok=placeholders_ok)
     if problems:
         raise problems_error(problems, path, ManifestError)
     return manifest
