@@ -5,8 +5,6 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-import types
-import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from expandctl.errors import ConfigError, ManifestError
+from expandctl.loader.known_keys import known_keys, tags_at
 from expandctl.loader.problems import Problem
 from expandctl.loader.toml_lines import key_lines, line_of
 
@@ -59,7 +58,7 @@ def validation_problems(
         if error["type"] != "extra_forbidden":
             continue
         location = _readable_location(error["loc"])
-        keys = _known_keys(model, data, location[:-1]) if model is not None else []
+        keys = known_keys(model, data, location[:-1]) if model is not None else []
         guess = difflib.get_close_matches(str(location[-1]), keys, n=1)
         message = f"unknown key {_dotted(location)!r}"
         if guess:
@@ -94,7 +93,7 @@ def _message(
             f" ({did_you_mean}known: {', '.join(known)})"
         )
     if error["type"] == "union_tag_not_found":
-        tags = _tags_at(model, data, location) if model is not None else []
+        tags = tags_at(model, data, location) if model is not None else []
         one_of = f" (one of: {', '.join(tags)})" if tags else ""
         return f"{dotted}: missing required key {_discriminator(ctx)!r}{one_of}"
     return f"{dotted}: {_clean_message(error['msg'])}"
@@ -114,105 +113,6 @@ def _dotted(location: Sequence[str | int]) -> str:
 
 def _under_any(location: Sequence[str | int], prefixes: Sequence[Sequence[str | int]]) -> bool:
     return any(tuple(location[: len(p)]) == tuple(p) for p in prefixes)
-
-
-# --- which keys a location allows, for "did you mean" ---
-
-
-def _known_keys(model: type[BaseModel], data: Any, location: Sequence[str | int]) -> list[str]:
-    """The keys the model allows in the table at ``location`` of ``data``."""
-    found = _models_at(model, data, location)
-    return [field.alias or name for cls in found for name, field in cls.model_fields.items()]
-
-
-def _tags_at(model: type[BaseModel], data: Any, location: Sequence[str | int]) -> list[str]:
-    """The ``op`` values (discriminator tags) of the union at ``location``."""
-    tags: list[str] = []
-    for cls in _members(model, data, location):
-        field = cls.model_fields.get("op")
-        args = typing.get_args(field.annotation) if field is not None else ()
-        tags.extend(str(a) for a in args)
-    return tags
-
-
-def _models_at(
-    model: type[BaseModel], data: Any, location: Sequence[str | int]
-) -> list[type[BaseModel]]:
-    members = _members(model, data, location)
-    value = _value_at(data, location)
-    if len(members) > 1 and isinstance(value, dict):  # a tagged union: the member named by op
-        chosen = [c for c in members if value.get("op") in _literal_args(c)]
-        return chosen or []
-    return members
-
-
-def _members(
-    model: type[BaseModel], data: Any, location: Sequence[str | int]
-) -> list[type[BaseModel]]:
-    """The model classes that can describe the table at ``location`` (several for a union)."""
-    current: list[type[BaseModel]] = [model]
-    containers: list[str] = []  # list/dict levels still to step through before a field name
-    value = data
-    for part in location:
-        if containers:
-            containers.pop(0)
-            value = _step(value, part)
-            continue
-        if isinstance(part, int):  # [backfill] written once is one table, read as a list
-            continue
-        annotations = [c.model_fields[part].annotation for c in current if part in c.model_fields]
-        if not annotations:
-            by_alias = [
-                f.annotation for c in current for f in c.model_fields.values() if f.alias == part
-            ]
-            annotations = by_alias
-        if not annotations:
-            return []
-        current, containers = _unwrap(annotations[0])
-        value = _step(value, part)
-    return current
-
-
-def _unwrap(annotation: Any) -> tuple[list[type[BaseModel]], list[str]]:
-    """The model classes inside an annotation, and the list/dict levels around them."""
-    containers: list[str] = []
-    while True:
-        origin = typing.get_origin(annotation)
-        args = typing.get_args(annotation)
-        if origin is typing.Annotated:
-            annotation = args[0]
-        elif origin in (list, tuple, dict):
-            containers.append("list" if origin is not dict else "dict")
-            annotation = args[-1] if args else Any
-        else:
-            break
-    members = typing.get_args(annotation) if _is_union(annotation) else (annotation,)
-    classes = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
-    return classes, containers
-
-
-def _is_union(annotation: Any) -> bool:
-    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
-
-
-def _literal_args(cls: type[BaseModel]) -> tuple[Any, ...]:
-    field = cls.model_fields.get("op")
-    return typing.get_args(field.annotation) if field is not None else ()
-
-
-def _step(value: Any, part: str | int) -> Any:
-    if isinstance(value, dict):
-        return value if isinstance(part, int) else value.get(part)
-    if isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
-        return value[part]
-    return None
-
-
-def _value_at(data: Any, location: Sequence[str | int]) -> Any:
-    value = data
-    for part in location:
-        value = _step(value, part)
-    return value
 
 
 def _readable_location(loc: tuple[str | int, ...]) -> list[str | int]:
