@@ -80,7 +80,7 @@ def test_new_creates_numbered_folders_that_load(runner: CliRunner, tmp_path: Pat
     assert second.exit_code == 0, second.output
     folder = root / "migrations" / "0002_add_email"
     assert (folder / "migration.toml").is_file()
-    assert (folder / "expand.sql").read_text() == ""
+    assert (folder / "expand.sql").read_text().startswith("-- expand.sql: ")  # comments only
     assert (folder / "switch-writes.down.sql").exists()
     loaded = load_migrations(root / "migrations")
     assert loaded.ids == ["0001_create_users", "0002_add_email"]

@@ -120,7 +120,7 @@ def test_checksums_change_only_for_the_phase_that_changed(tmp_path: Path) -> Non
             "unknown object kind",
             2,
         ),
-        ({"migration.toml": 'description = "x"\n\n[[operations]]\nop = "explode"\n'}, "explode", 3),
+        ({"migration.toml": 'description = "x"\n\n[[operations]]\nop = "explode"\n'}, "explode", 4),
         ({"migration.toml": 'description = "x\n'}, "invalid TOML", 1),
         (
             {"migration.toml": 'description = "x"\n', "expnd.sql": "SELECT 1;"},
@@ -578,3 +578,77 @@ def test_generated_names_fit_and_never_collide(pg_database: PgDatabase) -> None:
             "SELECT relname FROM pg_class WHERE relname = ANY(%s) ORDER BY relname", (names,)
         ).fetchall()
     assert sorted(names) == [r[0] for r in stored]
+
+
+# --- every problem at once, with suggestions (issue 15) ------------------------------
+
+
+def test_every_problem_of_a_manifest_is_shown_each_with_its_line(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    folder = write(
+        tmp_path / "migrations" / "0001_x",
+        {
+            "migration.toml": 'description = "x"\nrequirs = []\n\n[[operations]]\n'
+            'op = "drop_column"\ntable = "<TABLE>"\ncolum = "name"\n'
+        },
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_migrations(tmp_path / "migrations")
+    rendered = str(caught.value).splitlines()
+    path = folder / "migration.toml"
+    assert rendered == [
+        f"{path}:2: unknown key 'requirs' (did you mean 'requires'?)",
+        f"{path}:6: table is still the placeholder '<TABLE>' written by `expandctl new`;"
+        " fill it in",
+        f"{path}:7: unknown key 'operations.0.colum' (did you mean 'column'?)",
+    ]
+    # the typo explains the missing key: "missing required key 'column'" is not repeated
+    assert "missing" not in str(caught.value)
+    assert caught.value.line == 2
+    (tmp_path / "expandctl.toml").write_text('migrations_dir = "migrations"\n')
+    result = runner.invoke(cli, ["--config", str(tmp_path / "expandctl.toml"), "lint"])
+    assert result.exit_code == 2
+    assert result.output.count("migration.toml:") == 3
+
+
+@pytest.mark.parametrize(
+    ("operation", "expected", "line"),
+    [
+        (
+            'op = "rename_colum"',
+            "operations.0.op: unknown operation 'rename_colum' (did you mean 'rename_column'?"
+            " known: create_table, add_column, rename_column,",
+            4,
+        ),
+        ('op = "explode"', "operations.0.op: unknown operation 'explode' (known: create_", 4),
+        ('table = "users"', "operations.0: missing required key 'op' (one of: create_table,", 3),
+    ],
+)
+def test_an_unknown_or_missing_op_lists_the_operations(
+    tmp_path: Path, operation: str, expected: str, line: int
+) -> None:
+    write(
+        tmp_path / "0001_x",
+        {"migration.toml": f'description = "x"\n\n[[operations]]\n{operation}\n'},
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_migrations(tmp_path)
+    assert caught.value.message.startswith(expected)
+    assert "Input tag" not in caught.value.message
+    assert caught.value.line == line
+
+
+def test_did_you_mean_reaches_backfill_and_gates(tmp_path: Path) -> None:
+    write(
+        tmp_path / "0001_x",
+        {
+            "migration.toml": 'description = "x"\n\n[backfill]\ntable = "t"\n'
+            'set = { a = "1" }\nwher = "a IS NULL"\n\n[gates.contract]\nmin_sok = "1h"\n'
+        },
+    )
+    with pytest.raises(ManifestError) as caught:
+        load_migrations(tmp_path)
+    lines = str(caught.value).splitlines()
+    assert lines[0].endswith(":6: unknown key 'backfill.0.wher' (did you mean 'where'?)")
+    assert lines[1].endswith(":9: unknown key 'gates.contract.min_sok' (did you mean 'min_soak'?)")

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from expandctl.engine.catalog_facts import read_catalog_facts
 from expandctl.engine.checks import checks_refusal, evaluate_checks
 from expandctl.engine.decide import (
     Decision,
@@ -30,6 +31,7 @@ from expandctl.errors import CheckFailed, HazardRefused, StateError
 from expandctl.lint import Finding, RuleSet, lint_migration, rule_set
 from expandctl.lint.removals import removals
 from expandctl.model.config import Settings
+from expandctl.model.facts import fact_requests, with_catalog_facts
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import Phase
 from expandctl.model.planning import plan_phase
@@ -175,8 +177,15 @@ def derive_phase(
     if rollback and not decision.phase.reversible and decision.refusals:
         return view  # the decision already says contract is the point of no return
     server_version = session.server_version if session is not None else settings.pg_version
+    conflicts: list[Blocker] = []
+    if session is not None:  # what the manifest leaves out, the catalog says (facts.py)
+        columns, types = fact_requests(migration)
+        facts = read_catalog_facts(session.control, columns, types, server_version)
+        migration, found = with_catalog_facts(migration, facts)
+        view.migration, conflicts = migration, list(found)
     plan = plan_phase(migration, decision.phase, rollback=rollback, server_version=server_version)
     view.plan = plan
+    view.check_failures = list(conflicts)
     view.resume = _resume_verdict(migration, record, decision, plan)
     resuming = view.resume.resume_from is not None
     view.gates = _gates(session, plan, record, settings, check=not resuming and not rollback)
@@ -187,9 +196,10 @@ def derive_phase(
     view.findings = _lint_findings(migration, plan, server_version, settings)
     if accept_risk and view.lint_errors:
         view.accepted_risk = accept_risk
-    view.check_failures, view.interference = _live_blockers(
+    failures, view.interference = _live_blockers(
         session, migration, plan, migrations, records, start=view.resume.resume_from or 0
     )
+    view.check_failures = [*conflicts, *failures]
     return view
 
 

@@ -2,9 +2,10 @@
 
 Before validation, on the TOML data: no control character in any key or
 string (``"\\u0000"`` is valid TOML but PostgreSQL would cut the statement at
-it), no absurd nesting. After validation, on the operations and backfills:
-every field marked as SQL fits its slot (``loader.sql_slots``), and every other
-text field is a name, at most 63 bytes, the longest PostgreSQL keeps.
+it), no absurd nesting, no placeholder left from ``expandctl new``. After
+validation, on the operations and backfills: every field marked as SQL fits
+its slot (``loader.sql_slots``), and every other text field is a name, at
+most 63 bytes, the longest PostgreSQL keeps.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from pydantic import BaseModel
 
 from expandctl.errors import ConfigError, ManifestError
 from expandctl.loader.files import CONTROL_CHARACTER, describe_character
+from expandctl.loader.problems import Problem, problems_error
 from expandctl.loader.sql_slots import slot_problem
 from expandctl.loader.toml_lines import key_lines, line_of
 from expandctl.model.manifest import Manifest
+from expandctl.model.ops.scaffold import find_placeholder
 from expandctl.model.sql_quote import MAX_IDENTIFIER_BYTES
 from expandctl.model.sql_slots import SqlSlot, sql_slot_of
 
@@ -32,30 +35,85 @@ def check_data(
     data: Any, text: str, path: Path, error_type: type[ManifestError | ConfigError] = ManifestError
 ) -> None:
     """Raw TOML data (a manifest or a config): control characters and nesting depth."""
+    problems = [problem for _, problem in data_problems(data, text)]
+    if problems:
+        raise problems_error(problems, path, error_type)
+
+
+def data_problems(
+    data: Any, text: str, *, placeholders: bool = False
+) -> list[tuple[Location, Problem]]:
+    """Control characters, nesting depth and (``placeholders``, for a manifest) values
+    still holding a placeholder written by ``expandctl new``; each with its location."""
+    lines = key_lines(text)
+    found: list[tuple[Location, Problem]] = []
     for location, problem in _data_problems(data, ()):
         dotted = ".".join(str(p) for p in location[:MAX_DEPTH])
         message = f"{dotted}: {problem}" if dotted else problem
-        raise error_type(message, path=path, line=line_of(key_lines(text), list(location)))
+        found.append((location, Problem(message, line_of(lines, list(location)))))
+    if placeholders:
+        for location, value in _strings(data, ()):
+            mark = find_placeholder(value)
+            if mark is not None:
+                message = (
+                    f"{_key_name(location)} is still the placeholder {mark!r} written by"
+                    " `expandctl new`; fill it in"
+                )
+                found.append((location, Problem(message, line_of(lines, list(location)))))
+    return found
+
+
+def _strings(value: Any, location: Location) -> Iterator[tuple[Location, str]]:
+    if len(location) > MAX_DEPTH:
+        return  # reported as too deep
+    if isinstance(value, str):
+        yield location, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, (*location, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*location, index))
+
+
+def _key_name(location: Location) -> str:
+    """``table`` for operations.0.table: the operation's own key, as the scaffold wrote it."""
+    inside = location[2:] if location[:1] == ("operations",) and len(location) > 2 else location
+    return ".".join(str(p) for p in inside)
 
 
 def check_fields(manifest: Manifest, text: str, path: Path) -> None:
     """Validated operations and backfills: SQL slots parse, names fit."""
+    problems = field_problems(manifest, text)
+    if problems:
+        raise problems_error(problems, path, ManifestError)
+
+
+def field_problems(
+    manifest: Manifest, text: str, *, placeholders_ok: bool = False
+) -> list[Problem]:
+    """Every SQL slot that does not parse and every name too long, with its line
+    (``placeholders_ok``: a value still holding a placeholder is not judged)."""
+    lines = key_lines(text)
+    found: list[Problem] = []
     items: list[tuple[Location, BaseModel]] = [
         *((("operations", i), op) for i, op in enumerate(manifest.operations)),
         *((("backfill", i), spec) for i, spec in enumerate(manifest.backfill)),
     ]
     for base, model in items:
         for location, value, slot in _fields(model, base, None):
+            if placeholders_ok and find_placeholder(value) is not None:
+                continue
             problem = _field_problem(location, value, slot)
             if problem is not None:
                 message, hint = problem
-                raise _error(message, location, text, path, hint)
+                found.append(Problem(message, line_of(lines, list(location)), hint))
     for i, retired in enumerate(manifest.retires):
         for part in retired.name.split("."):
             if len(part.encode()) > MAX_IDENTIFIER_BYTES:
-                raise _error(
-                    _too_long(part), ("retires", i), text, path, "name it as PostgreSQL stores it"
-                )
+                line = line_of(lines, ["retires", i])
+                found.append(Problem(_too_long(part), line, "name it as PostgreSQL stores it"))
+    return found
 
 
 def _data_problems(value: Any, location: Location) -> Iterator[tuple[Location, str]]:
@@ -121,10 +179,3 @@ def _too_long(name: str) -> str:
         f"name {name[:20]!r}... is {len(name.encode())} bytes; PostgreSQL keeps only"
         f" {MAX_IDENTIFIER_BYTES} (NAMEDATALEN-1) and silently cuts the rest"
     )
-
-
-def _error(
-    message: str, location: Location, text: str, path: Path, hint: str | None = None
-) -> ManifestError:
-    line = line_of(key_lines(text), list(location))
-    return ManifestError(message, path=path, line=line, hint=hint)

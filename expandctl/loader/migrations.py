@@ -16,8 +16,9 @@ from expandctl.loader import manifest_checks
 from expandctl.loader.checksums import MANIFEST_NAME as MANIFEST_NAME
 from expandctl.loader.checksums import file_checksums, legacy_phase_checksum, phase_checksum
 from expandctl.loader.files import read_text_file
+from expandctl.loader.problems import problems_error
 from expandctl.loader.toml_lines import key_lines, line_of
-from expandctl.loader.validation import load_toml, validation_error
+from expandctl.loader.validation import load_toml, validation_problems
 from expandctl.model.manifest import MIGRATION_ID, Manifest
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import PHASES
@@ -27,9 +28,12 @@ from expandctl.model.sqlfiles import FORWARD_FILES, ROLLBACK_FILES, SQL_FILE_NAM
 _IGNORED_SUFFIXES = (".md", ".txt")
 
 
-def load_migrations(directory: Path, *, missing_requires_ok: bool = False) -> MigrationSet:
+def load_migrations(
+    directory: Path, *, missing_requires_ok: bool = False, placeholders_ok: bool = False
+) -> MigrationSet:
     """``missing_requires_ok``: a ``requires`` naming a folder that is gone is left to the
-    caller, which knows from the recorded state whether it is a typo or a deleted folder."""
+    caller, which knows from the recorded state whether it is a typo or a deleted folder.
+    ``placeholders_ok``: only for ``new``, which numbers past a scaffold not filled in yet."""
     if not directory.exists():
         raise ConfigError(
             f"migrations directory {directory} does not exist",
@@ -60,13 +64,13 @@ def load_migrations(directory: Path, *, missing_requires_ok: bool = False) -> Mi
                 hint="give one of them the next free number",
             )
         by_number[number] = folder
-        migrations.append(load_migration(folder))
+        migrations.append(load_migration(folder, placeholders_ok=placeholders_ok))
     migrations.sort(key=lambda m: m.number)
     _check_requires(migrations, missing_ok=missing_requires_ok)
     return MigrationSet(directory=str(directory), migrations=tuple(migrations))
 
 
-def load_migration(folder: Path) -> Migration:
+def load_migration(folder: Path, *, placeholders_ok: bool = False) -> Migration:
     match = MIGRATION_ID.match(folder.name)
     if not match:
         raise ManifestError(f"folder name {folder.name!r} is not NNNN_slug", path=folder)
@@ -85,7 +89,7 @@ def load_migration(folder: Path) -> Migration:
             hint='every migration needs one, with at least description = "..."',
         )
     manifest_raw, manifest_text = _read_file(manifest_path)
-    manifest = parse_manifest(manifest_text, manifest_path)
+    manifest = parse_manifest(manifest_text, manifest_path, placeholders_ok=placeholders_ok)
     # Each file is read once: its text is loaded, its bytes go into the checksum.
     digest = hashlib.sha256()
     sql_files: dict[str, SqlFile] = {}
@@ -121,14 +125,25 @@ def load_migration(folder: Path) -> Migration:
     )
 
 
-def parse_manifest(text: str, path: Path) -> Manifest:
+def parse_manifest(text: str, path: Path, *, placeholders_ok: bool = False) -> Manifest:
+    """The validated manifest, or one error listing every problem found, each with its line."""
     data = load_toml(text, path, ManifestError)
-    manifest_checks.check_data(data, text, path)
+    found = manifest_checks.data_problems(data, text, placeholders=not placeholders_ok)
+    problems = [problem for _, problem in found]
+    if any(len(location) > manifest_checks.MAX_DEPTH for location, _ in found):
+        raise problems_error(problems, path, ManifestError)  # too deep to validate safely
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc, path, text, ManifestError) from None
-    manifest_checks.check_fields(manifest, text, path)
+        reported = [location for location, _ in found]
+        problems += validation_problems(exc, text, model=Manifest, data=data, skip=reported)
+        by_line = sorted(problems, key=lambda p: p.line or 0)  # as an editor lists them
+        raise problems_error(by_line, path, ManifestError) from None
+    if problems:
+        raise problems_error(problems, path, ManifestError)
+    problems = manifest_checks.field_problems(manifest, text, placeholders_ok=placeholders_ok)
+    if problems:
+        raise problems_error(problems, path, ManifestError)
     return manifest
 
 

@@ -2,16 +2,21 @@
 
 ``up`` turns the old column into the new type (default: a plain CAST);
 ``down`` turns the new column back (required: narrowing must be explicit).
-The new column gets its own name; see column_sync for the phases.
+The new column gets its own name; see column_sync for the phases. Whether
+the old column is NOT NULL, unique or indexed is read from the catalog when
+the manifest leaves it out (``with_facts``), and checked when it states it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field, model_validator
 
 from expandctl.model.ops.base import SqlText, SqlType
+from expandctl.model.ops.column_facts import CatalogFacts, ColumnKey, FactConflict
+from expandctl.model.ops.column_facts_fill import carried_facts
 from expandctl.model.ops.column_sync import (
     CarriedForeignKey,
     ColumnSync,
@@ -31,9 +36,11 @@ class ChangeColumnType(ColumnSyncOperation, CarriedForeignKey):
     type: SqlType = Field(min_length=1, description="the new SQL type, e.g. bigint")
     up: SqlText | None = Field(default=None, description="SQL over the old column; default CAST")
     down: SqlText = Field(min_length=1, description="SQL over the new column giving the old value")
-    not_null: bool = False
-    unique: bool = False
-    index: bool = Field(default=False, description="the column has an index: keep one")
+    not_null: bool | None = Field(default=None, description="default: the catalog's")
+    unique: bool | None = Field(default=None, description="default: the catalog's")
+    index: bool | None = Field(
+        default=None, description="the column has an index: keep one; default: the catalog's"
+    )
     default: SqlText | None = Field(default=None, description="the new column's default (SQL)")
     old_default: SqlText | None = Field(
         default=None, description="the old column's current default: restored on rollback"
@@ -47,6 +54,20 @@ class ChangeColumnType(ColumnSyncOperation, CarriedForeignKey):
             )
         return self
 
+    def fact_columns(self) -> Sequence[ColumnKey]:
+        return [(self.schema_, self.table, self.column)]
+
+    def declared_types(self) -> Sequence[str]:
+        return []  # ``type`` is the new type: nothing the catalog knows yet
+
+    def with_facts(
+        self, facts: CatalogFacts, where: str
+    ) -> tuple[ChangeColumnType, list[FactConflict]]:
+        # The old default stays declared: expand drops it, so the catalog cannot give
+        # it back to a later rollback of expand.
+        filled, conflicts = carried_facts(self, facts, where, type_key=None, default_key=None)
+        return self.model_copy(update=filled), conflicts
+
     def sync(self) -> ColumnSync:
         up = self.up or f"CAST({quote_ident(self.column)} AS {self.type})"
         return ColumnSync(
@@ -57,15 +78,15 @@ class ChangeColumnType(ColumnSyncOperation, CarriedForeignKey):
                     self.to,
                     self.type,
                     up=up,
-                    not_null=self.not_null,
-                    unique=self.unique,
-                    indexed=self.index,
+                    not_null=bool(self.not_null),
+                    unique=bool(self.unique),
+                    indexed=bool(self.index),
                     default=self.default,
                     references=self.foreign_ref(),
                 ),
             ),
-            declared_unique=self.unique,
-            declared_indexed=self.index,
-            carried_not_null=((self.column, self.not_null, "not_null"),),
+            declared_unique=bool(self.unique),
+            declared_indexed=bool(self.index),
+            carried_not_null=((self.column, bool(self.not_null), "not_null"),),
             default_option="old_default",
         )

@@ -1,13 +1,18 @@
 """The ``[[operations]]`` entry ``expandctl new --op ...`` writes into a new manifest.
 
-Pure text generation: every value the user gave is filled in; what they did
-not give gets a plausible placeholder and a comment saying what to put
-there. The result always parses and validates, so ``plan`` works at once.
+Pure text generation: every value the user gave is written as given; a
+value they did not give is written as a placeholder (``"<TABLE>"``) with a
+comment saying what to put there. The loader refuses any placeholder left in
+a manifest (``is_placeholder``), so a scaffold that was not filled in can
+never plan, lint or run — a guessed ``table = "users"`` once passed lint and
+would have dropped ``users.name``. Names derived only from values the user
+gave (``users_email_key``) are written out; nothing else is guessed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +25,18 @@ class ScaffoldInput:
     to: str | None = None
     type: str | None = None
     name: str | None = None
+
+
+# What `new` writes for a value it was not given; the loader refuses each of them.
+PLACEHOLDER_WORDS = ("TABLE", "COLUMN", "TO", "TYPE", "NAME", "UP", "DOWN", "CHECK", "REFERENCES")
+PLACEHOLDERS = tuple(f"<{word}>" for word in PLACEHOLDER_WORDS)
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
+
+
+def find_placeholder(value: str) -> str | None:
+    """The first placeholder written by ``expandctl new`` still in ``value``, if any."""
+    found = _PLACEHOLDER.search(value)
+    return found.group() if found else None
 
 
 def toml_value(value: Any) -> str:
@@ -35,82 +52,120 @@ def toml_value(value: Any) -> str:
     return str(value)
 
 
-def _fields(a: ScaffoldInput) -> list[tuple[str, Any, str]]:
+Line = tuple[str, Any, str]  # (key, value, comment); a key starting with '#' is commented out
+
+
+def _given(value: str | None, placeholder: str, comment: str) -> tuple[str, str]:
+    """The value as given, or the placeholder with what to fill in."""
+    if value:
+        return value, ""
+    return placeholder, f"fill in: {comment}"
+
+
+def _derived(a: ScaffoldInput, suffix: str) -> tuple[str, str]:
+    """--name, or a name derived from --table and --column, or the placeholder."""
+    if a.name:
+        return a.name, ""
+    if a.table and a.column:
+        return f"{a.table}_{a.column}_{suffix}", "derived from --table and --column"
+    return "<NAME>", f"fill in: the name, e.g. <table>_<column>_{suffix}"
+
+
+def _fields(a: ScaffoldInput) -> list[Line]:
     """(key, value, comment) lines for one operation."""
-    table = a.table or "users"
-    column = a.column or "name"
-    t: list[tuple[str, Any, str]] = [("table", table, "")]
+    table, table_note = _given(a.table, "<TABLE>", "the table to change")
+    column, column_note = _given(a.column, "<COLUMN>", "the column to change")
+    t: list[Line] = [("table", table, table_note)]
+    c: list[Line] = [("column", column, column_note)]
     if a.op == "rename_column":
+        to, note = _given(a.to, "<TO>", "the column's new name")
+        typed: list[Line] = (
+            [("type", a.type, "checked against the database")]
+            if a.type
+            else [("# type", "text", "read from the database when left out (so are the next)")]
+        )
         return [
             *t,
-            ("column", column, ""),
-            ("to", a.to or f"{column}_new", ""),
-            ("type", a.type or "text", "the column's SQL type"),
-            ("not_null", False, "true if the column is NOT NULL"),
+            *c,
+            ("to", to, note),
+            *typed,
+            ("# not_null", True, "stating one double-checks it: a mismatch is refused"),
+            ("# unique", True, ""),
+            ("# index", True, ""),
+            ("# default", "''", ""),
         ]
     if a.op == "change_column_type":
-        to = a.to or f"{column}_new"
-        new_type = a.type or "bigint"
+        to, to_note = _given(a.to, "<TO>", "the new column, of the new type")
+        new_type, type_note = _given(a.type, "<TYPE>", "the new SQL type, e.g. bigint")
         return [
             *t,
-            ("column", column, ""),
-            ("to", to, "the new column, of the new type"),
-            ("type", new_type, ""),
-            ("up", f"CAST({column} AS {new_type})", "old value -> new type"),
-            ("down", f"CAST({to} AS integer)", "new value -> the OLD type: adjust"),
+            *c,
+            ("to", to, to_note),
+            ("type", new_type, type_note),
+            ("# up", f"CAST({column} AS {new_type})", "old value -> new type (default: CAST)"),
+            ("down", "<DOWN>", f"fill in: SQL over {to} giving the OLD type's value"),
+            ("# not_null", True, "read from the database when left out (so are unique, index)"),
         ]
     if a.op == "retype_column":
+        new_type, type_note = _given(a.type, "<TYPE>", "the new type; the name stays")
         return [
             *t,
-            ("column", column, ""),
-            ("from_type", "integer", "the column's current type (checked)"),
-            ("type", a.type or "bigint", "the new type; the name stays"),
+            *c,
+            ("from_type", "<TYPE>", "fill in: the column's current type (checked)"),
+            ("type", new_type, type_note),
             ("# primary_key", f"{table}_pkey", "its primary key, if it is one (checked)"),
             ("# sequence", f"{table}_{column}_seq", "serial; or identity = 'by default'"),
             ("# referenced_by", [{"table": "orders", "column": f"{table}_{column}"}], ""),
         ]
     if a.op == "replace_column":
-        to = a.to or f"{column}_new"
+        to, _ = _given(a.to, "<TO>", "")
+        new_type, _ = _given(a.type, "<TYPE>", "")
         return [
             *t,
-            ("old", [{"name": column, "down": to}], "down: SQL over the new columns"),
+            ("old", [{"name": column, "down": "<DOWN>"}], "fill in: down, SQL over the new"),
             (
                 "new",
-                [{"name": to, "type": a.type or "text", "up": column}],
-                "up: SQL over the old columns",
+                [{"name": to, "type": new_type, "up": "<UP>"}],
+                "fill in: up, SQL over the old",
             ),
         ]
     if a.op == "add_column":
+        new_type, type_note = _given(a.type, "<TYPE>", "the column's SQL type")
         return [
             *t,
-            ("column", column, ""),
-            ("type", a.type or "text", ""),
+            *c,
+            ("type", new_type, type_note),
             ("# default", "''", "SQL default for new rows and the backfill"),
             ("# not_null", True, "needs a default"),
         ]
     if a.op in ("set_not_null", "drop_not_null", "drop_column"):
-        extra = [("# default", "''", "fills NULLs too")] if a.op == "set_not_null" else []
-        return [*t, ("column", column, ""), *extra]
+        fills = a.op == "set_not_null"
+        extra: list[Line] = [("# default", "''", "fills NULLs too")] if fills else []
+        return [*t, *c, *extra]
     if a.op == "add_check":
+        name, note = _derived(a, "check")
         return [
             *t,
-            ("name", a.name or f"{table}_{column}_check", ""),
-            ("check", f"{column} IS NOT NULL", "SQL condition over the row"),
+            ("name", name, note),
+            ("check", "<CHECK>", "fill in: SQL condition over the row, e.g. age > 0"),
         ]
     if a.op == "add_foreign_key":
+        name, note = _derived(a, "fkey")
+        references, ref_note = _given(a.to, "<REFERENCES>", "the referenced table (--to)")
         return [
             *t,
-            ("name", a.name or f"{table}_{column}_fkey", ""),
-            ("columns", [column], ""),
-            ("references", a.to or "other_table", ""),
-            ("references_columns", ["id"], ""),
+            ("name", name, note),
+            ("columns", [column], column_note),
+            ("references", references, ref_note),
+            ("references_columns", ["id"], "the referenced key"),
             ("on_delete", "no action", "restrict, cascade, set null, set default"),
         ]
     if a.op in ("add_unique", "create_index"):
-        suffix = "key" if a.op == "add_unique" else "idx"
-        return [*t, ("name", a.name or f"{table}_{column}_{suffix}", ""), ("columns", [column], "")]
+        name, note = _derived(a, "key" if a.op == "add_unique" else "idx")
+        return [*t, ("name", name, note), ("columns", [column], column_note)]
     if a.op == "drop_index":
-        return [("name", a.name or f"{table}_{column}_idx", "")]
+        name, note = _given(a.name, "<NAME>", "the index to drop (--name)")
+        return [("name", name, note)]
     if a.op == "create_table":
         return [
             *t,
@@ -124,7 +179,8 @@ def _fields(a: ScaffoldInput) -> list[tuple[str, Any, str]]:
     if a.op == "drop_table":
         return t
     if a.op == "rename_table":
-        return [*t, ("to", a.to or f"{table}_new", "")]
+        to, note = _given(a.to, "<TO>", "the table's new name")
+        return [*t, ("to", to, note)]
     if a.op == "sql":
         return [
             ("expand", "", "SQL per phase, like the phase files"),
