@@ -36,7 +36,7 @@ COMMANDS: dict[str, str] = {
 # importing every command (tests/lint/test_startup.py checks it matches).
 # A command missing here is imported for its help.
 COMMAND_HELP: dict[str, str] = {
-    "new": "Create the next numbered migration folder, e.g. ``expandctl new add_users_email``.",
+    "new": "Create the next numbered migration folder.",
     "init": "Create the state schema and its tables, and grant roles; run once, as an "
     "administrator.",
     "list": "Show the migrations found on disk, in order, with their description.",
