@@ -61,6 +61,9 @@ class MigrationStatus(BaseModel):
         default=None,
         description="checkpoints of a running or interrupted backfill (None when there is none)",
     )
+    backfill_waiting: str | None = Field(
+        default=None, description="why the running backfill waits, and since when"
+    )
 
 
 class StatusReport(BaseModel):
@@ -100,6 +103,11 @@ def status(config: ResolvedConfig) -> StatusReport:
                 rows.append(_unplannable(migration, record, progress, str(exc)))
                 continue
             rows.append(_row(view, progress, checkpoints))
+        # only while a run holds the lock: a wait record left by a run that died is stale
+        running = [r.id for r in rows if r.in_progress] if holder is not None else []
+        for mid, wait in session.store.current_waits(session.control, running).items():
+            row = next(r for r in rows if r.id == mid)
+            row.backfill_waiting = f"{wait.reason} since {wait.since:%H:%M:%S %Z}"
     rows.extend(_missing_row(record, running=holder is not None) for record in missing)
     return StatusReport(
         state_schema=session.store.schema,

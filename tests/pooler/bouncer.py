@@ -61,9 +61,13 @@ def bouncer_binary() -> str:
     return found
 
 
-def _run_as() -> str | None:
+def _run_as(host: str) -> str | None:
+    """As root: the OS user of the server's Unix socket directory (it can reach the
+    socket; the embedded server runs as its own user), else ``postgres``."""
     if os.geteuid() != 0:
         return None
+    if host.startswith("/"):
+        return pwd.getpwuid(os.stat(host).st_uid).pw_name
     try:
         return pwd.getpwnam("postgres").pw_name
     except KeyError as exc:
@@ -84,8 +88,11 @@ def _backend(server: Server) -> tuple[str, str, str, str | None]:
     assert row is not None
     host = str(params.get("host") or "127.0.0.1")
     password = params.get("password")
-    return host, str(row[0]), str(params.get("user", "postgres")), (
-        str(password) if password else None
+    return (
+        host,
+        str(row[0]),
+        str(params.get("user", "postgres")),
+        (str(password) if password else None),
     )
 
 
@@ -93,11 +100,11 @@ def _backend(server: Server) -> tuple[str, str, str, str | None]:
 def pgbouncer(server: Server, *, pool_mode: str, pool_size: int) -> Iterator[Bouncer]:
     """Start PgBouncer in ``pool_mode`` in front of ``server``; stop it afterwards."""
     binary = bouncer_binary()
-    user = _run_as()
+    host, port, db_user, password = _backend(server)
+    user = _run_as(host)
     root = Path(tempfile.mkdtemp(prefix=f"expandctl-pgbouncer-{pool_mode}-"))
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, root, ignore_errors=True)
-        host, port, db_user, password = _backend(server)
         bouncer = Bouncer(_free_port(), pool_mode, pool_size, root)
         target = f"host={host} port={port} user={db_user}"
         if password:
@@ -161,8 +168,9 @@ def _wait_ready(bouncer: Bouncer, process: subprocess.Popen[bytes]) -> None:
         if process.poll() is not None:
             stdout = (bouncer.root / "stdout.log").read_text(errors="replace")
             raise RuntimeError(f"pgbouncer exited ({process.returncode}):\n{stdout}{bouncer.log()}")
-        with contextlib.suppress(OSError), socket.create_connection(
-            ("127.0.0.1", bouncer.port), timeout=1
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", bouncer.port), timeout=1),
         ):
             return
         if time.monotonic() > deadline:

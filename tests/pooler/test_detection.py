@@ -18,9 +18,10 @@ ROUNDS = 20
 
 
 def _probe(db: PgDatabase) -> str | None:
-    with connect_url(db.url, autocommit=True) as control, connect_url(
-        db.url, autocommit=True
-    ) as work:
+    with (
+        connect_url(db.url, autocommit=True) as control,
+        connect_url(db.url, autocommit=True) as work,
+    ):
         return shares_server_sessions(control, work)
 
 
@@ -35,7 +36,7 @@ def busy_clients(transaction_pooled: PgDatabase) -> Iterator[list[BaseException]
             with psycopg.connect(transaction_pooled.dsn, autocommit=True) as conn:
                 while not stop.is_set():
                     conn.execute("SELECT pg_backend_pid(), pg_sleep(0.002)", prepare=False)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=client) for _ in range(4)]
