@@ -164,6 +164,17 @@ def _gated_run(db: PgDatabase, gate: psycopg.Connection[Any], **overrides: Any) 
         runner.join(WAIT_S)
     blocked.join(WAIT_S)
     assert waiter[-1] == -1 and result, "the update and the backfill both finished"
+    # the lock watch ends with the backfill: no connection is left behind
+    _until(
+        "the lock watch closed its connection",
+        lambda: not scalar(
+            db,
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE application_name = 'expandctl lock-wait watch'"
+            " AND datname = current_database()",
+        ),
+        timeout=5,
+    )
     return reports
 
 

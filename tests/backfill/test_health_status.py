@@ -1,4 +1,4 @@
-"""A backfill pause as release managers see it: in ``status`` while it lasts, in ``history`` after."""
+"""A backfill pause as release managers see it: in ``status`` now, in ``history`` after."""
 
 from __future__ import annotations
 

@@ -277,7 +277,7 @@ class PauseLog:
     reason: str | None = None
     started: float = 0.0
     recorded: bool = False
-    writable: bool = True
+    writable: bool = True  # the event log exists and takes our rows
 
     def observe(self, conn: psycopg.Connection[Any], kind: str | None, reason: str | None) -> None:
         now = time.monotonic()
@@ -293,6 +293,9 @@ class PauseLog:
         if not self.writable:
             return
         try:
+            if not self.store.exists(conn):  # run_backfill on its own, without the engine
+                self.writable = False
+                return
             self.store.append_wait(
                 conn,
                 current_actor(),
