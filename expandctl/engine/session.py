@@ -60,6 +60,10 @@ def read_session(config: ResolvedConfig) -> Iterator[Session]:
     """Read state without locking or creating anything."""
     url = database_url(config)
     with _database_errors(url), connect_url(url, autocommit=True) as conn:
+        # Its limits are session-level: behind a transaction pooler they would stay
+        # on a server connection the application uses next.
+        with connect_url(url, autocommit=True) as probe:
+            refuse_transaction_pooling(conn, probe)
         _limits(conn, config.settings)
         yield Session(conn, StateStore(config.settings.state_schema), server_major(conn))
 

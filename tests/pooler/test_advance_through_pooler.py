@@ -93,3 +93,15 @@ def test_session_pooling_runs_every_step_once(
     rolled = pooled.cli("rollback", MID)
     assert rolled.exit_code == 0, rolled.output
     assert direct_project.state(MID) == "backfill"
+
+
+def test_status_refuses_transaction_pooling_and_works_through_session_pooling(
+    direct_project: Project, transaction_pooled: PgDatabase, session_pooled: PgDatabase
+) -> None:
+    """Its session-level limits would otherwise stay on a pooled server connection."""
+    _migration(direct_project)
+    assert direct_project.cli("advance", MID).exit_code == 0
+    refused = _through(direct_project, transaction_pooled).cli("status")
+    assert refused.exit_code == 2 and "point --database-url" in refused.output
+    shown = _through(direct_project, session_pooled).cli("status")
+    assert shown.exit_code == 0 and f"{MID}" in shown.output and "expand" in shown.output
