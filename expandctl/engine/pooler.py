@@ -13,7 +13,8 @@ How it is detected, without false alarms. A server session is named by
 ``pg_backend_pid()``. With two client connections (the run's control and work
 connections), a few rounds of:
 
-1. control asks for its pid, in a statement marked with a fresh random token;
+1. control asks for its pid twice, the second time in a statement marked with
+   a fresh random token;
 2. work opens a transaction (a pooler must pin a server session to it until
    COMMIT), asks for its pid, and reads from ``pg_stat_activity`` the last
    statement of control's session;
@@ -29,13 +30,14 @@ connection first (PgBouncer's default), so work gets control's session at once;
 and whichever session work got, it is pinned, so control may have to move. If
 work did not get control's session, that session was busy with, or has since
 run, another client's statement, and step 2 sees that statement instead of
-the marker. (Pid checks alone, even over eight rounds, missed now and then with
+the marker, or the pool hands out idle connections oldest first (PgBouncer's
+``server_round_robin``), and then control's two statements of step 1 already
+went to two different sessions. (Pid checks alone, even over eight rounds, missed now and then with
 four other clients busy on a two-connection pool: the pooler kept giving each
 of ours the same session between the other clients' statements.) Merely asking
 twice on one connection would not do either: an idle transaction pooler often
-hands the same server connection back. A few rounds are cheap and cover a
-pooler that hands out idle connections in another order. Statement pooling
-refuses the explicit transaction in step 2 outright.
+hands the same server connection back. A few rounds are cheap insurance.
+Statement pooling refuses the explicit transaction in step 2 outright.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def shares_server_sessions(control: Connection, work: Connection) -> str | None:
     try:
         for _ in range(ROUNDS):
             marker = f"/* expandctl: session probe {secrets.token_hex(8)} */"
+            controls.append(_pid(control))
             controls.append(_pid(control, marker))
             with work.transaction():
                 row = work.execute(

@@ -97,8 +97,14 @@ def _backend(server: Server) -> tuple[str, str, str, str | None]:
 
 
 @contextlib.contextmanager
-def pgbouncer(server: Server, *, pool_mode: str, pool_size: int) -> Iterator[Bouncer]:
-    """Start PgBouncer in ``pool_mode`` in front of ``server``; stop it afterwards."""
+def pgbouncer(
+    server: Server, *, pool_mode: str, pool_size: int, round_robin: bool = False
+) -> Iterator[Bouncer]:
+    """Start PgBouncer in ``pool_mode`` in front of ``server``; stop it afterwards.
+
+    ``round_robin``: hand out the idle server connection used least recently
+    (``server_round_robin = 1``) instead of the most recently used one (LIFO).
+    """
     binary = bouncer_binary()
     host, port, db_user, password = _backend(server)
     user = _run_as(host)
@@ -129,6 +135,7 @@ def pgbouncer(server: Server, *, pool_mode: str, pool_size: int) -> Iterator[Bou
                     # the tests' databases come and go; do not keep pools for the dropped ones
                     "server_lifetime = 60",
                     "server_idle_timeout = 10",
+                    f"server_round_robin = {int(round_robin)}",
                     "",
                 ]
             )

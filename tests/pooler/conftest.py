@@ -23,9 +23,13 @@ TRANSACTION_POOL_SIZE = 2
 SESSION_POOL_SIZE = 10
 
 
-def _start(server: Server, pool_mode: str, pool_size: int) -> Iterator[Bouncer]:
+def _start(
+    server: Server, pool_mode: str, pool_size: int, *, round_robin: bool = False
+) -> Iterator[Bouncer]:
     try:
-        with pgbouncer(server, pool_mode=pool_mode, pool_size=pool_size) as bouncer:
+        with pgbouncer(
+            server, pool_mode=pool_mode, pool_size=pool_size, round_robin=round_robin
+        ) as bouncer:
             yield bouncer
     except NoBouncer as exc:
         pytest.skip(f"no PgBouncer for the pooler tests: {exc}")
@@ -34,6 +38,12 @@ def _start(server: Server, pool_mode: str, pool_size: int) -> Iterator[Bouncer]:
 @pytest.fixture(scope="session")
 def transaction_bouncer(pg_server: Server) -> Iterator[Bouncer]:
     yield from _start(pg_server, "transaction", TRANSACTION_POOL_SIZE)
+
+
+@pytest.fixture(scope="session")
+def round_robin_bouncer(pg_server: Server) -> Iterator[Bouncer]:
+    """Transaction mode, idle server connections handed out oldest first."""
+    yield from _start(pg_server, "transaction", TRANSACTION_POOL_SIZE, round_robin=True)
 
 
 @pytest.fixture(scope="session")

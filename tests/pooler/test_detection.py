@@ -11,6 +11,7 @@ import pytest
 from expandctl.engine.connection import connect_url
 from expandctl.engine.pooler import shares_server_sessions
 from tests.conftest import PgDatabase
+from tests.pooler.bouncer import Bouncer
 
 pytestmark = pytest.mark.db
 
@@ -68,4 +69,14 @@ def test_transaction_pooling_is_seen_while_other_clients_use_the_pool(
 ) -> None:
     seen = [_probe(transaction_pooled) for _ in range(ROUNDS)]
     assert not busy_clients
+    assert all(seen), seen
+
+
+def test_transaction_pooling_is_seen_when_idle_connections_go_round_robin(
+    round_robin_bouncer: Bouncer, pg_database: PgDatabase
+) -> None:
+    """Oldest idle connection first: work never gets control's session on an idle pool."""
+    pooled = round_robin_bouncer.database(pg_database)
+    _probe(pooled)  # two server connections exist from now on
+    seen = [_probe(pooled) for _ in range(ROUNDS)]
     assert all(seen), seen
