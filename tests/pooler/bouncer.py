@@ -184,12 +184,3 @@ def _wait_ready(bouncer: Bouncer, process: subprocess.Popen[bytes]) -> None:
             raise TimeoutError(f"pgbouncer did not listen on {bouncer.port}:\n{bouncer.log()}")
         time.sleep(0.05)
 
-
-def backend_pids(db: PgDatabase) -> set[int]:
-    """Backend pids of the server connections PgBouncer opened to ``db`` (seen directly)."""
-    with psycopg.connect(db.dsn, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-            " AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return {int(r[0]) for r in rows}
