@@ -16,6 +16,11 @@ state schema or an unknown migration reads as ``pending``. The lookup never
 leaves a transaction open on an idle connection, never raises because of a
 missing table, and runs in a savepoint inside the caller's transaction so an
 error (a role without access to the state: ConfigError) cannot abort it.
+
+It works through PgBouncer in transaction mode: the lookup keeps no session
+state and never uses a server-side prepared statement (psycopg prepares a query
+on its own after ``prepare_threshold`` runs; behind a transaction pooler the
+next run may reach a server connection that does not know it).
 """
 
 from __future__ import annotations
@@ -104,13 +109,16 @@ class PhaseReader:
 
     def _query(self, conn: psycopg.Connection[Any], migration_id: str) -> State:
         table = f"{_quote(self.schema)}.migrations"
-        row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+        # prepare=False: see the module doc (transaction poolers).
+        row = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (table,), prepare=False
+        ).fetchone()
         if not (row and row[0]):
             return State.PENDING
         query = sql.SQL("SELECT state FROM {}.migrations WHERE id = %s").format(
             sql.Identifier(self.schema)
         )
-        found = conn.execute(query, (migration_id,)).fetchone()
+        found = conn.execute(query, (migration_id,), prepare=False).fetchone()
         return State(found[0]) if found else State.PENDING
 
 

@@ -57,6 +57,8 @@ def render_status(report: StatusReport) -> None:
             )
         for cp in row.backfill or []:
             click.echo(f"    {describe_checkpoint(cp)}")
+        if row.backfill_waiting:
+            click.echo(f"    backfill {row.backfill_waiting}")
         for reason in row.blocked:
             if not reason.startswith("drift:"):
                 click.echo(f"    blocked: {reason}")

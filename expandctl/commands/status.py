@@ -62,6 +62,9 @@ class MigrationStatus(BaseModel):
         default=None,
         description="checkpoints of a running or interrupted backfill (None when there is none)",
     )
+    backfill_waiting: str | None = Field(
+        default=None, description="why the running backfill waits, and since when"
+    )
 
 
 class StatusReport(BaseModel):
@@ -107,6 +110,11 @@ def status(config: ResolvedConfig) -> StatusReport:
                 rows.append(_unplannable(migration, record, progress, str(exc)))
                 continue
             rows.append(_row(view, progress, checkpoints))
+        # only while a run runs it: a wait record left by a run that died is stale
+        live = [r.id for r in rows if r.in_progress and r.id in running]
+        for mid, wait in session.store.current_waits(session.control, live).items():
+            row = next(r for r in rows if r.id == mid)
+            row.backfill_waiting = f"{wait.reason} since {wait.since:%H:%M:%S %Z}"
     rows.extend(_missing_row(record, running=record.id in running) for record in missing)
     return StatusReport(
         state_schema=session.store.schema,

@@ -124,3 +124,22 @@ def current_actor() -> Actor:
 
 def server_major(conn: Connection) -> int:
     return conn.info.server_version // 10000
+
+
+def connect_like(conn: Connection, *, application_name: str = APPLICATION_NAME) -> Connection:
+    """Another connection with ``conn``'s parameters (a helper's own, e.g. a watcher thread).
+
+    ``info.dsn`` leaves the password out; it is passed on separately, never shown.
+    """
+    extra: dict[str, Any] = {}
+    if conn.info.password:
+        extra["password"] = conn.info.password
+    new = psycopg.connect(
+        conn.info.dsn,
+        autocommit=True,
+        application_name=application_name,
+        connect_timeout=CONNECT_TIMEOUT_S,
+        **extra,
+    )
+    immune_to_idle_timeout(new)
+    return new

@@ -20,6 +20,7 @@ from expandctl.engine.connection import (
 )
 from expandctl.engine.fencing import take_lease
 from expandctl.engine.locking import advisory_lock
+from expandctl.engine.pooler import refuse_transaction_pooling
 from expandctl.engine.runner import RunContext
 from expandctl.engine.store import StateStore
 from expandctl.model.config import ResolvedConfig, Settings
@@ -59,6 +60,10 @@ def read_session(config: ResolvedConfig) -> Iterator[Session]:
     """Read state without locking or creating anything."""
     url = database_url(config)
     with _database_errors(url), connect_url(url, autocommit=True) as conn:
+        # Its limits are session-level: behind a transaction pooler they would stay
+        # on a server connection the application uses next.
+        with connect_url(url, autocommit=True) as probe:
+            refuse_transaction_pooling(conn, probe)
         _limits(conn, config.settings)
         yield Session(conn, StateStore(config.settings.state_schema), server_major(conn))
 
@@ -78,13 +83,17 @@ def write_session(
     actor = current_actor()
     with _database_errors(url), ExitStack() as stack:
         control = stack.enter_context(connect_url(url, autocommit=True))
+        work = connect_url(url, autocommit=True)
+        stack.callback(work.close)
+        # Before anything is locked or set: a transaction pooler would scatter both.
+        refuse_transaction_pooling(control, work)
         _limits(control, settings)
         if before_lock is not None:
             before_lock.update(store.load(control))
         stack.enter_context(
             advisory_lock(control, settings.state_schema, settings.advisory_lock_wait)
         )
-        work = stack.enter_context(connect_url(url, autocommit=True))
+        stack.enter_context(work)  # closed before the lock is released, as always
         _limits(work, settings)
         store.ensure(work, actor)
         # Before any state is read: waits for a previous owner's open transaction.

@@ -7,6 +7,7 @@ Writes that must be atomic with DDL take the caller's open transaction.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,14 @@ from expandctl.model.state import (
     PhaseRecord,
 )
 from expandctl.model.steps import Direction
+
+WAIT_ACTION = "backfill-wait"
+
+
+@dataclass(frozen=True)
+class BackfillWait:
+    reason: str  # "waiting: autovacuum (to prevent wraparound) on public.users, ..."
+    since: datetime
 
 
 class StateStore:
@@ -161,6 +170,50 @@ class StateStore:
                 redact(detail, *secrets) if detail else None,
             ),
         )
+
+    # --- backfill waits (docs/backfill.md "Health") ---
+
+    def append_wait(
+        self,
+        conn: Connection,
+        actor: Actor,
+        *,
+        migration_id: str,
+        outcome: str,
+        waited_ms: int,
+        reason: str,
+    ) -> None:
+        """A backfill pause: ``waiting`` once it lasted a moment, ``resumed`` when it ended."""
+        self.append_event(
+            conn,
+            actor,
+            action=WAIT_ACTION,
+            outcome=outcome,
+            migration_id=migration_id,
+            phase=Phase.BACKFILL,
+            duration_ms=waited_ms,
+            detail=reason,
+        )
+
+    def current_waits(self, conn: Connection, migration_ids: list[str]) -> dict[str, BackfillWait]:
+        """Of ``migration_ids``, those whose last wait record says a backfill is waiting."""
+        if not migration_ids or self.layout_version(conn) is None:
+            return {}
+        rows = conn.execute(
+            self._q(
+                "SELECT m.id, e.outcome, e.detail,"
+                " e.at - make_interval(secs => coalesce(e.duration_ms, 0) / 1000.0)"
+                " FROM unnest(%s::text[]) AS m(id) CROSS JOIN LATERAL ("
+                " SELECT outcome, detail, at, duration_ms FROM {s}.events"
+                " WHERE migration_id = m.id AND action = %s ORDER BY id DESC LIMIT 1) e"
+            ),
+            (migration_ids, WAIT_ACTION),
+        ).fetchall()
+        return {
+            mid: BackfillWait(reason=detail or "", since=since)
+            for mid, outcome, detail, since in rows
+            if outcome == "waiting"
+        }
 
     def events(
         self, conn: Connection, migration_id: str | None = None, limit: int | None = None

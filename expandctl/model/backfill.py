@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from expandctl.model.durations import Duration, PgTimeout
 from expandctl.model.sql_slots import SqlText
+
+_QUERY = re.compile(r"\s*(select|with)\b", re.IGNORECASE)
+
+
+def _as_expression(value: object) -> object:
+    """``SELECT count(*) < 50 FROM ...`` reads as the scalar subquery it means."""
+    if isinstance(value, str) and _QUERY.match(value):
+        return f"({value.strip()})"
+    return value
 
 
 class BackfillSpec(BaseModel):
@@ -38,6 +48,18 @@ class BackfillSpec(BaseModel):
     )
     max_wal_bytes_per_second: int | None = Field(
         default=None, gt=0, description="pause while the server's WAL rate is above this"
+    )
+    # Health (docs/backfill.md "Health"): checked between batches like the limits above.
+    pause_on_vacuum: bool = Field(
+        default=True,
+        description="wait while a VACUUM (autovacuum, anti-wraparound, manual) works on the table",
+    )
+    pause_on_lock_waits: bool = Field(
+        default=True, description="wait after a batch that made other sessions wait for its locks"
+    )
+    health_check: Annotated[SqlText | None, BeforeValidator(_as_expression)] = Field(
+        default=None,
+        description="a boolean SQL expression or SELECT; the backfill waits while it is not true",
     )
 
     @field_validator("batch_size")

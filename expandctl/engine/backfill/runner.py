@@ -21,11 +21,12 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from expandctl.engine.backfill import checkpoint as cps
+from expandctl.engine.backfill.health import Throttles
 from expandctl.engine.backfill.keyset import KeysetSql, batch_params, find_upper
 from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
 from expandctl.engine.backfill.sizing import BatchSizer
 from expandctl.engine.backfill.spec_check import TableInfo, check_statements, resolve_table
-from expandctl.engine.backfill.throttle import RateLimiter, ReplicaThrottle, WalRateLimiter
+from expandctl.engine.backfill.throttle import RateLimiter, WalRateLimiter
 from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
 from expandctl.engine.connection import immune_to_idle_timeout
 from expandctl.engine.fencing import Fence
@@ -131,7 +132,7 @@ class _Runner:
         self.sizer = BatchSizer.for_spec(spec.batch_size, spec.target_batch_ms)
         self.limiter = RateLimiter(spec.max_rows_per_second)
         self.wal_limiter = WalRateLimiter(spec.max_wal_bytes_per_second)
-        self.replicas = ReplicaThrottle.for_spec(spec)
+        self.replicas = Throttles.for_spec(spec, schema, migration_id, conn)
         self.lock_timeout_ms = to_milliseconds(spec.lock_timeout or settings.lock_timeout)
         self.statement_timeout_ms = to_milliseconds(
             spec.statement_timeout or settings.statement_timeout
