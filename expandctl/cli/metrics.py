@@ -42,6 +42,9 @@ def throttle_reason(text: str | None) -> str:
         ("replication slot", "replication_slot"),
         ("standby", "replication_lag"),
         ("wal rate", "wal_rate"),
+        ("pause_on_vacuum", "vacuum"),
+        ("pause_on_lock_waits", "lock_waits"),
+        ("health_check", "health_check"),
     ):
         if needle in lowered:
             return label

@@ -83,3 +83,34 @@ def test_without_pg_monitor_it_warns_once_and_with_it_it_waits(
     assert reasons[-1] is not None and reasons[-1].startswith(f"waiting: standby {STANDBY_NAME}")
     assert "replay stalled" in reasons[-1]
     assert len(throttle_logs) == 1
+
+
+def test_each_look_reports_every_standbys_lag_as_an_event_and_a_metric(
+    primary_database: PgDatabase, standby: StandbyPair
+) -> None:
+    """What --metrics-port serves as expandctl_replication_lag_bytes{standby=…}."""
+    from prometheus_client import generate_latest
+
+    from expandctl.cli.metrics import Metrics
+    from expandctl.engine import events
+
+    standby.wait_caught_up()
+    standby.pause_replay()
+    metrics = Metrics()
+    seen: list[events.Event] = []
+    unsubscribe = [events.subscribe(seen.append), events.subscribe(metrics.observe)]
+    try:
+        throttle = ReplicaThrottle(max_lag_bytes=1)
+        with psycopg.connect(primary_database.dsn, autocommit=True) as conn:
+            _write(primary_database)
+            standby.wait_received()
+            throttle.wait_reason(conn)
+    finally:
+        for undo in unsubscribe:
+            undo()
+    lags = [e for e in seen if e.name == "replication_lag"]
+    assert [e.fields["standby"] for e in lags] == [STANDBY_NAME]
+    behind = lags[0].fields["lag_bytes"]
+    assert isinstance(behind, int) and behind > 0  # replay is paused after a write
+    text = generate_latest(metrics.registry).decode()
+    assert f'expandctl_replication_lag_bytes{{standby="{STANDBY_NAME}"}} {float(behind)}' in text

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 
+from expandctl.engine import events
 from expandctl.model.backfill import BackfillSpec
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,14 @@ class ReplicaThrottle:
         """Why the next batch must wait (the first limit exceeded), or None to go on."""
         if self.max_lag is not None or self.max_lag_bytes is not None:
             for standby in self.watch.standbys(conn):
+                events.emit(
+                    "replication_lag",
+                    f"standby {standby.name}: {_mb(standby.bytes_behind)} behind",
+                    standby=standby.name,
+                    lag_bytes=standby.bytes_behind,
+                    lag_seconds=standby.seconds_behind,
+                    level=logging.DEBUG,  # a gauge for metrics, not a log line per batch
+                )
                 if reason := self._standby_reason(standby):
                     return reason
             self._warn_if_blind(conn)
