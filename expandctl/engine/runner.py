@@ -38,6 +38,7 @@ from expandctl.model.phases import State
 from expandctl.model.planning import without_comments
 from expandctl.model.redact import redact
 from expandctl.model.state import Actor, InProgress, MigrationRecord, PhaseRecord
+from expandctl.model.step_text import step_full_text, step_headline
 from expandctl.model.steps import (
     BackfillStep,
     CheckStep,
@@ -48,11 +49,14 @@ from expandctl.model.steps import (
     Step,
     step_checksum,
 )
+from expandctl.model.words import plural
 
 if TYPE_CHECKING:
     from expandctl.engine.backfill.models import BackfillProgress
 
 log = logging.getLogger("expandctl")
+# The full SQL of each step (function bodies and all); the CLI shows it with -v.
+sql_log = logging.getLogger("expandctl.sql")
 _CONCURRENTLY = re.compile(r"\bconcurrently\b", re.IGNORECASE)
 
 # The statements that build or drop an index CONCURRENTLY: index_timeout bounds
@@ -150,11 +154,11 @@ def run_plan(
         start = 0
         autocommit = sum(1 for step in plan.steps if step.autocommit)
         log.info(
-            "%s %s of %s: %d steps (%d in transactions, %d in autocommit)",
+            "%s %s of %s: %s (%d in transactions, %d in autocommit)",
             "rolling back" if plan.direction is Direction.ROLLBACK else "running",
             plan.phase.value,
             plan.migration_id,
-            total,
+            plural(total, "step"),
             total - autocommit,
             autocommit,
         )
@@ -354,8 +358,11 @@ class _Phase:
                 index + 1,
                 self.total,
                 "autocommit" if step.autocommit else "transaction",
-                step.summary,
+                step_headline(step),
             )
+            full = step_full_text(step)
+            if full is not None:
+                sql_log.info("%s", full)
         if isinstance(first, BackfillStep):
             _run_backfill(ctx, self.plan, first)
             retries = 0

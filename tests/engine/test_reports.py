@@ -177,7 +177,7 @@ def test_history_is_the_event_log(project: Project) -> None:
 def test_advance_and_rollback_cli(project: Project) -> None:
     _three(project)
     result = project.cli("advance", "0001_a")
-    assert result.exit_code == 0 and "0001_a: expand done (1/1 steps" in result.output
+    assert result.exit_code == 0 and "0001_a: expand done (1/1 step," in result.output
     result = project.cli("rollback", "0001_a")  # no terminal: needs --yes
     assert result.exit_code == 4 and "needs confirmation" in result.output
     result = project.cli("rollback", "0001_a", "--yes", "--format", "json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from expandctl.lint.finding import LintReport
+from expandctl.model.words import plural
 
 
 def _data(text: str) -> str:
@@ -28,5 +29,6 @@ def render_github(report: LintReport) -> str:
         body = _data(f"{f.message}\nSafe: {f.fix}")
         lines.append(f"::{f.severity} {props}::{body}")
     s = report.summary
-    lines.append(f"expandctl lint: {s.errors} errors, {s.warnings} warnings in {s.files} files")
+    counts = f"{plural(s.errors, 'error')}, {plural(s.warnings, 'warning')}"
+    lines.append(f"expandctl lint: {counts} in {plural(s.files, 'file')}")
     return "\n".join(lines)
