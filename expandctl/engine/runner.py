@@ -201,7 +201,7 @@ def run_plan(
         plan,
         "phase",
         "resumed" if resuming else "started",
-        detail=f"at step {start + 1} of {total}" if resuming else f"{total} steps",
+        detail=f"at step {start + 1} of {total}" if resuming else plural(total, "step"),
     )
     _timeouts(ctx.work, ctx.settings, local=False)
     run = phase.report
@@ -236,7 +236,7 @@ def run_plan(
             "phase",
             "ok",
             duration_ms=run.duration_ms,
-            detail=f"{run.steps_run} steps run"
+            detail=f"{plural(run.steps_run, 'step')} run"
             + (f", {run.retries} lock retries" if run.retries else ""),
         )
     except psycopg.Error as exc:
@@ -474,7 +474,9 @@ def _wait_for_orphan_build(conn: Connection, index: str, limit: timedelta) -> No
         row = conn.execute(
             "SELECT p.pid, a.application_name FROM pg_stat_progress_create_index p"
             " JOIN pg_stat_activity a USING (pid)"
-            " WHERE p.index_relid = coalesce(to_regclass(%s), 0) AND p.pid <> pg_backend_pid()",
+            " WHERE p.index_relid = coalesce(to_regclass(%s), 0) AND p.pid <> pg_backend_pid()"
+            # Builds in other databases of the server (relid 0 early on) are not ours.
+            " AND p.datname = current_database()",
             (index,),
         ).fetchone()
         if row is None:
@@ -536,7 +538,8 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
         fence=ctx.fence,
     )
     summary = (
-        f"backfill {result.table}: {result.rows_updated} rows in {result.batches} batches, "
+        f"backfill {result.table}: {result.rows_updated} rows in "
+        f"{plural(result.batches, 'batch', 'batches')}, "
         f"{result.seconds:.1f}s ({result.retries} batch retries)"
     )
     log.debug("%s", summary)

@@ -61,7 +61,7 @@ def _setup(project: Project, manifest: str = MANIFEST, rows: int = 2000) -> None
 
 def test_plan_shows_the_batch_update_with_the_key_from_the_catalog(project: Project) -> None:
     _setup(project)
-    text = project.cli("plan", MID)
+    text = project.cli("plan", MID, "-v")  # -v: the statements each batch runs
     assert text.exit_code == 0, text.output
     assert "batch key: id" in text.output
     assert "UPDATE users SET" in text.output and "email_norm = (lower(email))" in text.output
@@ -75,7 +75,7 @@ def test_plan_shows_the_batch_update_with_the_key_from_the_catalog(project: Proj
 
 def test_offline_plan_says_the_key_is_resolved_at_run_time(project: Project) -> None:
     _setup(project)
-    text = project.cli("plan", MID, "--phase", "backfill")
+    text = project.cli("plan", MID, "--phase", "backfill", "-v")
     assert text.exit_code == 0, text.output
     assert "resolved when advance runs" in text.output
     assert "UPDATE users SET" in text.output and "<primary key>" in text.output
