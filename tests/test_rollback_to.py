@@ -150,8 +150,10 @@ def test_answering_no_on_a_terminal_prints_aborted_and_exits_5(project: Project)
     leader, follower = pty.openpty()
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(PROJECT_ROOT)}
     done = subprocess.Popen(
-        [sys.executable, "-m", "expandctl", "--config", str(config)]
-        + ["--database-url", project.db.url, "rollback", "0001_t"],
+        [
+            *(sys.executable, "-m", "expandctl", "--config", str(config)),
+            *("--database-url", project.db.url, "rollback", "0001_t"),
+        ],
         stdin=follower,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
