@@ -295,7 +295,9 @@ def test_status_names_the_database_it_reads_and_accepts_options_after(
     tmp_path: Path, pg_database: PgDatabase
 ) -> None:
     root = _repo_project(tmp_path, "0001_create_users")
-    shown = _run(root, "postgresql://nowhere.invalid/x", "status", "--database-url", pg_database.url)
+    shown = _run(
+        root, "postgresql://nowhere.invalid/x", "status", "--database-url", pg_database.url
+    )
     assert shown.returncode == 0, shown.stdout
     first = shown.stdout.splitlines()[0]
     assert first.startswith("database: ") and first.endswith(f"/{pg_database.name}")

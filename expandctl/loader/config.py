@@ -91,8 +91,7 @@ def _embedded_wins(named_by: str, url: str) -> None:
             hint="pass one of them",
         )
     log.warning(
-        "warning: --embedded wins: using the embedded PostgreSQL under .expandctl/, "
-        "not %s from %s",
+        "warning: --embedded wins: using the embedded PostgreSQL under .expandctl/, not %s from %s",
         where(url),
         named_by,
     )
