@@ -211,7 +211,7 @@ def _render_lint_verdict(report: PlanReport) -> None:
         if part
     )
     accepted = f" (accepted: {report.accepted_risk})" if errors and report.accepted_risk else ""
-    click.echo(f"lint: {counts} in these steps{accepted}:")
+    click.echo(f"lint findings of these steps: {counts}{accepted}")
     render_findings(report.findings)
 
 

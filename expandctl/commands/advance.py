@@ -150,7 +150,7 @@ def stop_report(stop: ExpandctlError, migration_id: str | None) -> StopReport:
         return StopReport(
             reason="declined",
             migration_id=migration_id,
-            message=f"answered no: {stop.subject} did not run",
+            message=f"answered no to {stop.subject}: it did not run",
             exit_code=stop.exit_code,
         )
     if isinstance(stop, ConfirmationNeeded):
