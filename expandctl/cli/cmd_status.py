@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from expandctl.cli.backfill_numbers import rates, rows
 from expandctl.cli.context import AppContext, pass_app
 from expandctl.cli.output import echo_json, format_option, style
 from expandctl.commands.status import StatusReport, status
@@ -23,6 +24,8 @@ def status_command(app: AppContext, output_format: str) -> None:
 
 
 def render_status(report: StatusReport) -> None:
+    embedded = " (embedded PostgreSQL under .expandctl/)" if report.embedded else ""
+    click.echo(f"database: {report.database}{embedded}")
     created = "" if report.initialized else " (not created yet: nothing has run)"
     click.echo(f"state schema: {report.state_schema}{created}")
     if report.lock_holder:
@@ -66,11 +69,6 @@ def render_status(report: StatusReport) -> None:
 
 def describe_checkpoint(cp: BackfillCheckpoint) -> str:
     """One line per backfill checkpoint: how far, how fast, where it stopped."""
-    if cp.rows_estimate > 0:
-        share = min(1.0, cp.rows_done / cp.rows_estimate)
-        total = f" of ~{cp.rows_estimate:,} ({share:.0%})"
-    else:
-        total = " (no estimated total: the table was never analyzed)"
     last = ", ".join(cp.last_key) if cp.last_key else "not started"
     if cp.finished:
         left = "?" if cp.remaining is None else f"{cp.remaining:,}"
@@ -79,7 +77,4 @@ def describe_checkpoint(cp: BackfillCheckpoint) -> str:
         state = "PAUSED" if cp.paused else "not finished"
     if cp.paused and cp.finished:
         state += ", paused"
-    return (
-        f"backfill [{cp.index}] {cp.table}: {cp.rows_done:,} rows done{total},"
-        f" {cp.rows_per_second:,.0f} rows/s, last key ({last}), {state}"
-    )
+    return f"backfill [{cp.index}] {cp.table}: {rows(cp)}, {rates(cp)}, last key ({last}), {state}"

@@ -14,12 +14,14 @@ import click
 from expandctl.cli.output import color_enabled, echo_json, style
 from expandctl.commands.advance import AdvanceReport, Confirm
 from expandctl.commands.advance_dry_run import AdvanceDryRunReport
-from expandctl.commands.plan import PlanReport
+from expandctl.commands.plan import PlannedStep, PlanReport
 from expandctl.errors import HazardRefused
 from expandctl.lint import Finding
 from expandctl.lint.finding import LintReport, Summary
 from expandctl.lint.formats.text import render_text
 from expandctl.model.phases import Phase
+from expandctl.model.step_text import elide_bodies
+from expandctl.model.words import plural
 
 PHASE_CHOICE = click.Choice([p.value for p in Phase])
 ACCEPT_RISK_HELP = (
@@ -77,16 +79,21 @@ def _render_runs_text(report: AdvanceReport) -> None:
     for run in report.runs:
         verb = "rolled back" if run.direction == "rollback" else "done"
         extra = []
-        if run.resumed_from is not None:
+        if run.resumed_from:  # only when an earlier run had done something
             extra.append(f"resumed at step {run.resumed_from + 1}")
         if run.skipped:
             extra.append(f"{len(run.skipped)} found already done")
         if run.retries:
-            extra.append(f"{run.retries} lock retries")
+            extra.append(plural(run.retries, "lock retry", "lock retries"))
         tail = f"; {', '.join(extra)}" if extra else ""
+        steps = (
+            "nothing to run"
+            if run.steps_total == 0
+            else f"{run.steps_run}/{plural(run.steps_total, 'step')}"
+        )
         click.echo(
             f"{style(run.migration_id, bold=True)}: {run.phase} {verb} "
-            f"({run.steps_run}/{run.steps_total} steps, {run.duration_ms / 1000:.2f}s{tail})"
+            f"({steps}, {run.duration_ms / 1000:.2f}s{tail})"
         )
     for message in report.messages:
         click.echo(message)
@@ -98,13 +105,15 @@ def _render_runs_text(report: AdvanceReport) -> None:
     where = f" at {stop.migration_id}" if stop.migration_id else ""
     click.echo(
         style(f"stopped{where} ({stop.reason}) ", fg="red", bold=True)
-        + f"after {ran} phase{'s' if ran != 1 else ''}: {stop.message}"
+        + f"after {plural(ran, 'phase')}: {stop.message}"
     )
     if stop.hint:
         click.echo(f"  hint: {stop.hint}")
 
 
-def render_plan(report: PlanReport) -> None:
+def render_plan(report: PlanReport, *, verbose: int = 0) -> None:
+    """What a reviewer checks: the DDL, trigger and function names, backfills, the lint
+    verdict; catalog checks as one line and function bodies folded unless ``verbose``."""
     if report.nothing_to_do:
         click.echo(f"nothing to do: {report.nothing_to_do}")
         return
@@ -124,29 +133,23 @@ def render_plan(report: PlanReport) -> None:
             click.echo(f"  - {gate}")
     if report.steps:
         click.echo("steps:")
-    for step in report.steps:
-        where = f"{step.source}:{step.line}" if step.source and step.line else (step.source or "")
-        where = where or step.kind
-        done = " (done)" if step.done else ""
-        click.echo(f"  {step.number}. [{step.mode}] {where}{done}")
-        for line in step.text.splitlines():
-            click.echo(f"       {line}")
-        for accepted in step.accepted:
-            click.echo(f"       accepted by design: {accepted}")
-        if step.batch_sql:
-            if step.batch_key is None:
-                click.echo("       batch key: the table's primary key, resolved when advance runs")
-            else:
-                click.echo(f"       batch key: {', '.join(step.batch_key)}")
-            for line in step.batch_sql.splitlines():
-                click.echo(f"         {line}")
+    steps = report.steps
+    i = 0
+    while i < len(steps):
+        if steps[i].kind == "check" and not verbose:
+            end = i
+            while end + 1 < len(steps) and steps[end + 1].kind == "check":
+                end += 1
+            _render_checks(report, steps[i].number, steps[end].number)
+            i = end + 1
+            continue
+        _render_step(steps[i], verbose=verbose)
+        i += 1
     if not report.steps:
         click.echo("steps: none")
     for note in report.notes:
         click.echo(f"note: {note}")
-    if report.findings:
-        click.echo("lint findings of these steps:")
-        render_findings(report.findings)
+    _render_lint_verdict(report)
     if report.needs_confirmation:
         click.echo("needs --yes (or a confirmation on a terminal)")
     for refusal in report.refusals:
@@ -155,8 +158,65 @@ def render_plan(report: PlanReport) -> None:
         click.echo(f"  hint: {hint}")
 
 
-def render_dry_run(dry: AdvanceDryRunReport) -> None:
-    render_plan(dry.plan)
+def _render_checks(report: PlanReport, first: int, last: int) -> None:
+    """A run of catalog checks as one line; each one is shown with -v."""
+    count = last - first + 1
+    numbers = f"{first}." if first == last else f"{first}-{last}."
+    what = plural(count, "catalog check")
+    if report.checks == "not-evaluated":
+        verdict = f"{what} (not evaluated: planned offline)"
+    elif report.checks == "fail":
+        verdict = f"{what}: some do not hold now (see refused below)"
+    else:
+        verdict = f"{what} {'pass' if count != 1 else 'passes'}"
+    click.echo(f"  {numbers} {verdict} (-v shows each)")
+
+
+def _render_step(step: PlannedStep, *, verbose: int) -> None:
+    where = f"{step.source}:{step.line}" if step.source and step.line else (step.source or "")
+    where = where or step.kind
+    done = " (done)" if step.done else ""
+    click.echo(f"  {step.number}. [{step.mode}] {where}{done}")
+    text = step.text if verbose else elide_bodies(step.text)[0]
+    for line in text.splitlines():
+        click.echo(f"       {line}")
+    for accepted in step.accepted:
+        click.echo(f"       accepted by design: {accepted}")
+    if step.batch_sql:
+        if step.batch_key is None:
+            click.echo("       batch key: the table's primary key, resolved when advance runs")
+        else:
+            click.echo(f"       batch key: {', '.join(step.batch_key)}")
+        if verbose:
+            for line in step.batch_sql.splitlines():
+                click.echo(f"         {line}")
+        else:
+            click.echo("       (-v shows the statements each batch runs)")
+
+
+def _render_lint_verdict(report: PlanReport) -> None:
+    if not report.steps:
+        return
+    if not report.findings:
+        click.echo("lint: no findings in these steps")
+        return
+    errors = sum(f.severity == "error" for f in report.findings)
+    others = len(report.findings) - errors
+    counts = ", ".join(
+        part
+        for part in (
+            plural(errors, "error") if errors else "",
+            plural(others, "warning") if others else "",
+        )
+        if part
+    )
+    accepted = f" (accepted: {report.accepted_risk})" if errors and report.accepted_risk else ""
+    click.echo(f"lint findings of these steps: {counts}{accepted}")
+    render_findings(report.findings)
+
+
+def render_dry_run(dry: AdvanceDryRunReport, *, verbose: int = 0) -> None:
+    render_plan(dry.plan, verbose=verbose)
     for b in dry.batches:
         click.echo(
             f"dry run: backfill [{b.index}] {b.table}: one batch of up to {b.batch_size:,} rows"

@@ -27,8 +27,10 @@ from expandctl.engine.runner import run_plan
 from expandctl.engine.session import Session, write_session
 from expandctl.errors import (
     ConfirmationNeeded,
+    Declined,
     ExpandctlError,
     HazardRefused,
+    Interrupted,
     StateError,
     UsageError,
 )
@@ -37,8 +39,10 @@ from expandctl.loader.migrations import load_migrations
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import PHASES, Phase
+from expandctl.model.planning import plan_phase
 from expandctl.model.state import MigrationRecord
 from expandctl.model.steps import Direction, PhasePlan
+from expandctl.model.words import plural
 
 Confirm = Callable[[str], bool]
 Progress = Callable[[BackfillProgress], None]
@@ -62,7 +66,7 @@ class PhaseRunReport(BaseModel):
 class StopReport(BaseModel):
     """Why ``advance --all`` stopped before its end."""
 
-    reason: Literal["refused", "needs-confirmation", "failed"]
+    reason: Literal["refused", "needs-confirmation", "declined", "failed"]
     migration_id: str | None = Field(description="the migration it stopped at")
     message: str
     hint: str | None = None
@@ -79,6 +83,28 @@ class AdvanceReport(BaseModel):
         default=None, description="--all only: why the run stopped early (None: it did not)"
     )
     current: str | None = Field(default=None, exclude=True)  # the migration being worked on
+    running: Phase | None = Field(default=None, exclude=True)  # the phase being run, if any
+
+
+def interrupted(report: AdvanceReport, verb: str) -> Interrupted:
+    """What Ctrl-C left behind, and the command that goes on from there.
+
+    The runner records every step group and every backfill batch as it commits
+    and leaves the phase marked in progress; a group cut short is rolled back.
+    """
+    if report.running is None or report.current is None:
+        ran = f" after {plural(len(report.runs), 'phase')} finished" if report.runs else ""
+        return Interrupted(f"interrupted{ran}; no phase was running, nothing is half-done")
+    saved = (
+        "batches committed so far are saved"
+        if report.running is Phase.BACKFILL and verb == "advance"
+        else "steps recorded done are saved, a step cut short was rolled back"
+    )
+    return Interrupted(
+        f"interrupted during {report.running.value} of {report.current}; {saved}",
+        hint=f"run 'expandctl {verb} {report.current}' to resume; "
+        "'expandctl status' shows where it stopped",
+    )
 
 
 def load_set(config: ResolvedConfig, *, state_read: bool = False) -> MigrationSet:
@@ -101,18 +127,32 @@ def require_migration(migrations: MigrationSet, migration_id: str) -> Migration:
     return found
 
 
+def ask(confirm: Confirm | None, question: str, subject: str) -> None:
+    """Ask on a terminal; without one, --yes is needed (4); a "no" changes nothing (5)."""
+    if confirm is None:
+        raise ConfirmationNeeded(
+            f"{subject} needs confirmation",
+            hint="pass --yes; there is no terminal to ask on",
+        )
+    if not confirm(question):
+        raise Declined(subject)
+
+
 def confirm_irreversible(plan: PhasePlan, *, yes: bool, confirm: Confirm | None, what: str) -> None:
     if yes:
         return
     question = f"{what} {plan.phase.value} of {plan.migration_id}: this cannot be undone. Continue?"
-    if confirm is None or not confirm(question):
-        raise ConfirmationNeeded(
-            f"{what} {plan.phase.value} of {plan.migration_id} needs confirmation",
-            hint="pass --yes (or answer the prompt on a terminal)",
-        )
+    ask(confirm, question, f"{what} {plan.phase.value} of {plan.migration_id}")
 
 
 def stop_report(stop: ExpandctlError, migration_id: str | None) -> StopReport:
+    if isinstance(stop, Declined):
+        return StopReport(
+            reason="declined",
+            migration_id=migration_id,
+            message=f"answered no to {stop.subject}: it did not run",
+            exit_code=stop.exit_code,
+        )
     if isinstance(stop, ConfirmationNeeded):
         reason: Literal["refused", "needs-confirmation", "failed"] = "needs-confirmation"
     elif isinstance(stop, StateError):
@@ -158,30 +198,81 @@ def advance(
         raise UsageError('--accept-risk needs a reason, e.g. --accept-risk "table has 10 rows"')
     migrations = load_set(config, state_read=True)
     report = AdvanceReport()
-    if to is Phase.CONTRACT and not yes:
+    if (
+        to is Phase.CONTRACT
+        and not yes
+        and _contract_runs_something(config, migrations, migration_id)
+    ):
         # Ask before running anything, not after the phases leading up to it.
         target = migration_id or ("every migration" if all_migrations else "the next migration")
         question = f"advance {target} up to contract, which cannot be undone. Continue?"
-        if confirm is None or not confirm(question):
-            raise ConfirmationNeeded(
-                f"--to contract for {target} needs confirmation: contract is irreversible",
-                hint="pass --yes (or answer the prompt on a terminal)",
-            )
+        ask(confirm, question, f"--to contract for {target} (contract is irreversible)")
         yes = True
     before: dict[str, MigrationRecord] = {}
-    with write_session(config, before_lock=before) as session:
-        assert session.run is not None
-        session.run.progress = progress
-        asked = _Request(config, migration_id, to, all_migrations, yes, confirm, accept_risk)
-        try:
-            _advance(session, migrations, before, asked, report)
-        except ExpandctlError as stop:
-            if isinstance(stop, StateError):
-                session.record_refusal("advance", report.current, stop)
-            if not all_migrations:
-                raise
-            report.stopped = stop_report(stop, report.current)
+    try:
+        with write_session(config, before_lock=before) as session:
+            assert session.run is not None
+            session.run.progress = progress
+            asked = _Request(config, migration_id, to, all_migrations, yes, confirm, accept_risk)
+            try:
+                _advance(session, migrations, before, asked, report)
+            except ExpandctlError as stop:
+                if isinstance(stop, StateError):
+                    session.record_refusal("advance", report.current, stop)
+                if not all_migrations:
+                    raise
+                report.stopped = stop_report(stop, report.current)
+    except KeyboardInterrupt:
+        raise interrupted(report, "advance") from None
     return report
+
+
+def _empty_ahead(migration: Migration, done: Phase, config: ResolvedConfig) -> list[str]:
+    """After a phase: the phases right after it that run nothing and wait for no gate,
+    and the one command that records them all (rather than one advance each)."""
+    empty: list[Phase] = []
+    phase = done.next
+    while phase is not None:
+        try:
+            plan = plan_phase(
+                migration, phase, rollback=False, server_version=config.settings.pg_version
+            )
+        except ExpandctlError:
+            break
+        if plan.steps or plan.gates:
+            break
+        empty.append(phase)
+        phase = phase.next
+    if not empty:
+        return []
+    names = [p.value for p in empty]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    verb = "runs" if len(names) == 1 else "run"
+    return [
+        f"next: {listed} {verb} nothing; 'expandctl advance {migration.id} --to {names[-1]}' "
+        "records them in one go"
+        + (" (contract too: after it there is no rollback)" if Phase.CONTRACT in empty else "")
+    ]
+
+
+def _contract_runs_something(
+    config: ResolvedConfig, migrations: MigrationSet, migration_id: str | None
+) -> bool:
+    """Whether ``--to contract`` may destroy something (then it is confirmed up front).
+
+    Only a named migration whose contract runs no step is known not to; its
+    phases on the way are each confirmed as usual if they need it.
+    """
+    if migration_id is None:
+        return True
+    migration = require_migration(migrations, migration_id)
+    try:
+        plan = plan_phase(
+            migration, Phase.CONTRACT, rollback=False, server_version=config.settings.pg_version
+        )
+    except ExpandctlError:
+        return True  # advance will refuse it with the reason; ask as before
+    return bool(plan.steps)
 
 
 @dataclass(frozen=True)
@@ -295,6 +386,7 @@ def _advance_one(
             confirm_irreversible(view.plan, yes=asked.yes, confirm=asked.confirm, what="run")
         record = record_for_run(session, view)
         note_accepted_risk(session, view, report)
+        report.running = view.plan.phase
         if not view.plan.steps and record.in_progress is None:
             run, records[migration.id] = record_empty_phase(
                 session.run, view.plan, migration, record
@@ -304,8 +396,11 @@ def _advance_one(
             # What the run recorded (a failed run stops here), and what others did meanwhile.
             records.clear()
             records.update(session.records())
+        report.running = None
         report.runs.append(PhaseRunReport(**asdict(run)))
         if to is None or PHASES.index(view.plan.phase) >= PHASES.index(to):
+            if not asked.all_migrations:
+                report.messages.extend(_empty_ahead(migration, view.plan.phase, asked.config))
             return
 
 

@@ -189,7 +189,8 @@ def derive_phase(
     view.resume = _resume_verdict(migration, record, decision, plan)
     resuming = view.resume.resume_from is not None
     view.gates = _gates(session, plan, record, settings, check=not resuming and not rollback)
-    destructive = plan.irreversible or (rollback and bool(plan.steps))
+    # Confirm what destroys something: a contract or rollback with no step destroys nothing.
+    destructive = bool(plan.steps) and (plan.irreversible or rollback)
     view.needs_confirmation = not resuming and destructive
     if not plan.steps:
         return view  # nothing runs: nothing to lint, to check, or that could interfere

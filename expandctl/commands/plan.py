@@ -13,7 +13,7 @@ import psycopg
 from pydantic import BaseModel, Field
 
 from expandctl.commands.advance import load_set, require_migration
-from expandctl.commands.phase import PhaseView, derive_phase
+from expandctl.commands.phase import PhaseView, Refusal, derive_phase
 from expandctl.engine.backfill import plan_backfill_sql, resolve_table
 from expandctl.engine.connection import Connection
 from expandctl.engine.decide import default_migration, drift
@@ -23,7 +23,7 @@ from expandctl.errors import ExpandctlError, UsageError
 from expandctl.lint import Finding
 from expandctl.model.config import ResolvedConfig
 from expandctl.model.phases import Phase, State
-from expandctl.model.steps import BackfillStep, Direction, PhasePlan, SqlStep
+from expandctl.model.steps import BackfillStep, CheckStep, Direction, PhasePlan, SqlStep
 
 
 class PlannedStep(BaseModel):
@@ -73,6 +73,10 @@ class PlanReport(BaseModel):
         default=None, description="the --accept-risk reason the error findings are accepted with"
     )
     needs_confirmation: bool = False
+    checks: Literal["pass", "fail", "not-evaluated"] | None = Field(
+        default=None,
+        description="the catalog checks of these steps, read-only now (None: there are none)",
+    )
     plan: PhasePlan | None = Field(default=None, description="the plan object advance runs")
 
 
@@ -196,9 +200,21 @@ def _report(view: PhaseView, *, conn: Connection | None = None) -> PlanReport:
             "steps": describe(phase_plan, resume_from, conn),
             "notes": notes,
             "needs_confirmation": view.needs_confirmation,
+            "checks": _checks(view, refusals),
             "plan": phase_plan,
         }
     )
+
+
+def _checks(
+    view: PhaseView, refusals: list[Refusal]
+) -> Literal["pass", "fail", "not-evaluated"] | None:
+    assert view.plan is not None
+    if not any(isinstance(step, CheckStep) for step in view.plan.steps):
+        return None
+    if view.offline:
+        return "not-evaluated"
+    return "fail" if any(r.kind == "check" for r in refusals) else "pass"
 
 
 def _gate_line(gate: GateStatus, *, offline: bool) -> str:

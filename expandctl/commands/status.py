@@ -10,6 +10,7 @@ from expandctl.commands.advance import load_set
 from expandctl.commands.phase import PhaseView, derive_phase
 from expandctl.engine import lanes
 from expandctl.engine.backfill import BackfillCheckpoint, backfill_status
+from expandctl.engine.connection import Connection
 from expandctl.engine.decide import describe_record, drift, missing_records
 from expandctl.engine.locking import lock_holder
 from expandctl.engine.session import read_session
@@ -68,6 +69,10 @@ class MigrationStatus(BaseModel):
 
 
 class StatusReport(BaseModel):
+    database: str = Field(
+        description="the database read: user@host:port/dbname (never the password)"
+    )
+    embedded: bool = Field(description="the embedded PostgreSQL under .expandctl/ (--embedded)")
     state_schema: str
     initialized: bool = Field(description="the state schema exists")
     lock_holder: str | None = Field(description="who is changing state right now")
@@ -90,6 +95,7 @@ def status(config: ResolvedConfig) -> StatusReport:
         if holder is not None:
             running.update(in_progress)
         checkpoints = backfill_status(session.control, schema=session.store.schema)
+        database = connected_to(session.control)
         missing = missing_records(migrations, records)
         for migration in migrations.migrations:
             record = records.get(migration.id) or MigrationRecord(id=migration.id)
@@ -117,6 +123,8 @@ def status(config: ResolvedConfig) -> StatusReport:
             row.backfill_waiting = f"{wait.reason} since {wait.since:%H:%M:%S %Z}"
     rows.extend(_missing_row(record, running=record.id in running) for record in missing)
     return StatusReport(
+        database=database,
+        embedded=config.embedded,
         state_schema=session.store.schema,
         initialized=initialized,
         lock_holder=holder,
@@ -259,3 +267,10 @@ def _progress(record: MigrationRecord, *, running: bool) -> InProgressStatus | N
         running=running,
         interrupted=not running,
     )
+
+
+def connected_to(conn: Connection) -> str:
+    """Where ``conn`` really is, as the server reports it: user@host:port/dbname."""
+    info = conn.info
+    host = info.host if not info.host.startswith("/") else f"socket {info.host}"
+    return f"{info.user}@{host}:{info.port}/{info.dbname}"

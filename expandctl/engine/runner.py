@@ -39,6 +39,7 @@ from expandctl.model.phases import State
 from expandctl.model.planning import without_comments
 from expandctl.model.redact import redact
 from expandctl.model.state import Actor, InProgress, MigrationRecord, PhaseRecord
+from expandctl.model.step_text import step_full_text, step_headline
 from expandctl.model.steps import (
     BackfillStep,
     CheckStep,
@@ -49,11 +50,14 @@ from expandctl.model.steps import (
     Step,
     step_checksum,
 )
+from expandctl.model.words import plural
 
 if TYPE_CHECKING:
     from expandctl.engine.backfill.models import BackfillProgress
 
 log = logging.getLogger("expandctl")
+# The full SQL of each step (function bodies and all); the CLI shows it with -v.
+sql_log = logging.getLogger("expandctl.sql")
 _CONCURRENTLY = re.compile(r"\bconcurrently\b", re.IGNORECASE)
 
 # The statements that build or drop an index CONCURRENTLY: index_timeout bounds
@@ -165,11 +169,11 @@ def _run_plan(
         start = 0
         autocommit = sum(1 for step in plan.steps if step.autocommit)
         log.info(
-            "%s %s of %s: %d steps (%d in transactions, %d in autocommit)",
+            "%s %s of %s: %s (%d in transactions, %d in autocommit)",
             "rolling back" if plan.direction is Direction.ROLLBACK else "running",
             plan.phase.value,
             plan.migration_id,
-            total,
+            plural(total, "step"),
             total - autocommit,
             autocommit,
         )
@@ -212,7 +216,7 @@ def _run_plan(
         plan,
         "phase",
         "resumed" if resuming else "started",
-        detail=f"at step {start + 1} of {total}" if resuming else f"{total} steps",
+        detail=f"at step {start + 1} of {total}" if resuming else plural(total, "step"),
     )
     events.emit(
         "phase_started",
@@ -270,7 +274,7 @@ def _run_plan(
             "phase",
             "ok",
             duration_ms=run.duration_ms,
-            detail=f"{run.steps_run} steps run"
+            detail=f"{plural(run.steps_run, 'step')} run"
             + (f", {run.retries} lock retries" if run.retries else ""),
         )
     except psycopg.Error as exc:
@@ -392,8 +396,11 @@ class _Phase:
                 index + 1,
                 self.total,
                 "autocommit" if step.autocommit else "transaction",
-                step.summary,
+                step_headline(step),
             )
+            full = step_full_text(step)
+            if full is not None:
+                sql_log.info("%s", full)
         if isinstance(first, BackfillStep):
             _run_backfill(ctx, self.plan, first)
             retries = 0
@@ -505,7 +512,9 @@ def _wait_for_orphan_build(conn: Connection, index: str, limit: timedelta) -> No
         row = conn.execute(
             "SELECT p.pid, a.application_name FROM pg_stat_progress_create_index p"
             " JOIN pg_stat_activity a USING (pid)"
-            " WHERE p.index_relid = coalesce(to_regclass(%s), 0) AND p.pid <> pg_backend_pid()",
+            " WHERE p.index_relid = coalesce(to_regclass(%s), 0) AND p.pid <> pg_backend_pid()"
+            # Builds in other databases of the server (relid 0 early on) are not ours.
+            " AND p.datname = current_database()",
             (index,),
         ).fetchone()
         if row is None:
@@ -579,7 +588,8 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
         raise
     ctx.fence = lanes.take_back(ctx.control, ctx.work, schema, ctx.actor, ctx.settings)
     summary = (
-        f"backfill {result.table}: {result.rows_updated} rows in {result.batches} batches, "
+        f"backfill {result.table}: {result.rows_updated} rows in "
+        f"{plural(result.batches, 'batch', 'batches')}, "
         f"{result.seconds:.1f}s ({result.retries} batch retries)"
     )
     log.debug("%s", summary)

@@ -2,11 +2,13 @@
 
 Precedence for the URL: ``--database-url`` > ``EXPANDCTL_DATABASE_URL`` >
 ``database_url`` in the config > the env var named by ``database_url_env``
-(default ``DATABASE_URL``).
+(default ``DATABASE_URL``). ``--embedded`` overrides a URL from the environment
+or the config (with a warning naming it) and refuses one from ``--database-url``.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 from expandctl.errors import ConfigError
 from expandctl.loader.files import read_text_file
 from expandctl.loader.toml_lines import key_lines, line_of
+from expandctl.model.redact import where
 
 if TYPE_CHECKING:  # imported when a config is loaded: find_config_file stays cheap
     from expandctl.model.config import ResolvedConfig, Settings
+
+log = logging.getLogger("expandctl")
 
 CONFIG_FILE = "expandctl.toml"
 PYPROJECT = "pyproject.toml"
@@ -52,14 +57,43 @@ def load_config(
     source = config_path or find_config_file(cwd)
     settings = _read_settings(source) if source else Settings()
     root = source.parent if source else cwd
-    url = database_url or env.get("EXPANDCTL_DATABASE_URL") or settings.database_url
-    url = url or env.get(settings.database_url_env)
+    url, named_by = _url_and_source(database_url, env, settings)
+    if embedded and url:
+        _embedded_wins(named_by, url)
     return ResolvedConfig(
         settings=settings,
         project_root=str(root.resolve()),
         source=str(source) if source else None,
         database_url=url or None,
         embedded=embedded,
+    )
+
+
+def _url_and_source(
+    flag: str | None, env: Mapping[str, str], settings: Settings
+) -> tuple[str | None, str]:
+    """The URL in force and what set it, in precedence order."""
+    candidates = (
+        (flag, "--database-url"),
+        (env.get("EXPANDCTL_DATABASE_URL"), "EXPANDCTL_DATABASE_URL"),
+        (settings.database_url, "database_url in the config"),
+        (env.get(settings.database_url_env), settings.database_url_env),
+    )
+    return next(((url, name) for url, name in candidates if url), (None, ""))
+
+
+def _embedded_wins(named_by: str, url: str) -> None:
+    """--embedded with a URL too: a flag naming both is a contradiction; a URL from the
+    environment or the config is ignored, and the operator is told so."""
+    if named_by == "--database-url":
+        raise ConfigError(
+            "--embedded and --database-url both name the database to use",
+            hint="pass one of them",
+        )
+    log.warning(
+        "warning: --embedded wins: using the embedded PostgreSQL under .expandctl/, not %s from %s",
+        where(url),
+        named_by,
     )
 
 

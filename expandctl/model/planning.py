@@ -186,6 +186,12 @@ def _refuse_missing_reverse(migration: Migration, phase: Phase, server_version: 
     forward = file_steps(migration, phase, rollback=False, server_version=server_version)
     reverse = file_steps(migration, phase, rollback=True, server_version=server_version)
     missing = f"{phase.value}.down.sql" if forward and not reverse else None
+    if missing and migration.rollback_sql(phase) is not None:
+        # The file is there but holds no statement: say so, not "add" it.
+        missing = (
+            f"statements to {phase.value}.down.sql that undo {phase.value}.sql "
+            "(it exists but has no SQL statement, only blanks or comments)"
+        )
     attr = phase.value.replace("-", "_")
     for position, op in enumerate(migration.manifest.operations):
         raw = isinstance(op, SqlOperation) and _has_sql(getattr(op, attr, None))

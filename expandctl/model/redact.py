@@ -39,3 +39,22 @@ def password_of(dsn: str | None) -> str | None:
         return unquote(raw) if raw else None
     match = _KV_PASSWORD.search(dsn)
     return match["pw"].strip("'") if match else None
+
+
+def where(dsn: str) -> str:
+    """``user@host:port/dbname`` of a URL or key=value DSN: which database, never the password."""
+    if "://" in dsn:
+        try:
+            parts = urlsplit(dsn)
+            host, port, user = parts.hostname or "", parts.port, parts.username
+        except ValueError:
+            return "an unparsable URL"
+        db = unquote(parts.path.lstrip("/")) or "(default database)"
+    else:
+        fields = dict(re.findall(r"(\w+)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", dsn))
+        host, user = fields.get("host", ""), fields.get("user")
+        port = int(fields["port"]) if fields.get("port", "").isdigit() else None
+        db = fields.get("dbname", "(default database)").strip("'")
+    who = f"{unquote(user)}@" if user else ""
+    at = f"{host or 'localhost'}{f':{port}' if port else ''}"
+    return f"{who}{at}/{db}"

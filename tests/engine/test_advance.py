@@ -9,7 +9,14 @@ import pytest
 
 from expandctl.commands.advance import advance
 from expandctl.commands.rollback import rollback
-from expandctl.errors import ConfigError, DatabaseError, LockBusyError, StateError, UsageError
+from expandctl.errors import (
+    ConfigError,
+    DatabaseError,
+    Declined,
+    LockBusyError,
+    StateError,
+    UsageError,
+)
 from expandctl.model.config import ResolvedConfig, Settings
 from expandctl.model.phases import Phase
 from tests.engine.conftest import Project
@@ -113,7 +120,7 @@ def test_contract_needs_confirmation_and_then_cannot_be_rolled_back(project: Pro
     advance(config, to=Phase.SWITCH_WRITES)
     with pytest.raises(StateError, match="needs confirmation"):
         advance(config)
-    with pytest.raises(StateError, match="needs confirmation"):
+    with pytest.raises(Declined, match="nothing changed"):  # answered no: its own exit code
         advance(config, confirm=lambda question: False)
     assert project.state("0001_users") == "switch-writes"
     asked: list[str] = []
@@ -126,7 +133,7 @@ def test_contract_needs_confirmation_and_then_cannot_be_rolled_back(project: Pro
 
 
 def test_to_contract_asks_before_running_anything(project: Project) -> None:
-    project.add("0001_users", expand=USERS)
+    project.add("0001_users", expand=USERS, contract="SELECT 1;")  # a contract that runs a step
     with pytest.raises(StateError, match="needs confirmation"):
         advance(project.config(), "0001_users", to=Phase.CONTRACT)
     assert project.one("SELECT to_regclass('expandctl.migrations')") is None

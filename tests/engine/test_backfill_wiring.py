@@ -61,7 +61,7 @@ def _setup(project: Project, manifest: str = MANIFEST, rows: int = 2000) -> None
 
 def test_plan_shows_the_batch_update_with_the_key_from_the_catalog(project: Project) -> None:
     _setup(project)
-    text = project.cli("plan", MID)
+    text = project.cli("plan", MID, "-v")  # -v: the statements each batch runs
     assert text.exit_code == 0, text.output
     assert "batch key: id" in text.output
     assert "UPDATE users SET" in text.output and "email_norm = (lower(email))" in text.output
@@ -75,7 +75,7 @@ def test_plan_shows_the_batch_update_with_the_key_from_the_catalog(project: Proj
 
 def test_offline_plan_says_the_key_is_resolved_at_run_time(project: Project) -> None:
     _setup(project)
-    text = project.cli("plan", MID, "--phase", "backfill")
+    text = project.cli("plan", MID, "--phase", "backfill", "-v")
     assert text.exit_code == 0, text.output
     assert "resolved when advance runs" in text.output
     assert "UPDATE users SET" in text.output and "<primary key>" in text.output
@@ -90,7 +90,7 @@ def test_status_shows_rows_done_of_an_interrupted_backfill(project: Project) -> 
     text = project.cli("status")
     assert text.exit_code == 0, text.output
     assert "INTERRUPTED" in text.output
-    assert "backfill [0] public.users: 2,000 rows done" in text.output
+    assert "backfill [0] public.users: 2,000 rows updated in pass 1" in text.output
     assert "last key (2000)" in text.output and "2,000 rows left" in text.output
 
     shown = _valid(StatusReport, project.cli("status", "--format", "json").output)
@@ -196,7 +196,8 @@ def test_status_shows_a_running_backfill_and_its_pause_flag(project: Project) ->
     assert checkpoint.rows_done == 400 and not checkpoint.finished and not checkpoint.paused
     assert checkpoint.last_key == ["400"] and checkpoint.rows_estimate == 2000
     line = describe_checkpoint(checkpoint)
-    assert "400 rows done of ~2,000 (20%)" in line and "not finished" in line
+    assert "400 rows updated in pass 1, all runs (table ~2,000 rows)" in line
+    assert "not finished" in line
     [checkpoint] = paused.backfill or []
     assert checkpoint.paused and checkpoint.rows_done == 400
     assert "PAUSED" in describe_checkpoint(checkpoint)

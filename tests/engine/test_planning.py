@@ -95,7 +95,9 @@ def test_transaction_control_in_a_phase_file_is_refused(tmp_path: Path) -> None:
 def test_rollback_without_reverse_steps_refuses_instead_of_guessing(tmp_path: Path) -> None:
     m = _migration(tmp_path, expand="CREATE TABLE t (id int);", expand_down="-- todo\n")
     with pytest.raises(
-        StateError, match=r"no reverse steps for expand of 0001_thing: add expand\.down\.sql"
+        StateError,
+        match=r"no reverse steps for expand of 0001_thing: add statements to expand\.down\.sql"
+        r" that undo expand\.sql \(it exists but has no SQL statement",
     ):
         plan_phase(m, Phase.EXPAND, rollback=True)
 

@@ -50,7 +50,8 @@ def test_all_stops_at_a_refusal_and_lists_the_phases_it_ran(project: Project) ->
 
 def test_all_stops_cleanly_at_a_contract_that_needs_confirmation(project: Project) -> None:
     project.add("0001_a", expand="CREATE TABLE a (id int);")
-    project.add("0002_b", expand="CREATE TABLE b (id int);")
+    # a contract that runs a step (an empty one destroys nothing and is not asked about)
+    project.add("0002_b", expand="CREATE TABLE b (id int);", contract="SELECT 1;")
     advance(project.config(), "0002_b", to=Phase.SWITCH_WRITES)
     text = project.cli("advance", "--all")  # no terminal, no --yes
     assert text.exit_code == 4, text.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from expandctl.lint.finding import LintReport
+from expandctl.model.words import plural
 
 
 def _data(text: str) -> str:
@@ -29,5 +30,6 @@ def render_github(report: LintReport) -> str:
         command = "notice" if f.severity == "info" else f.severity
         lines.append(f"::{command} {props}::{body}")
     s = report.summary
-    lines.append(f"expandctl lint: {s.errors} errors, {s.warnings} warnings in {s.files} files")
+    counts = f"{plural(s.errors, 'error')}, {plural(s.warnings, 'warning')}"
+    lines.append(f"expandctl lint: {counts} in {plural(s.files, 'file')}")
     return "\n".join(lines)
