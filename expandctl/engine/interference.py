@@ -291,12 +291,21 @@ def _uses(removal: Removal, sql: str, *, body_on_table: bool) -> bool:
 
 def _backfill_uses(removal: Removal, step: BackfillStep) -> bool:
     spec = step.spec
-    if removal.kind == "table":
-        return last_name(spec.table) == removal.name.lower()
-    if removal.kind != "column" or last_name(spec.table) != (removal.table or "").lower():
-        return False
-    texts = [*spec.set, *spec.set.values(), spec.where, *(spec.key or [])]
-    return any(removal.name.lower() in identifiers(text) for text in texts)
+    texts = [
+        *spec.set,
+        *spec.set.values(),
+        spec.where or "",
+        *(spec.key or []),
+        spec.health_check or "",
+    ]
+    table = last_name(spec.table)
+    if removal.kind == "table" and table == removal.name.lower():
+        return True
+    if removal.kind == "column" and table == (removal.table or "").lower():
+        # the expressions name the backfilled table's columns unqualified
+        return any(removal.name.lower() in identifiers(text) for text in texts)
+    # a subquery, a join or a function call in them reads other objects too
+    return any(_uses(removal, text, body_on_table=False) for text in texts if text)
 
 
 def _trigger_functions(other: OtherMigration, table: str | None) -> set[str]:

@@ -132,6 +132,51 @@ def test_a_pending_migrations_backfill_reading_the_column_refuses(project: Proje
     assert "backfill" in found[0].where
 
 
+@pytest.mark.parametrize(
+    ("contract", "expression"),
+    [
+        # a column of another table, read through a subquery
+        ("ALTER TABLE orgs DROP COLUMN label;", "(SELECT o.label FROM orgs o WHERE o.id = 1)"),
+        # a function the expression calls
+        ("DROP FUNCTION label_of_org(int);", "label_of_org(1)"),
+    ],
+)
+def test_a_backfill_reading_another_object_refuses_its_removal(
+    project: Project, contract: str, expression: str
+) -> None:
+    project.add(
+        "0001_users",
+        expand=USERS
+        + "CREATE TABLE orgs (id int PRIMARY KEY, label text);\n"
+        + "CREATE FUNCTION label_of_org(int) RETURNS text LANGUAGE sql"
+        + " AS $$ SELECT label FROM orgs WHERE id = $1 $$;\n",
+    )
+    project.add(
+        "0002_drop",
+        contract=contract,
+        manifest='retires = ["function:label_of_org"]\n' if "FUNCTION" in contract else "",
+    )
+    project.add(
+        "0003_org_label",
+        expand="ALTER TABLE users ADD COLUMN org_label text;",
+        expand_down="ALTER TABLE users DROP COLUMN org_label;",
+        manifest=f"""
+        [backfill]
+        table = "users"
+        set = {{ org_label = "{expression}" }}
+        where = "org_label IS NULL"
+        """,
+    )
+    advance(project.config(), "0001_users", to=Phase.CONTRACT, yes=True)
+    advance(project.config(), "0002_drop", to=Phase.SWITCH_WRITES)
+
+    found = check(project, "0002_drop")
+
+    assert [(i.migration_id, i.needed_by) for i in found] == [
+        ("0003_org_label", "migration 0003_org_label: backfill of users")
+    ]
+
+
 def test_a_view_on_the_column_refuses(project: Project) -> None:
     drop_project(project, "ALTER TABLE users DROP COLUMN name;")
     project.query("CREATE VIEW user_names AS SELECT id, name FROM users")
