@@ -79,13 +79,18 @@ def shares_server_sessions(control: Connection, work: Connection) -> str | None:
             controls.append(_pid(control, marker))
             with work.transaction():
                 row = work.execute(
-                    "SELECT pg_backend_pid(), (SELECT query FROM pg_stat_activity WHERE pid = %s)",
+                    "SELECT pg_backend_pid(), a.query, a.state FROM (SELECT 1) one"
+                    " LEFT JOIN pg_stat_activity a ON a.pid = %s",
                     (controls[-1],),
                     prepare=False,
                 ).fetchone()
                 assert row is not None
                 works.append(int(row[0]))
-                if row[0] != controls[-1] and marker not in str(row[1]):
+                # Trust the marker only where the row is shown: another role's session
+                # (a login role that SETs ROLE) has state NULL, and with
+                # track_activities off it is 'disabled'. The pid checks still apply.
+                visible = row[2] is not None and row[2] != "disabled"
+                if row[0] != controls[-1] and visible and marker not in str(row[1]):
                     return (
                         f"the server session of one client connection (backend pid"
                         f" {controls[-1]}) ran another client's statement in between"

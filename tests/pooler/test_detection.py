@@ -80,3 +80,55 @@ def test_transaction_pooling_is_seen_when_idle_connections_go_round_robin(
     _probe(pooled)  # two server connections exist from now on
     seen = [_probe(pooled) for _ in range(ROUNDS)]
     assert all(seen), seen
+
+
+@pytest.fixture
+def login_role_that_sets_role(pg_database: PgDatabase) -> Iterator[str]:
+    """A common migration setup: a login role whose sessions SET ROLE to the owner,
+    and (a second case in one) statistics collection turned off for it."""
+    import secrets as tokens
+
+    from psycopg.conninfo import make_conninfo
+
+    suffix = tokens.token_hex(4)
+    login, owner = f"probe_login_{suffix}", f"probe_owner_{suffix}"
+    with psycopg.connect(pg_database.dsn, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {owner}")
+        admin.execute(f"CREATE ROLE {login} LOGIN IN ROLE {owner}")
+        admin.execute(f"ALTER ROLE {login} SET role = {owner}")
+    try:
+        yield make_conninfo(pg_database.dsn, user=login)
+    finally:
+        with psycopg.connect(pg_database.dsn, autocommit=True) as admin:
+            admin.execute(f"DROP ROLE {login}")
+            admin.execute(f"DROP ROLE {owner}")
+
+
+def test_direct_connections_of_a_role_that_sets_role_are_not_taken_for_a_pooler(
+    pg_database: PgDatabase, login_role_that_sets_role: str
+) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    login = str(conninfo_to_dict(login_role_that_sets_role)["user"])
+    url = login_role_that_sets_role  # key=value conninfo: also a socket directory as host
+
+    def probe() -> tuple[object, object, str | None]:
+        with (
+            connect_url(url, autocommit=True) as control,
+            connect_url(url, autocommit=True) as work,
+        ):
+            row = control.execute(
+                "SELECT current_user, (SELECT state FROM pg_stat_activity"
+                " WHERE pid = pg_backend_pid())"
+            ).fetchone()
+            assert row is not None
+            return row[0], row[1], shares_server_sessions(control, work)
+
+    # Its own session is listed under the login role: the owner sees no state or query.
+    owner, state, seen = probe()
+    assert (owner != login, state, seen) == (True, None, None)
+    # Statistics off for the role: every session's state reads 'disabled'.
+    with psycopg.connect(pg_database.dsn, autocommit=True) as admin:
+        admin.execute(f"ALTER ROLE {login} RESET role")
+        admin.execute(f"ALTER ROLE {login} SET track_activities = off")
+    assert probe() == (login, "disabled", None)
