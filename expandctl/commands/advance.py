@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from expandctl.commands.phase import PhaseView, derive_phase, refuse
+from expandctl.engine import lanes
 from expandctl.engine.backfill import BackfillProgress
 from expandctl.engine.decide import (
     default_migration,
@@ -311,19 +312,39 @@ def _advance(
         )
     missing = missing_records(migrations, records)
     _refuse_missing_in_flight(migrations, records, missing)
+    schema = session.store.schema
+    # Backfills running in another expandctl right now (engine.lanes): never chosen.
+    busy = lanes.running(
+        session.control, schema, [mid for mid, r in records.items() if r.in_progress]
+    )
     if asked.all_migrations:
         targets = list(migrations.migrations)
     elif migration_id:
         targets = [require_migration(migrations, migration_id)]
     else:
-        chosen = default_migration(migrations, records)
+        chosen = default_migration(migrations, records, skip=busy)
+        report.messages.extend(
+            f"{mid} is running in another expandctl ({holder}); left to it"
+            for mid, holder in busy.items()
+        )
         if chosen is None:
-            report.messages.append("nothing to advance: every migration is complete")
+            report.messages.append(
+                "nothing else to advance"
+                if busy
+                else "nothing to advance: every migration is complete"
+            )
             return
         targets = [chosen]
     for migration in targets:
+        if asked.all_migrations and migration.id in busy:
+            report.messages.append(
+                f"{migration.id} is running in another expandctl ({busy[migration.id]}); skipped"
+            )
+            continue
         report.current = migration.id
-        _advance_one(session, migrations, records, missing, migration, asked, report)
+        # Taken before anything is derived or written for it; run_plan takes it again.
+        with lanes.lane(session.control, schema, migration.id):
+            _advance_one(session, migrations, records, missing, migration, asked, report)
 
 
 def _refuse_missing_in_flight(

@@ -23,6 +23,7 @@ from expandctl.commands.advance import (
     stop_report,
 )
 from expandctl.commands.phase import derive_phase, refuse
+from expandctl.engine import lanes
 from expandctl.engine.decide import states_differ
 from expandctl.engine.runner import run_plan
 from expandctl.engine.session import Session, write_session
@@ -61,7 +62,11 @@ def rollback(
     report = AdvanceReport(current=migration.id)
     before: dict[str, MigrationRecord] = {}
     try:
-        with write_session(config, before_lock=before) as session:
+        with (
+            write_session(config, before_lock=before) as session,
+            # Taken before anything is derived or written for it; run_plan takes it again.
+            lanes.lane(session.control, session.store.schema, migration.id),
+        ):
             assert session.run is not None
             records = session.records()
             try:

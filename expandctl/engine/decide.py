@@ -7,6 +7,7 @@ the decision (or refusal), drift, and the resume rule.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from expandctl.model.migration import Migration, MigrationSet
@@ -130,19 +131,24 @@ def in_flight(record: MigrationRecord) -> bool:
 
 
 def default_migration(
-    migrations: MigrationSet, records: dict[str, MigrationRecord]
+    migrations: MigrationSet,
+    records: dict[str, MigrationRecord],
+    *,
+    skip: Collection[str] = (),
 ) -> Migration | None:
-    """Interrupted first, then the oldest in flight, then the oldest pending."""
+    """Interrupted first, then the oldest in flight, then the oldest pending; never one in
+    ``skip`` (another run is running it right now)."""
 
     def record(m: Migration) -> MigrationRecord:
         return records.get(m.id) or MigrationRecord(id=m.id)
 
+    candidates = [m for m in migrations.migrations if m.id not in skip]
     for test in (
         lambda r: r.in_progress is not None,
         in_flight,
         lambda r: r.state is State.PENDING,
     ):
-        found = next((m for m in migrations.migrations if test(record(m))), None)
+        found = next((m for m in candidates if test(record(m))), None)
         if found:
             return found
     return None

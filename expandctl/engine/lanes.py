@@ -48,17 +48,29 @@ TAKE_BACK_WAIT = timedelta(minutes=5)
 TAKE_BACK_REPORT_S = 30.0
 
 
+class LaneBusyError(LockBusyError):
+    """Another run is running this migration right now (its lane is held)."""
+
+    def __init__(self, message: str, *, migration_id: str, holder: str, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.migration_id = migration_id
+        self.holder = holder
+
+
 @contextmanager
 def lane(control: Connection, schema: str, migration_id: str) -> Iterator[None]:
-    """Hold ``migration_id``'s lane on ``control`` for a whole phase run."""
+    """Hold ``migration_id``'s lane on ``control`` (taken again by the same session, it
+    stacks: session-level advisory locks count)."""
     key = lane_key(schema, migration_id)
     if not try_lock(control, key):
         holder = key_holder(control, key) or "another session (it just released it)"
-        raise LockBusyError(
+        raise LaneBusyError(
             f"another expandctl is running {migration_id} right now: {holder}",
             hint=f"while its backfill runs, other migrations can advance: name one "
             f"('expandctl advance ID'); for {migration_id} itself wait "
             f"('expandctl backfill status {migration_id}' shows the progress)",
+            migration_id=migration_id,
+            holder=holder,
         )
     try:
         yield
@@ -85,12 +97,22 @@ def hand_back(
 
 
 def take_back(
-    control: Connection, work: Connection, schema: str, actor: Actor, settings: Settings
+    control: Connection,
+    work: Connection,
+    schema: str,
+    actor: Actor,
+    settings: Settings,
+    *,
+    wait: timedelta | None = None,
 ) -> Fence:
-    """Take the schema lock and a fresh lease again, before any state is written."""
-    wait = max(settings.advisory_lock_wait, TAKE_BACK_WAIT)
+    """Take the schema lock and a fresh lease again, before any state is written.
+
+    ``wait`` defaults to a long wait (the batches are done; recording them is worth
+    it); a run that failed or was interrupted passes a short one."""
+    wait = wait if wait is not None else max(settings.advisory_lock_wait, TAKE_BACK_WAIT)
     deadline = time.monotonic() + wait.total_seconds()
-    while not wait_for_lock(control, lock_key(schema), timedelta(seconds=TAKE_BACK_REPORT_S)):
+    step = min(wait, timedelta(seconds=TAKE_BACK_REPORT_S))
+    while not wait_for_lock(control, lock_key(schema), step):
         if time.monotonic() >= deadline:
             error = busy_error(control, schema, wait)
             error.hint = (

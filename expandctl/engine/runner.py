@@ -584,7 +584,14 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
     except BaseException:
         # Record the failure under the schema lock if it can be had; the error wins.
         with contextlib.suppress(ExpandctlError, psycopg.Error):
-            ctx.fence = lanes.take_back(ctx.control, ctx.work, schema, ctx.actor, ctx.settings)
+            ctx.fence = lanes.take_back(
+                ctx.control,
+                ctx.work,
+                schema,
+                ctx.actor,
+                ctx.settings,
+                wait=ctx.settings.advisory_lock_wait,  # Ctrl-C must not hang for minutes
+            )
         raise
     ctx.fence = lanes.take_back(ctx.control, ctx.work, schema, ctx.actor, ctx.settings)
     summary = (

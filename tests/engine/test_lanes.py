@@ -65,9 +65,16 @@ def test_another_migration_advances_while_a_backfill_runs(project: Project) -> N
         row = next(m for m in status(config).migrations if m.id == MID)
         assert row.in_progress is not None
         seen.append(f"running={row.in_progress.running} interrupted={row.in_progress.interrupted}")
+        last_event = project.one("SELECT max(id) FROM expandctl.events")
         with pytest.raises(LockBusyError) as refused:
-            advance(config, MID)
+            advance(config, MID, accept_risk="would be recorded if it got that far")
         seen.append(refused.value.message)
+        # Refused on the lane before anything was derived or written for it: the
+        # audit log gains the refusal, not the accepted risk or a phase start.
+        added = project.query(
+            "SELECT action, outcome FROM expandctl.events WHERE id > %s", (last_event,)
+        )
+        assert added == [("advance", "refused")]
 
     report = advance(config, MID, progress=tick)
     assert [r.phase for r in report.runs] == ["backfill"]
@@ -116,3 +123,28 @@ def test_a_newer_lane_token_fences_out_the_older_run(project: Project) -> None:
         # Another migration's lane is its own: its token is untouched.
         other = take_lane_lease(conn, "expandctl", OTHER, actor, wait)
         assert other.token == 1
+
+
+def test_plain_advance_and_advance_all_leave_a_running_backfill_to_its_run(
+    project: Project,
+) -> None:
+    _setup(project)
+    config = project.config(advisory_lock_wait=timedelta(seconds=1))
+    reports = []
+
+    def tick(p: BackfillProgress) -> None:
+        if not reports:
+            reports.append(advance(config))  # the default would be the interrupted MID
+            reports.append(advance(config, all_migrations=True))
+
+    advance(config, MID, progress=tick)
+    plain, every = reports
+    assert [(r.migration_id, r.phase) for r in plain.runs] == [(OTHER, "expand")]
+    assert any(f"{MID} is running in another expandctl (pid " in m for m in plain.messages)
+    assert every.stopped is None
+    assert any(
+        m.startswith(f"{MID} is running in another expandctl") and m.endswith("skipped")
+        for m in every.messages
+    )
+    assert all(r.migration_id == OTHER for r in every.runs)
+    assert project.state(MID) == "backfill"
