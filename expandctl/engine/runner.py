@@ -78,6 +78,7 @@ PAUSE_SECONDS_ENV = "EXPANDCTL_TEST_PAUSE_SECONDS"
 HOOKS_ARMED_ENV = "EXPANDCTL_TEST_HOOKS_ARMED"
 _unarmed_warned: set[str] = set()
 CONCURRENT_UPDATE_RETRIES = 5
+LANE_CHECK_S = 2.0  # a parked backfill checks its lane connection this often
 ORPHAN_POLL_S = 0.2  # warn once per process about an ignored hook
 
 
@@ -578,7 +579,9 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
             index=step.index,
             spec=step.spec,
             settings=ctx.settings,
-            progress=events.reporting("backfill_progress", _tick_message, ctx.progress),
+            progress=_lane_watch(
+                ctx, plan, events.reporting("backfill_progress", _tick_message, ctx.progress)
+            ),
             fence=lane_fence,
         )
     except BaseException:
@@ -602,6 +605,36 @@ def _run_backfill(ctx: RunContext, plan: PhasePlan, step: BackfillStep) -> None:
     log.debug("%s", summary)
     events.emit("backfill_finished", summary, **result.model_dump(exclude={"migration_id", "key"}))
     _event(ctx, plan, "backfill", "ok", duration_ms=int(result.seconds * 1000), detail=summary)
+
+
+def _lane_watch(
+    ctx: RunContext, plan: PhasePlan, inner: Callable[[BackfillProgress], None] | None
+) -> Callable[[BackfillProgress], None]:
+    """Stop the batches once the connection holding the lane is gone.
+
+    With the schema lock handed back, only a run of this same migration would
+    bump the lane token and fence the batches out; without one, a run whose lock
+    connection died would go on for hours, unseen by ``status``.
+    """
+    checked = time.monotonic()
+
+    def tick(progress: BackfillProgress) -> None:
+        nonlocal checked
+        if time.monotonic() - checked >= LANE_CHECK_S:
+            checked = time.monotonic()
+            try:
+                ctx.control.execute("SELECT 1")
+            except psycopg.Error as exc:
+                reason = redact(" ".join(str(exc).split()), *ctx.secrets)
+                raise DatabaseError(
+                    f"backfill of {plan.migration_id} stopped: lost the connection holding"
+                    f" its lane ({reason}); every batch it committed is checkpointed",
+                    hint="run the same command again to resume",
+                ) from None
+        if inner is not None:
+            inner(progress)
+
+    return tick
 
 
 def _tick_message(tick: BackfillProgress) -> str:

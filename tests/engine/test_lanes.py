@@ -148,3 +148,46 @@ def test_plain_advance_and_advance_all_leave_a_running_backfill_to_its_run(
     )
     assert all(r.migration_id == OTHER for r in every.runs)
     assert project.state(MID) == "backfill"
+
+
+def test_a_backfill_whose_lane_connection_dies_stops_and_a_rerun_resumes(
+    project: Project,
+) -> None:
+    """Nobody takes over: the batches must stop on their own, not run on unseen."""
+    from expandctl.engine.backfill import set_paused
+    from expandctl.engine.locking import lane_key
+    from expandctl.errors import DatabaseError
+
+    _setup(project)
+    config = project.config()
+    killed: list[int] = []
+
+    def tick(p: BackfillProgress) -> None:
+        if killed:
+            return
+        with psycopg.connect(project.db.dsn, autocommit=True) as admin:
+            # paused, so the run keeps ticking between polls instead of finishing
+            set_paused(admin, schema="expandctl", migration_id=MID, paused=True)
+            classid, objid = lane_key("expandctl", MID)
+            row = admin.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s::oid"
+                " AND objid = %s::oid AND granted",
+                (classid, objid),
+            ).fetchone()
+            assert row is not None
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", (row[0],))
+            killed.append(row[0])
+
+    with pytest.raises(DatabaseError) as stopped:
+        advance(config, MID, progress=tick)
+    assert f"backfill of {MID} stopped: lost the connection holding its lane" in (
+        stopped.value.message
+    )
+    assert project.one("SELECT count(*) FROM users WHERE email_norm IS NULL") > 0
+
+    with psycopg.connect(project.db.dsn, autocommit=True) as admin:
+        set_paused(admin, schema="expandctl", migration_id=MID, paused=False)
+    report = advance(config, MID)
+    assert [r.phase for r in report.runs] == ["backfill"]
+    assert project.one("SELECT count(*) FROM users WHERE email_norm IS NULL") == 0
+    assert project.state(MID) == "backfill"
