@@ -267,6 +267,10 @@ def test_a_health_check_that_cannot_run_stops_the_backfill(flagged_users: PgData
     [
         ("SELECT true; DROP TABLE users", "not statements"),
         ("WITH d AS (DELETE FROM users RETURNING 1) SELECT true", "may not modify data"),
+        # effects a rolled-back READ ONLY transaction does not undo
+        ("pg_try_advisory_lock(1)", r"may not call pg_try_advisory_lock\(\)"),
+        ("SELECT pg_terminate_backend(1) IS NULL", r"may not call pg_terminate_backend\(\)"),
+        ("set_config('work_mem', '1GB', false) IS NOT NULL", r"may not call set_config\(\)"),
     ],
 )
 def test_a_health_check_that_is_not_one_read_only_query_is_refused(
@@ -275,6 +279,18 @@ def test_a_health_check_that_is_not_one_read_only_query_is_refused(
     with pytest.raises((ManifestError, ValueError), match=message):
         run(flagged_users, spec(health_check=check))
     assert wrong_rows(flagged_users) == 500  # nothing ran
+
+
+def test_a_health_check_that_always_times_out_stops_the_backfill(
+    flagged_users: PgDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A timeout is a reason to wait, but not forever (3 in a row here, not 30)."""
+    from expandctl.engine.backfill import health
+
+    monkeypatch.setattr(health, "MAX_TRANSIENT", 3)
+    with pytest.raises(ManifestError, match=r"failed 3 times in a row: .*statement timeout"):
+        run(flagged_users, spec(batch_size=100, health_check="(SELECT pg_sleep(3)) IS NOT NULL"))
+    assert wrong_rows(flagged_users) == 400  # the first batch, then it never became true
 
 
 def test_the_health_check_runs_read_only(flagged_users: PgDatabase) -> None:

@@ -51,6 +51,7 @@ CHECK_EVERY_S = 1.0  # vacuum and health_check while healthy: at most once a sec
 HEALTH_CHECK_TIMEOUT = "2s"  # statement_timeout of one health_check run
 # A health_check failing with these waits and tries again: a timeout, a lock, a conflict.
 TRANSIENT = frozenset({"57014", "55P03", "40001", "40P01"})
+MAX_TRANSIENT = 30  # ... but not forever: this many in a row stops the backfill
 RECORD_AFTER_S = 0.5  # a pause this long goes to the event log
 
 # Every VACUUM of the table, by whom: pg_stat_progress_vacuum lists autovacuum
@@ -229,6 +230,7 @@ class HealthCheck:
     """
 
     expression: str
+    transient: int = 0  # failures in a row that were only a reason to wait
 
     def reason(self, conn: psycopg.Connection[Any]) -> str | None:
         shown = self.expression if len(self.expression) <= 80 else self.expression[:77] + "..."
@@ -245,7 +247,17 @@ class HealthCheck:
         except psycopg.Error as exc:
             state = exc.sqlstate or ""
             if state in TRANSIENT:
-                return f"waiting: health_check could not run ({_one_line(exc)}): {shown}"
+                self.transient += 1
+                if self.transient < MAX_TRANSIENT:
+                    return f"waiting: health_check could not run ({_one_line(exc)}): {shown}"
+                # A check that always takes longer than its timeout would wait forever.
+                raise ManifestError(
+                    f"backfill health_check {shown!r} failed {self.transient} times in a row:"
+                    f" {_one_line(exc)}",
+                    hint=f"make it cheaper (it runs under statement_timeout"
+                    f" {HEALTH_CHECK_TIMEOUT}), then run advance again: it resumes from the"
+                    " last committed batch",
+                ) from None
             if state[:2] in ("42", "22") or state == "25006":
                 raise ManifestError(
                     f"backfill health_check {shown!r} cannot run: {_one_line(exc)}",
@@ -253,6 +265,7 @@ class HealthCheck:
                     " then run advance again: it resumes from the last committed batch",
                 ) from None
             raise
+        self.transient = 0
         value = row[0] if row else None
         if value is True:
             return None

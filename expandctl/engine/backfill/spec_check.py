@@ -58,6 +58,28 @@ class TableInfo:
         return sql.Identifier(self.schema, self.name)
 
 
+# Functions whose effect a READ ONLY transaction that is rolled back does not undo:
+# session locks, signals to other backends, server settings, outside connections.
+_SIDE_EFFECT_PREFIXES = (
+    "pg_advisory",
+    "pg_try_advisory",
+    "pg_terminate",
+    "pg_cancel",
+    "pg_reload",
+    "pg_rotate",
+    "pg_switch_wal",
+    "pg_create_",
+    "pg_drop_replication",
+    "pg_replication_origin",
+    "pg_promote",
+    "dblink",
+    "lo_",
+)
+_SIDE_EFFECT_FUNCTIONS = frozenset(
+    {"set_config", "setval", "pg_notify", "pg_log_backend_memory_contexts"}
+)
+
+
 def check_expression(text: str, *, what: str) -> None:
     """Accept exactly one SQL expression; refuse statements and data-modifying parts."""
     try:
@@ -83,6 +105,14 @@ def check_expression(text: str, *, what: str) -> None:
             f"backfill {what} may not modify data or run commands ({bad.key.upper()}): {text!r}",
             hint="only read-only expressions are allowed",
         )
+    for call in node.find_all(exp.Func):
+        name = (call.name if isinstance(call, exp.Anonymous) else call.sql_name()).lower()
+        if name.startswith(_SIDE_EFFECT_PREFIXES) or name in _SIDE_EFFECT_FUNCTIONS:
+            raise ManifestError(
+                f"backfill {what} may not call {name}(): it acts on the server or other"
+                f" sessions, and a read-only transaction does not undo that: {text!r}",
+                hint="only read-only expressions are allowed",
+            )
 
 
 def _split_table(text: str) -> tuple[str | None, str]:
