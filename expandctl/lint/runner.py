@@ -9,6 +9,7 @@ transaction groups.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from expandctl.lint.context import LintContext
 from expandctl.lint.finding import Finding
@@ -19,11 +20,11 @@ from expandctl.lint.rules.invalid_suppression import InvalidSuppression
 from expandctl.lint.rules.unused_suppression import UnusedSuppression
 from expandctl.lint.source import Statement, read_statements
 from expandctl.lint.suppressions import accepts, read_suppressions
-from expandctl.model.migration import Migration
-from expandctl.model.ops.base import OperationBase
-from expandctl.model.ops.registry import plan_retires
 from expandctl.model.phases import PHASES, Phase
-from expandctl.model.planning import needs_autocommit
+from expandctl.model.sql_steps import needs_autocommit
+
+if TYPE_CHECKING:  # a plain .sql file needs no migration model (imported below)
+    from expandctl.model.migration import Migration
 
 
 @dataclass
@@ -260,6 +261,9 @@ def lint_migration(
     is linted as a rollback of its phase: it may drop what the phase's
     forward steps created.
     """
+    from expandctl.model.ops.base import OperationBase
+    from expandctl.model.ops.registry import plan_retires
+
     ruleset = rules if rules is not None else rule_set()
     operations = [op for op in migration.manifest.operations if isinstance(op, OperationBase)]
     # What the declarative operations remove in contract counts as declared too.

@@ -8,10 +8,13 @@ imports the other. Pure: no database.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from expandctl.errors import ManifestError
 from expandctl.model.sql_split import find_comments, split_statements
-from expandctl.model.steps import SqlStep
+
+if TYPE_CHECKING:  # imported by sql_steps(): needs_autocommit alone needs no pydantic model
+    from expandctl.model.steps import SqlStep
 
 # PostgreSQL refuses these inside a transaction block ("cannot run inside a
 # transaction block"); they run alone, in autocommit. This is the one list:
@@ -88,6 +91,8 @@ def sql_steps(
     ``refuse_transaction_control=False`` is for the linter, which reports
     BEGIN/COMMIT in a phase file as a finding (T404) instead of stopping.
     """
+    from expandctl.model.steps import SqlStep
+
     steps: list[SqlStep] = []
     for statement in split_statements(text):
         bare = without_comments(statement.text)
