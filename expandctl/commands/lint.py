@@ -459,7 +459,7 @@ def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) ->
 
 
 def _relative(path: str, root: Path) -> str:
-    """Paths relative to where lint runs (``root``: resolved), as CI annotations and SARIF expect."""
+    """Paths relative to ``root`` (where lint runs, resolved), as CI annotations and SARIF want."""
     if path.startswith("<"):
         return path
     file_part, sep, anchor = path.partition("#")
