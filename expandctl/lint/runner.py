@@ -109,6 +109,10 @@ def _lint_planned(
     ruleset = rules if rules is not None else rule_set()
     applicable = [r for r in ruleset.rules if r.applies(ctx)]
     by_type, generic = ruleset.dispatch(phase.value, rollback, applicable)
+    # Per action type, the rules that look at it; rules without a check of their
+    # own (file-level ones) are never called per action.
+    every = tuple(r for r in generic if type(r).check is not Rule.check)
+    checks: dict[type, tuple[Rule, ...]] = {}
     hits: list[tuple[Rule, Statement, Violation]] = []
     for planned in source.statements:
         statement = planned.statement
@@ -116,8 +120,13 @@ def _lint_planned(
             ctx.end_group()
         ctx.runs_alone = planned.alone
         for action in statement.actions:
-            for rule in (*by_type.get(type(action), ()), *generic):
-                hits.extend((rule, statement, v) for v in rule.check(action, statement, ctx))
+            kind = type(action)
+            rules_here = checks.get(kind)
+            if rules_here is None:
+                rules_here = checks[kind] = (*by_type.get(kind, ()), *every)
+            for rule in rules_here:
+                for violation in rule.check(action, statement, ctx):
+                    hits.append((rule, statement, violation))
         ctx.apply(statement, statement.actions)
     ctx.runs_alone = False
     for rule in applicable:
