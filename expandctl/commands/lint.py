@@ -17,7 +17,7 @@ pydantic; the heavy imports below are inside the functions that lint.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,9 @@ __all__ = ["STDIN", "LintOutcome", "LintRequest", "lint", "run_lint"]
 
 _PARALLEL_MIN_FILES = 64  # below this, forking costs more than it saves
 _MAX_WORKERS = 4
+# Chunks per worker: results come back while the others are still linted, so
+# they are written to the cache meanwhile instead of all at the end.
+_CHUNKS_PER_WORKER = 4
 
 # One linted source as cached: FileResult's fields, findings as dicts.
 ResultData = dict[str, Any]
@@ -375,8 +378,8 @@ def _valid_results(stored: Any) -> bool:
 
 def _lint_plain_files(
     sources: list[tuple[str, str]], phase: Phase | None, version: int, rules: RuleSet
-) -> list[ResultData]:
-    """Lint independent plain files, on several cores when there are many.
+) -> Iterator[ResultData]:
+    """Lint independent plain files, on several cores when there are many; in order.
 
     Plain files share no context, so they split cleanly into contiguous chunks
     (order is kept). Worker processes are forked: they inherit the imported
@@ -385,19 +388,22 @@ def _lint_plain_files(
     """
     workers = min(os.cpu_count() or 1, _MAX_WORKERS)
     if workers < 2 or len(sources) < _PARALLEL_MIN_FILES:
-        return _lint_chunk(sources, phase=phase, version=version, rules=rules)
+        yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
+        return
     import multiprocessing  # only here: a few files are linted without it
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        return _lint_chunk(sources, phase=phase, version=version, rules=rules)
-    size = -(-len(sources) // workers)
+        yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
+        return
+    size = -(-len(sources) // (workers * _CHUNKS_PER_WORKER))
     chunks = [sources[i : i + size] for i in range(0, len(sources), size)]
     job = partial(_lint_chunk, phase=phase, version=version, rules=rules)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-        return [result for chunk in pool.map(job, chunks) for result in chunk]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for chunk in pool.map(job, chunks):
+            yield from chunk
 
 
 def _lint_chunk(
