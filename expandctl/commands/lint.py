@@ -17,7 +17,7 @@ pydantic; the heavy imports below are inside the functions that lint.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,9 @@ __all__ = ["STDIN", "LintOutcome", "LintRequest", "lint", "run_lint"]
 
 _PARALLEL_MIN_FILES = 64  # below this, forking costs more than it saves
 _MAX_WORKERS = 4
+# Chunks per worker: results come back while the others are still linted, so
+# they are written to the cache meanwhile instead of all at the end.
+_CHUNKS_PER_WORKER = 4
 
 # One linted source as cached: FileResult's fields, findings as dicts.
 ResultData = dict[str, Any]
@@ -296,9 +299,9 @@ def _results(
             found[name] = data
             _store(cache, keys.get(name), data)
         plain = [(str(path), _read(path)) for path in missing_plain]
-        for linted in _lint_plain_files(plain, request.phase, version, rules):
-            found[linted.path] = [_result_data(linted)]
-            _store(cache, keys.get(linted.path), found[linted.path])
+        for result in _lint_plain_files(plain, request.phase, version, rules):
+            found[result["path"]] = [result]
+            _store(cache, keys.get(result["path"]), found[result["path"]])
         if targets.stdin:
             stdin = _lint_plain(request.stdin_text or "", "<stdin>", request.phase, version, rules)
             found[STDIN] = [_result_data(stdin)]
@@ -325,6 +328,8 @@ def _lint_folders(
 ) -> dict[str, list[ResultData]]:
     """Lint migration folders; the directories they belong to are loaded (and so
     checked: names, numbers, requires) as a whole, as ``advance`` would."""
+    if not folders:
+        return {}  # plain files only: the migration models are not imported
     from expandctl.lint.runner import lint_migration
     from expandctl.loader.migrations import load_migration, load_migrations
 
@@ -373,33 +378,38 @@ def _valid_results(stored: Any) -> bool:
 
 def _lint_plain_files(
     sources: list[tuple[str, str]], phase: Phase | None, version: int, rules: RuleSet
-) -> list[FileResult]:
-    """Lint independent plain files, on several cores when there are many.
+) -> Iterator[ResultData]:
+    """Lint independent plain files, on several cores when there are many; in order.
 
     Plain files share no context, so they split cleanly into contiguous chunks
     (order is kept). Worker processes are forked: they inherit the imported
-    parser and rules, so starting them costs milliseconds, not an import.
+    parser and rules, so starting them costs milliseconds, not an import. They
+    send back plain dicts: cheaper to pickle than the findings' models.
     """
-    import multiprocessing
+    workers = min(os.cpu_count() or 1, _MAX_WORKERS)
+    if workers < 2 or len(sources) < _PARALLEL_MIN_FILES:
+        yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
+        return
+    import multiprocessing  # only here: a few files are linted without it
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
 
-    workers = min(os.cpu_count() or 1, _MAX_WORKERS)
-    forkable = "fork" in multiprocessing.get_all_start_methods()
-    if workers < 2 or len(sources) < _PARALLEL_MIN_FILES or not forkable:
-        return [_lint_plain(text, name, phase, version, rules) for name, text in sources]
-    size = -(-len(sources) // workers)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
+        return
+    size = -(-len(sources) // (workers * _CHUNKS_PER_WORKER))
     chunks = [sources[i : i + size] for i in range(0, len(sources), size)]
     job = partial(_lint_chunk, phase=phase, version=version, rules=rules)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=len(chunks), mp_context=context) as pool:
-        return [result for chunk in pool.map(job, chunks) for result in chunk]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for chunk in pool.map(job, chunks):
+            yield from chunk
 
 
 def _lint_chunk(
     chunk: list[tuple[str, str]], *, phase: Phase | None, version: int, rules: RuleSet
-) -> list[FileResult]:
-    return [_lint_plain(text, name, phase, version, rules) for name, text in chunk]
+) -> list[ResultData]:
+    return [_result_data(_lint_plain(text, name, phase, version, rules)) for name, text in chunk]
 
 
 def _lint_plain(
@@ -425,8 +435,9 @@ def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) ->
 
     findings: list[Finding] = []
     files: list[LintedFile] = []
+    root = cwd.resolve()  # once: resolving is a system call per path component
     for result in results:
-        shown = _relative(result["path"], cwd)
+        shown = _relative(result["path"], root)
         files.append(
             LintedFile(
                 path=shown,
@@ -454,13 +465,13 @@ def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) ->
     )
 
 
-def _relative(path: str, cwd: Path) -> str:
-    """Paths relative to where lint runs, as CI annotations and SARIF expect."""
+def _relative(path: str, root: Path) -> str:
+    """Paths relative to ``root`` (where lint runs, resolved), as CI annotations and SARIF want."""
     if path.startswith("<"):
         return path
     file_part, sep, anchor = path.partition("#")
     try:
-        rel = os.path.relpath(Path(file_part).resolve(), cwd.resolve())
+        rel = os.path.relpath(Path(file_part).resolve(), root)
     except ValueError:
         return path
     shown = file_part if rel.startswith("..") else rel

@@ -18,13 +18,16 @@ from bisect import bisect_right
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from expandctl.lint.source import Statement, read_source
-from expandctl.model.migration import Migration
-from expandctl.model.ops.registry import render_steps
 from expandctl.model.phases import Phase
-from expandctl.model.planning import file_steps, operation_steps
-from expandctl.model.steps import AcceptedHazard, SqlStep, Step
+
+if TYPE_CHECKING:
+    # The migration models (every operation's pydantic model) are imported by
+    # phase_sources only: linting a plain .sql file needs none of them.
+    from expandctl.model.migration import Migration
+    from expandctl.model.steps import AcceptedHazard, SqlStep, Step
 
 
 @dataclass(frozen=True, slots=True)  # one per statement: a 10 MB file has ~280k
@@ -59,6 +62,8 @@ def phase_sources(
     missing reverse or transaction control in a phase file is reported by
     ``advance`` and by the rules, not by a crash here.
     """
+    from expandctl.model.planning import file_steps, operation_steps
+
     sources: list[PlannedSource] = []
     if rollback and phase is Phase.BACKFILL:
         return sources  # undoing backfill only forgets its checkpoints: no SQL runs
@@ -91,6 +96,9 @@ def _generated(
     path: str, steps: Sequence[Step], names: dict[str, str], *, pg_version: int = 15
 ) -> tuple[PlannedSource, bool]:
     """The operations' steps; also whether a non-SQL step that runs alone ends them."""
+    from expandctl.model.ops.registry import render_steps
+    from expandctl.model.steps import SqlStep
+
     text, starts = render_steps(steps)
     planned: list[PlannedStatement] = []
     previous = -1

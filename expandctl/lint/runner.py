@@ -9,6 +9,7 @@ transaction groups.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from expandctl.lint.context import LintContext
 from expandctl.lint.finding import Finding
@@ -19,11 +20,11 @@ from expandctl.lint.rules.invalid_suppression import InvalidSuppression
 from expandctl.lint.rules.unused_suppression import UnusedSuppression
 from expandctl.lint.source import BOM, Statement, read_source
 from expandctl.lint.suppressions import accepts, read_suppressions
-from expandctl.model.migration import Migration
-from expandctl.model.ops.base import OperationBase
-from expandctl.model.ops.registry import plan_retires
 from expandctl.model.phases import PHASES, Phase
-from expandctl.model.planning import needs_autocommit
+from expandctl.model.sql_steps import needs_autocommit
+
+if TYPE_CHECKING:  # a plain .sql file needs no migration model (imported below)
+    from expandctl.model.migration import Migration
 
 
 @dataclass
@@ -111,6 +112,10 @@ def _lint_planned(
     ruleset = rules if rules is not None else rule_set()
     applicable = [r for r in ruleset.rules if r.applies(ctx)]
     by_type, generic = ruleset.dispatch(phase.value, rollback, applicable)
+    # Per action type, the rules that look at it; rules without a check of their
+    # own (file-level ones) are never called per action.
+    every = tuple(r for r in generic if type(r).check is not Rule.check)
+    checks: dict[type, tuple[Rule, ...]] = {}
     hits: list[tuple[Rule, Statement, Violation]] = []
     for planned in source.statements:
         statement = planned.statement
@@ -118,8 +123,13 @@ def _lint_planned(
             ctx.end_group()
         ctx.runs_alone = planned.alone
         for action in statement.actions:
-            for rule in (*by_type.get(type(action), ()), *generic):
-                hits.extend((rule, statement, v) for v in rule.check(action, statement, ctx))
+            kind = type(action)
+            rules_here = checks.get(kind)
+            if rules_here is None:
+                rules_here = checks[kind] = (*by_type.get(kind, ()), *every)
+            for rule in rules_here:
+                for violation in rule.check(action, statement, ctx):
+                    hits.append((rule, statement, violation))
         ctx.apply(statement, statement.actions)
     ctx.runs_alone = False
     for note in source.notes:  # not statements: only the rules of their own action
@@ -269,6 +279,9 @@ def lint_migration(
     is linted as a rollback of its phase: it may drop what the phase's
     forward steps created.
     """
+    from expandctl.model.ops.base import OperationBase
+    from expandctl.model.ops.registry import plan_retires
+
     ruleset = rules if rules is not None else rule_set()
     operations = [op for op in migration.manifest.operations if isinstance(op, OperationBase)]
     # What the declarative operations remove in contract counts as declared too.

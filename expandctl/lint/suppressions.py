@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from expandctl.lint.registry import find_rule
 from expandctl.model.sql_split import SqlComment, find_comments
-from expandctl.model.steps import AcceptedHazard
+
+if TYPE_CHECKING:  # the plan's pydantic models: not needed for a plain .sql file
+    from expandctl.model.steps import AcceptedHazard
 
 MARKER = "expandctl-ignore"
 _COMMENT = re.compile(r"^--\s*expandctl-ignore(?P<file>-file)?\s*:?\s*(?P<body>.*)$", re.S)

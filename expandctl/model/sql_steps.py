@@ -8,6 +8,7 @@ imports the other. Pure: no database.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from expandctl.errors import ManifestError
 from expandctl.model.sql_split import (
@@ -16,7 +17,9 @@ from expandctl.model.sql_split import (
     is_copy_from_stdin,
     split_script,
 )
-from expandctl.model.steps import SqlStep
+
+if TYPE_CHECKING:  # imported by sql_steps(): needs_autocommit alone needs no pydantic model
+    from expandctl.model.steps import SqlStep
 
 # PostgreSQL refuses these inside a transaction block ("cannot run inside a
 # transaction block"); they run alone, in autocommit. This is the one list:
@@ -94,6 +97,8 @@ def sql_steps(
     BEGIN/COMMIT in a phase file as a finding (T404), and psql commands and
     ``COPY … FROM stdin`` as I704, instead of stopping.
     """
+    from expandctl.model.steps import SqlStep
+
     scanned = split_script(text)
     if refuse_transaction_control:
         _refuse_psql(scanned.psql_commands, path or source)

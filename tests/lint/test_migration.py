@@ -87,10 +87,10 @@ def test_rollback_may_only_drop_what_its_forward_file_created(tmp_path: Path) ->
 @pytest.mark.parametrize("count", [3, 80])
 def test_parallel_and_serial_plain_linting_agree(count: int) -> None:
     sources = [(f"f{i}.sql", f"CREATE INDEX i{i} ON t (a);\nSELECT {i};\n") for i in range(count)]
-    results = _lint_plain_files(sources, None, 15, rule_set())
-    assert [r.path for r in results] == [name for name, _ in sources]
-    assert all([f.rule_id for f in r.findings] == ["L101"] for r in results)
-    assert sum(r.statements for r in results) == 2 * count
+    results = list(_lint_plain_files(sources, None, 15, rule_set()))
+    assert [r["path"] for r in results] == [name for name, _ in sources]
+    assert all([f["rule_id"] for f in r["findings"]] == ["L101"] for r in results)
+    assert sum(r["statements"] for r in results) == 2 * count
 
 
 def test_operation_steps_the_engine_runs_alone_end_the_transaction_group(tmp_path: Path) -> None:

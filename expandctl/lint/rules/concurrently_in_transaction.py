@@ -8,7 +8,7 @@ from expandctl.lint.actions import Action, EnumAddValue
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.source import Statement
-from expandctl.model.planning import needs_autocommit
+from expandctl.model.sql_steps import needs_autocommit
 
 
 class ConcurrentlyInTransaction(Rule):

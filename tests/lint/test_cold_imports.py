@@ -1,0 +1,53 @@
+"""What a cold (uncached) ``expandctl lint`` of plain .sql files imports.
+
+A plain file needs the parser and the rules, never the migration models (every
+declarative operation's pydantic model, the planner, the manifest checks) nor
+multiprocessing for a handful of files. The test checks ``sys.modules`` of a
+real process (no timings; bench/lint_bench.py measures them), and that a
+migration folder still gets everything it needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.lint.test_startup import _modules
+
+MIGRATION_MODELS = (
+    "expandctl.model.planning",
+    "expandctl.model.migration",
+    "expandctl.model.manifest",
+    "expandctl.model.operations",
+    "expandctl.model.steps",
+    "expandctl.loader.migrations",
+    "expandctl.loader.manifest_checks",
+)
+
+
+def test_a_cold_plain_file_lint_loads_no_migration_model(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "one.sql").write_text(
+        "CREATE INDEX i ON users (email);\nALTER TABLE users ADD COLUMN c text;\n"
+        "UPDATE users SET c = 'x';\n",
+        encoding="utf-8",
+    )
+    code, modules = _modules(tmp_path, project, "lint", "--no-cache", "one.sql")
+    assert code == 1  # it did lint (and find the unconcurrent index)
+    assert "expandctl.lint.registry" in modules  # the check below can fail
+    assert sorted(m for m in modules if m in MIGRATION_MODELS) == []
+    assert not any(m.startswith("expandctl.model.ops") for m in modules)
+    assert "multiprocessing" not in modules  # one file: linted in this process
+
+
+def test_a_migration_folder_still_loads_its_models(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    folder = project / "migrations" / "0001_add_email"
+    folder.mkdir(parents=True)
+    (folder / "migration.toml").write_text('description = "x"\n', encoding="utf-8")
+    (folder / "expand.sql").write_text(
+        "ALTER TABLE users ADD COLUMN email text;\n", encoding="utf-8"
+    )
+    code, modules = _modules(tmp_path, project, "lint", "--no-cache", "migrations")
+    assert code == 0, code
+    assert {"expandctl.model.planning", "expandctl.loader.migrations"} <= modules
