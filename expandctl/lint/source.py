@@ -24,6 +24,7 @@ from sqlglot.errors import SqlglotError
 
 from expandctl.errors import LintError
 from expandctl.lint import actions as a
+from expandctl.lint.bounded import bounded_where
 from expandctl.lint.classify import classify
 from expandctl.lint.input_actions import (
     CopyDataRows,
@@ -312,6 +313,7 @@ def _write(node: exp.Update | exp.Delete) -> a.Action:
         verb=verb,
         where=where is not None,
         trivial_where=trivial,
+        bounded=bounded_where(where),  # judged on this tree: L112 need not parse again
     )
 
 
