@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from expandctl.model.durations import Duration, PgTimeout
 from expandctl.model.sql_slots import SqlText
 
+# More connections than this only queue behind each other's WAL and CPU.
+MAX_WORKERS = 16
+
 
 class BackfillSpec(BaseModel):
     """Fill new columns of one table, keyset batch by keyset batch."""
@@ -39,12 +42,22 @@ class BackfillSpec(BaseModel):
     max_wal_bytes_per_second: int | None = Field(
         default=None, gt=0, description="pause while the server's WAL rate is above this"
     )
+    workers: int | Literal["auto"] = Field(
+        default=1, description="connections filling disjoint key ranges at once (or 'auto')"
+    )
 
     @field_validator("batch_size")
     @classmethod
     def _positive_batch(cls, value: int | str) -> int | str:
         if isinstance(value, int) and value <= 0:
             raise ValueError("batch_size must be a positive number of rows or 'auto'")
+        return value
+
+    @field_validator("workers")
+    @classmethod
+    def _sane_workers(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= MAX_WORKERS:
+            raise ValueError(f"workers must be 1 to {MAX_WORKERS}, or 'auto'")
         return value
 
     @field_validator("key")

@@ -11,7 +11,8 @@ from expandctl.model.steps import Direction
 
 # The layout of the state schema this expandctl writes; bumped on any change.
 # 2: the fencing lease table; an expandctl that knows only 1 must not write unfenced.
-STATE_LAYOUT_VERSION = 2
+# 3: backfill_ranges, the per-worker checkpoints of a parallel backfill.
+STATE_LAYOUT_VERSION = 3
 
 
 class Actor(BaseModel):
