@@ -183,6 +183,7 @@ class _Runner:
             info, "finding the end key", lambda: self._start_or_resume(info, sql)
         )
         ranges = self._setup(info, "splitting the key range", lambda: self._ranges(info, sql, cp))
+        resumed = resumed or any(each.batches for each in ranges)
         self.scanned_at_start = cp.rows_scanned
         self.wal_limiter.wait_seconds(self.conn)  # the starting point
         if ranges:
