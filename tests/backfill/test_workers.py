@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from typing import Any
 
 import pytest
 
+from expandctl.cli.backfill_progress import ProgressRenderer
 from expandctl.engine.backfill import BackfillProgress, backfill_status, set_paused
 from expandctl.errors import DatabaseError
 from tests.backfill.helpers import MIGRATION, SCHEMA, make_users, run, scalar, spec, wrong_rows
@@ -25,7 +27,8 @@ def _log_backends(db: PgDatabase) -> None:
             " $$BEGIN INSERT INTO touch_log VALUES (NEW.id, pg_backend_pid()); RETURN NEW; END$$"
         )
         conn.execute(
-            "CREATE TRIGGER log_touch AFTER UPDATE ON users FOR EACH ROW EXECUTE FUNCTION log_touch()"
+            "CREATE TRIGGER log_touch AFTER UPDATE ON users"
+            " FOR EACH ROW EXECUTE FUNCTION log_touch()"
         )
 
 
@@ -69,6 +72,10 @@ def test_four_workers_fill_every_row_exactly_once_side_by_side(pg_database: PgDa
     done = [t.rows_done for t in ticks]
     assert done == sorted(done) and done[-1] == 40_000
     assert ticks[-1].fraction == 1.0 and ticks[-1].rows_estimate == 40_000
+    assert {t.workers for t in ticks} == {4}
+    bar = io.StringIO()
+    ProgressRenderer(bar, tty=True)(ticks[-1])
+    assert "] public.users: 40,000 rows updated, 100% of ~40,000, 4 workers, " in bar.getvalue()
 
 
 def test_one_worker_keeps_the_single_checkpoint_and_auto_stays_single_on_a_small_table(
@@ -127,7 +134,9 @@ def test_a_failing_range_stops_every_worker_and_advance_resumes_all_ranges(
         workers=4,
         batch_size=200,
         pause_ms=5,
-        set={"email_norm": "CASE WHEN id = 37000 THEN (1 / (id - 37000))::text ELSE lower(email) END"},
+        set={
+            "email_norm": "CASE WHEN id = 37000 THEN (1 / (id - 37000))::text ELSE lower(email) END"
+        },
     )
     with pytest.raises(DatabaseError) as failed:
         run(pg_database, poisoned)
@@ -163,7 +172,9 @@ def test_a_one_worker_checkpoint_of_the_old_layout_resumes_split_into_ranges(
     make_users(pg_database, 30_000, touches=True)
     poisoned = spec(
         batch_size=500,
-        set={"email_norm": "CASE WHEN id = 12345 THEN (1 / (id - 12345))::text ELSE lower(email) END"},
+        set={
+            "email_norm": "CASE WHEN id = 12345 THEN (1 / (id - 12345))::text ELSE lower(email) END"
+        },
     )
     with pytest.raises(Exception, match="division by zero"):
         run(pg_database, poisoned)

@@ -77,9 +77,7 @@ def _assert_partition(
     )
     span = _in_range(keyset, KeyRange(lower, end))
     wrong = conn.execute(
-        sql.SQL("SELECT count(*) FROM {} WHERE ({}) AND ({}) <> 1").format(
-            keyset.table, span, hits
-        )
+        sql.SQL("SELECT count(*) FROM {} WHERE ({}) AND ({}) <> 1").format(keyset.table, span, hits)
     ).fetchone()
     assert wrong == (0,)
     outside = conn.execute(
@@ -145,7 +143,9 @@ def test_composite_text_keys_split_into_disjoint_ranges_covering_every_row(
         ' PRIMARY KEY (tenant, "na%me"))'
     )
     with conn.cursor() as cur:
-        cur.executemany('INSERT INTO "Odd %%table" (tenant, "na%%me") VALUES (%s, %s)', sorted(rows))
+        cur.executemany(
+            'INSERT INTO "Odd %%table" (tenant, "na%%me") VALUES (%s, %s)', sorted(rows)
+        )
     keyset = _keyset(conn, '"Odd %table"')
     ranges, end = _ranges(conn, keyset, workers)
     if end is None:

@@ -27,6 +27,7 @@ class BackfillProgress(BaseModel):
     last_batch_ms: float
     paused: bool = False
     throttled_reason: str | None = None  # "paused", "replication lag ...", "rate cap"
+    workers: int = 1  # workers filling ranges at once; the figures add them all up
 
     @property
     def fraction(self) -> float:

@@ -275,7 +275,8 @@ class _Runner:
         assert self.connect is not None
         connect = self.connect
         shared = pool.Throttles.shared(self.limiter, self.wal_limiter, self.replicas)
-        totals = pool.Progress(cp, ranges, self.progress, self.started)
+        threads = min(self._workers(info), sum(1 for r in ranges if r.last_key != r.end_key))
+        totals = pool.Progress(cp, ranges, self.progress, self.started, max(1, threads))
         stop = threading.Event()
 
         def worker(next_range: Callable[[], cps.Checkpoint | None]) -> None:
@@ -310,7 +311,7 @@ class _Runner:
 
         pool.run(
             ranges,
-            threads=self._workers(info),
+            threads=threads,
             worker=worker,
             stop=stop,
             describe=lambda each: self._range_name(info, each, len(ranges)),

@@ -109,11 +109,13 @@ class Progress:
         ranges: list[Checkpoint],
         callback: Callable[[BackfillProgress], None] | None,
         started: float,
+        workers: int,
     ) -> None:
         self.parent = parent  # what was done before the pass was split
         self.ranges = ranges  # the workers advance these very objects
         self.callback = callback
         self.started = started
+        self.workers = workers
         self.lock = threading.Lock()
         self.done_at_start = self._sum("rows_done")
         self.scanned_at_start = self._sum("rows_scanned")
@@ -140,6 +142,7 @@ class Progress:
                         "rows_estimate": estimate,
                         "rows_per_second": (done - self.done_at_start) / elapsed,
                         "eta_seconds": (estimate - scanned) / rate if rate > 0 else None,
+                        "workers": self.workers,
                     }
                 )
             )
