@@ -182,7 +182,9 @@ class _Runner:
         cp, resumed = self._setup(
             info, "finding the end key", lambda: self._start_or_resume(info, sql)
         )
+        marks = [time.monotonic()]  # setup, split, batches, verification: for -vv
         ranges = self._setup(info, "splitting the key range", lambda: self._ranges(info, sql, cp))
+        marks.append(time.monotonic())
         resumed = resumed or any(each.batches for each in ranges)
         self.scanned_at_start = cp.rows_scanned
         self.wal_limiter.wait_seconds(self.conn)  # the starting point
@@ -190,8 +192,24 @@ class _Runner:
             self._run_ranges(info, sql, cp, ranges)
         else:
             self.fill(info, sql, cp)
+        marks.append(time.monotonic())
+        workers = self._workers(info) if ranges else 1
         remaining = self._setup(
-            info, "counting the rows left", lambda: count_remaining(self.conn, sql)
+            info,
+            "counting the rows left",
+            lambda: count_remaining(self.conn, sql, workers=workers),
+        )
+        marks.append(time.monotonic())
+        log.debug(
+            "backfill %s[%d]: setup %.3fs, split into %d ranges %.3fs, batches %.3fs,"
+            " verification %.3fs",
+            self.migration_id,
+            self.index,
+            marks[0] - self.started,
+            len(ranges),
+            marks[1] - marks[0],
+            marks[2] - marks[1],
+            marks[3] - marks[2],
         )
         cp.finished, cp.remaining = True, remaining
         if ranges:
@@ -230,9 +248,7 @@ class _Runner:
                 break
             self._throttle(info, cp)
 
-    def _ranges(
-        self, info: TableInfo, sql: KeysetSql, cp: cps.Checkpoint
-    ) -> list[cps.Checkpoint]:
+    def _ranges(self, info: TableInfo, sql: KeysetSql, cp: cps.Checkpoint) -> list[cps.Checkpoint]:
         """The key ranges of a parallel pass; empty: one worker fills the pass itself.
 
         An interrupted parallel pass resumes its own ranges, whatever ``workers``
