@@ -13,6 +13,13 @@ from expandctl.model.sql_slots import SqlText
 MAX_WORKERS = 16
 
 
+def check_workers(value: int | str) -> int | str:
+    """``workers``: 1 to MAX_WORKERS, or "auto" (the engine decides from the server)."""
+    if isinstance(value, int) and not 1 <= value <= MAX_WORKERS:
+        raise ValueError(f"workers must be 1 to {MAX_WORKERS}, or 'auto'")
+    return value
+
+
 class BackfillSpec(BaseModel):
     """Fill new columns of one table, keyset batch by keyset batch."""
 
@@ -56,9 +63,7 @@ class BackfillSpec(BaseModel):
     @field_validator("workers")
     @classmethod
     def _sane_workers(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and not 1 <= value <= MAX_WORKERS:
-            raise ValueError(f"workers must be 1 to {MAX_WORKERS}, or 'auto'")
-        return value
+        return check_workers(value)
 
     @field_validator("key")
     @classmethod

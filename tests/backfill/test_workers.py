@@ -194,3 +194,45 @@ def test_a_one_worker_checkpoint_of_the_old_layout_resumes_split_into_ranges(
     assert scalar(pg_database, "SELECT count(*) FROM users WHERE touches <> 1") == 0
     after = _status(pg_database)
     assert after.rows_done == 30_000 and after.workers == 3 and after.finished
+
+
+def test_operations_that_fill_rows_hand_workers_to_their_backfills() -> None:
+    from expandctl.model.manifest import Manifest
+    from expandctl.model.ops.registry import plan_operations
+    from expandctl.model.phases import Phase
+
+    manifest = Manifest.model_validate(
+        {
+            "description": "x",
+            "operations": [
+                {"op": "add_column", "table": "t", "column": "c", "type": "int", "default": "0"},
+                {"op": "set_not_null", "table": "t", "column": "d", "backfill": "1", "workers": 3},
+                {
+                    "op": "rename_column",
+                    "table": "t",
+                    "column": "a",
+                    "to": "b",
+                    "type": "text",
+                    "workers": "auto",
+                },
+            ],
+        }
+    )
+    steps = plan_operations(manifest.operations, Phase.BACKFILL, rollback=False, migration_id="1_x")
+    assert [getattr(s, "spec").workers for s in steps] == [1, 3, "auto"]  # noqa: B009
+    with pytest.raises(ValueError, match="workers must be 1 to 16, or 'auto'"):
+        Manifest.model_validate(
+            {
+                "description": "x",
+                "operations": [
+                    {
+                        "op": "add_column",
+                        "table": "t",
+                        "column": "c",
+                        "type": "int",
+                        "default": "0",
+                        "workers": 0,
+                    }
+                ],
+            }
+        )
