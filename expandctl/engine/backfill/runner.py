@@ -55,7 +55,8 @@ ProgressCallback = Callable[[BackfillProgress], None]
 
 
 def _committed(cp: cps.Checkpoint) -> str:
-    return f"nothing after batch {cp.batches} was committed by this run"
+    of = " of this range" if cp.range_no is not None else ""
+    return f"nothing after batch {cp.batches}{of} was committed by this run"
 
 
 class _Paused(Exception):
