@@ -237,6 +237,16 @@ def plan_text(spec: BackfillSpec, key: Sequence[str] | None = None) -> str:
         f"  WHERE ({key_row}) > ({last}) AND ({key_row}) <= ({upper})\n"
         f"    AND ({spec.where});\n"
         f"-- then the checkpoint (last key, rows done) is written in the same transaction"
+        + _workers_note(spec)
+    )
+
+
+def _workers_note(spec: BackfillSpec) -> str:
+    if spec.workers == 1:
+        return ""
+    return (
+        f"\n-- workers = {spec.workers!r}: that many connections run these batches on"
+        " disjoint key ranges, each range with its own checkpoint"
     )
 
 
