@@ -227,7 +227,7 @@ def plan_text(spec: BackfillSpec, key: Sequence[str] | None = None) -> str:
     last = ", ".join(f":last_{k}" for k in columns) or ":last"
     upper = ", ".join(f":upper_{k}" for k in columns) or ":upper"
     assignments = ",\n    ".join(f"{_quote(c)} = ({e})" for c, e in spec.set.items())
-    return (
+    text = (
         f"-- each batch, in its own transaction with SET LOCAL lock_timeout/statement_timeout:\n"
         f"SELECT {key_row} FROM {table}\n"
         f"  WHERE ({key_row}) > ({last}) ORDER BY {key_row}"
@@ -237,8 +237,8 @@ def plan_text(spec: BackfillSpec, key: Sequence[str] | None = None) -> str:
         f"  WHERE ({key_row}) > ({last}) AND ({key_row}) <= ({upper})\n"
         f"    AND ({spec.where});\n"
         f"-- then the checkpoint (last key, rows done) is written in the same transaction"
-        + _workers_note(spec)
     )
+    return text + _workers_note(spec)
 
 
 def _workers_note(spec: BackfillSpec) -> str:
