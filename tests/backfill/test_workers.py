@@ -236,3 +236,25 @@ def test_operations_that_fill_rows_hand_workers_to_their_backfills() -> None:
                 ],
             }
         )
+
+
+def test_status_adds_up_a_running_parallel_pass_and_reset_forgets_its_ranges(
+    pg_database: PgDatabase,
+) -> None:
+    from expandctl.engine.backfill import reset_backfill
+
+    make_users(pg_database, 9_000)
+    run(pg_database, spec(workers=3, batch_size=1_000))
+    with pg_database.connect(autocommit=True) as conn:  # as if interrupted mid-pass
+        conn.execute(
+            "UPDATE expandctl.backfill_ranges SET last_key = first_key, rows_done = 100,"
+            " batches = 1, busy_seconds = 0.5 WHERE range_no = 1"
+        )
+        conn.execute("UPDATE expandctl.backfill_checkpoints SET finished = false")
+    checkpoint = _status(pg_database)
+    assert checkpoint.workers == 3 and not checkpoint.finished
+    assert checkpoint.rows_done == 6_100 and checkpoint.last_key is None
+    assert checkpoint.rows_per_second > 0
+    with pg_database.connect(autocommit=True) as conn:
+        reset_backfill(conn, schema=SCHEMA, migration_id=MIGRATION)
+    assert _ranges(pg_database) == []
