@@ -143,6 +143,7 @@ class _Runner:
         self.wal_limiter = shared.wal_limiter
         self.replicas = shared.replicas
         self.stop = stop or threading.Event()  # set: a sibling worker failed, finish up
+        self.worker_count: int | None = None
         self.lock_timeout_ms = to_milliseconds(spec.lock_timeout or settings.lock_timeout)
         self.statement_timeout_ms = to_milliseconds(
             spec.statement_timeout or settings.statement_timeout
@@ -282,8 +283,13 @@ class _Runner:
         return ranges
 
     def _workers(self, info: TableInfo) -> int:
-        workers = self.spec.workers
-        return workers if isinstance(workers, int) else auto_workers(self.conn, info.reltuples)
+        """``workers`` of the spec; "auto" asks the server once per run."""
+        if self.worker_count is None:
+            workers = self.spec.workers
+            self.worker_count = (
+                workers if isinstance(workers, int) else auto_workers(self.conn, info.reltuples)
+            )
+        return self.worker_count
 
     def _run_ranges(
         self, info: TableInfo, sql: KeysetSql, cp: cps.Checkpoint, ranges: list[cps.Checkpoint]
