@@ -101,7 +101,8 @@ def render_backfill_status(report: BackfillStatusReport) -> None:
                 else ""
             )
         share = min(1.0, c.rows_done / c.rows_estimate) if c.rows_estimate else 0.0
-        last = ", ".join(c.last_key) if c.last_key else "-"
+        idle = f"one per range, {c.workers} ranges" if c.workers > 1 else "-"
+        last = ", ".join(c.last_key) if c.last_key else idle
         click.echo(
             f"{style(c.migration_id, bold=True)}[{c.index}] {c.table}: {state},"
             f" pass {c.pass_number}, {c.rows_done:,} rows (~{share:.0%} of {c.rows_estimate:,}),"

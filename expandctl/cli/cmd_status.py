@@ -69,7 +69,8 @@ def describe_checkpoint(cp: BackfillCheckpoint) -> str:
         total = f" of ~{cp.rows_estimate:,} ({share:.0%})"
     else:
         total = " (no estimated total: the table was never analyzed)"
-    last = ", ".join(cp.last_key) if cp.last_key else "not started"
+    idle = f"one per range, {cp.workers} ranges" if cp.workers > 1 else "not started"
+    last = ", ".join(cp.last_key) if cp.last_key else idle
     if cp.finished:
         left = "?" if cp.remaining is None else f"{cp.remaining:,}"
         state = "finished, verified" if cp.remaining == 0 else f"finished, {left} rows left"

@@ -248,13 +248,21 @@ def test_status_adds_up_a_running_parallel_pass_and_reset_forgets_its_ranges(
     with pg_database.connect(autocommit=True) as conn:  # as if interrupted mid-pass
         conn.execute(
             "UPDATE expandctl.backfill_ranges SET last_key = first_key, rows_done = 100,"
-            " batches = 1, busy_seconds = 0.5 WHERE range_no = 1"
+            " batches = 1, busy_seconds = 0.5, updated_at = now() + interval '1 hour'"
+            " WHERE range_no = 1"
         )
         conn.execute("UPDATE expandctl.backfill_checkpoints SET finished = false")
     checkpoint = _status(pg_database)
     assert checkpoint.workers == 3 and not checkpoint.finished
     assert checkpoint.rows_done == 6_100 and checkpoint.last_key is None
     assert checkpoint.rows_per_second > 0
+    with pg_database.connect() as conn:  # the last batch of any range
+        newest = conn.execute("SELECT max(updated_at) FROM expandctl.backfill_ranges").fetchone()
+    assert newest is not None and checkpoint.updated_at == newest[0]
+    from expandctl.cli.cmd_status import describe_checkpoint
+
+    assert "6,100 rows done" in describe_checkpoint(checkpoint)
+    assert "last key (one per range, 3 ranges), not finished" in describe_checkpoint(checkpoint)
     with pg_database.connect(autocommit=True) as conn:
         reset_backfill(conn, schema=SCHEMA, migration_id=MIGRATION)
     assert _ranges(pg_database) == []

@@ -362,6 +362,8 @@ def _to_model(r: dict[str, Any]) -> BackfillCheckpoint:
         r["last_batch_size"] = int(ranges["last_batch_size"] or 0)
         r["last_batch_ms"] = float(ranges["last_batch_ms"] or 0.0)
         rate = float(ranges["rate"] or 0.0)  # the workers run at once: their rates add up
+        if ranges["updated_at"]:  # the last batch of any range
+            r["updated_at"] = max(r["updated_at"], datetime.fromisoformat(ranges["updated_at"]))
         if not r["finished"]:
             r["last_key"] = None  # one per range; see the ranges for where each stands
     return BackfillCheckpoint(
