@@ -16,6 +16,7 @@ still finishes every range. What the workers share:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -32,6 +33,7 @@ from expandctl.engine.connection import database_error
 from expandctl.errors import ExpandctlError
 from expandctl.model.backfill import BackfillSpec
 
+log = logging.getLogger(__name__)
 TALLY = threading.Lock()  # guards the coordinator's counters while workers hand them in
 JOIN_POLL_SECONDS = 0.2  # joins wake up this often, so Ctrl-C reaches the main thread
 
@@ -165,6 +167,7 @@ def run(
     if not todo:
         return
     lock = threading.Lock()
+    t0 = time.monotonic()
     failures: list[tuple[Checkpoint | None, BaseException]] = []
 
     def thread_main() -> None:
@@ -182,6 +185,8 @@ def run(
             with lock:
                 failures.append((current, exc))
             stop.set()
+        finally:
+            log.debug("%s done after %.3fs", threading.current_thread().name, time.monotonic() - t0)
 
     started = [
         threading.Thread(target=thread_main, name=f"expandctl-backfill-{n + 1}", daemon=True)
