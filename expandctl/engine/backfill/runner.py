@@ -195,11 +195,10 @@ class _Runner:
         else:
             self.fill(info, sql, cp)
         marks.append(time.monotonic())
-        workers = self._workers(info) if ranges else 1
+        # On one core even after N workers: a parallel count is a burst on every core
+        # at once, which the application's p99 pays for (docs/performance.md).
         remaining = self._setup(
-            info,
-            "counting the rows left",
-            lambda: count_remaining(self.conn, sql, workers=workers),
+            info, "counting the rows left", lambda: count_remaining(self.conn, sql)
         )
         marks.append(time.monotonic())
         log.debug(

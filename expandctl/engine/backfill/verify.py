@@ -16,20 +16,15 @@ from expandctl.errors import StateError
 from expandctl.model.backfill import BackfillSpec
 
 
-def count_remaining(conn: psycopg.Connection[Any], sql: KeysetSql, *, workers: int = 1) -> int:
-    """The whole-table count, on ``workers`` cores (one unless the backfill used more).
+def count_remaining(conn: psycopg.Connection[Any], sql: KeysetSql) -> int:
+    """The whole-table count, on one core.
 
     A parallel scan would take every core of a small server for its duration:
-    measured, that alone doubled the application's p99 during a one-worker
-    backfill (docs/performance.md), for a count that may take a little longer
-    instead. A backfill given several workers was given that many cores: its
-    count may use as many processes (the leader and ``workers - 1`` helpers).
+    measured, that alone doubled the application's p99 during a backfill
+    (docs/performance.md), for a count that may take a little longer instead.
     """
     with conn.transaction():
-        conn.execute(
-            "SELECT set_config('max_parallel_workers_per_gather', %s, true)",
-            (str(max(0, workers - 1)),),
-        )
+        conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
         row = conn.execute(sql.remaining()).fetchone()
     return int(row[0]) if row else 0
 
