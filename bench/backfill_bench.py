@@ -15,6 +15,8 @@ and fills ``email_norm = lower(email)`` five ways:
       next rows still to do (keyset on the primary key, as pgroll does), then UPDATE,
   (d) expandctl's runner (``run_backfill``) with ``--target-ms`` (default 20),
   (e) the same with the spec's default target_batch_ms = 100,
+  (f) expandctl's runner with ``workers = 2`` (``--workers-target-ms``, default 20),
+  (g) the same with ``workers = 4``,
 
 each on a fresh copy of the table, once alone and once while pgbench runs a
 fixed-rate custom script that reads and updates random rows of the same table.
@@ -68,6 +70,8 @@ METHODS = {
     "c": "pgroll-style 1000 FOR NO KEY UPDATE",
     "d": "expandctl runner",
     "e": "expandctl runner, target_batch_ms=100 (default)",
+    "f": "expandctl, 2 workers",
+    "g": "expandctl, 4 workers",
 }
 
 
@@ -169,9 +173,15 @@ def method_c(dsn: str, run: Run) -> None:
             run.rows += count
 
 
-def method_d(dsn: str, run: Run, target_ms: int) -> None:
+def method_d(dsn: str, run: Run, target_ms: int, workers: int = 1, pause_ms: int = 0) -> None:
+    """The whole run_backfill, as advance calls it: setup, (split,) batches, verification."""
     spec = BackfillSpec(
-        table="users", set={"email_norm": SET}, where=WHERE, target_batch_ms=target_ms
+        table="users",
+        set={"email_norm": SET},
+        where=WHERE,
+        target_batch_ms=target_ms,
+        workers=workers,
+        pause_ms=pause_ms,
     )
     durations: list[float] = []
     result = run_backfill(
@@ -287,6 +297,7 @@ def one_run(
     workdir: Path,
 ) -> Run:
     run = Run(method=method, load=load_seconds is not None, rep=rep)
+    pause = args.workers_pause_ms if load_seconds is not None else 0
     fresh_table(admin)
     actions: dict[str, Callable[[], None]] = {
         "a": lambda: method_a(dsn, run),
@@ -294,6 +305,8 @@ def one_run(
         "c": lambda: method_c(dsn, run),
         "d": lambda: method_d(dsn, run, args.target_ms),
         "e": lambda: method_d(dsn, run, 100),
+        "f": lambda: method_d(dsn, run, args.workers_target_ms, 2, pause),
+        "g": lambda: method_d(dsn, run, args.workers_target_ms, 4, pause),
     }
     pgbench = Pgbench(args, url, load_seconds, workdir) if load_seconds else None
     if pgbench:
@@ -410,10 +423,11 @@ def render(table: list[dict[str, Any]], baseline: list[float]) -> str:
 
 def check_targets(table: list[dict[str, Any]]) -> list[str]:
     by = {(r["method"][1], r["load"]): r for r in table}
+    verdicts = _worker_targets(by)
     d = by.get(("d", True))
     if d is None:
-        return []
-    verdicts = [
+        return [f"{'PASS' if ok else 'MISS'}  {name}" for name, ok in verdicts]
+    verdicts += [
         ("(d) p99 <= 3x no-backfill baseline", (d["p99_vs_baseline"] or 99) <= 3.0),
         ("(d) no lock wait above 100 ms", d["max_lock_wait_ms"] <= 100.0),
     ]
@@ -434,6 +448,23 @@ def check_targets(table: list[dict[str, Any]]) -> list[str]:
     return [f"{'PASS' if ok else 'MISS'}  {name}" for name, ok in verdicts]
 
 
+def _worker_targets(by: dict[tuple[str, bool], dict[str, Any]]) -> list[tuple[str, bool]]:
+    """Issue 14: workers alone >= 1.2x (a) alone; under load p99 <= 3x the baseline."""
+    verdicts: list[tuple[str, bool]] = []
+    for method in ("f", "g"):
+        alone, loaded = by.get((method, False)), by.get((method, True))
+        if alone and by.get(("a", False)):
+            verdicts.append((f"({method}) alone >= 1.2x (a) alone", alone["ratio_to_a"] >= 1.2))
+        if loaded:
+            verdicts.append(
+                (
+                    f"({method}) under load p99 <= 3x no-backfill baseline",
+                    (loaded["p99_vs_baseline"] or 99) <= 3.0,
+                )
+            )
+    return verdicts
+
+
 # -- main ---------------------------------------------------------------------------------
 
 
@@ -442,10 +473,17 @@ def main() -> None:
     parser.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--rows", type=int, default=2_000_000, help="table size")
     parser.add_argument("--reps", type=int, default=3, help="repetitions per method and load")
-    parser.add_argument("--methods", default="abcde", help="subset of abcde")
+    parser.add_argument("--methods", default="abcdefg", help="subset of abcdefg")
     parser.add_argument("--rate", type=int, default=200, help="pgbench transactions per second")
     parser.add_argument("--clients", type=int, default=4, help="pgbench clients")
     parser.add_argument("--target-ms", type=int, default=20, help="(d) target_batch_ms")
+    parser.add_argument("--workers-target-ms", type=int, default=20, help="(f)/(g) target_batch_ms")
+    parser.add_argument(
+        "--workers-pause-ms",
+        type=int,
+        default=0,
+        help="(f)/(g) pause_ms under load (alone they never pause)",
+    )
     parser.add_argument("--baseline-seconds", type=int, default=15, help="per repetition")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of load before start")
     parser.add_argument("--no-load", action="store_true", help="skip the pgbench runs")

@@ -24,9 +24,12 @@ def format_eta(seconds: float | None) -> str:
 def describe(p: BackfillProgress) -> str:
     """One line of numbers, shared by the bar and the log line."""
     state = f" [{p.throttled_reason}]" if p.throttled_reason else ""
+    # With several workers the rows, rate and ETA are the whole pass's; the batch is the
+    # last one any worker finished.
+    workers = f"{p.workers} workers, " if p.workers > 1 else ""
     return (
         f"{p.table}: {p.rows_done:,} rows updated, {p.fraction:.0%} of ~{p.rows_estimate:,},"
-        f" {p.rows_per_second:,.0f} rows/s, ETA {format_eta(p.eta_seconds)},"
+        f" {workers}{p.rows_per_second:,.0f} rows/s, ETA {format_eta(p.eta_seconds)},"
         f" batch {p.batch_size:,} ({p.last_batch_ms:.0f} ms){state}"
     )
 

@@ -102,7 +102,8 @@ def render_backfill_status(report: BackfillStatusReport) -> None:
                 if c.updated_at
                 else ""
             )
-        last = ", ".join(c.last_key) if c.last_key else "-"
+        idle = f"one per range, {c.workers} ranges" if c.workers > 1 else "-"
+        last = ", ".join(c.last_key) if c.last_key else idle
         click.echo(
             f"{style(c.migration_id, bold=True)}[{c.index}] {c.table}: {state},"
             f" {rows(c)}, {plural(c.batches, 'batch', 'batches')},"

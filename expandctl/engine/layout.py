@@ -152,6 +152,32 @@ $$""",
     ),
     StateObject(
         "table",
+        "backfill_ranges",
+        # A parallel backfill pass: one row per disjoint key range (first_key, end_key],
+        # written by its worker in the same transaction as each batch. The pass's row in
+        # backfill_checkpoints keeps what was done before the split.
+        """CREATE TABLE IF NOT EXISTS {s}.backfill_ranges (
+    migration_id    text NOT NULL,
+    idx             integer NOT NULL,
+    range_no        integer NOT NULL,
+    pass_number     integer NOT NULL,
+    first_key       text[],
+    last_key        text[],
+    end_key         text[] NOT NULL,
+    rows_done       bigint NOT NULL DEFAULT 0,
+    rows_scanned    bigint NOT NULL DEFAULT 0,
+    batches         integer NOT NULL DEFAULT 0,
+    retries         integer NOT NULL DEFAULT 0,
+    last_batch_size integer NOT NULL DEFAULT 0,
+    last_batch_ms   double precision NOT NULL DEFAULT 0,
+    busy_seconds    double precision NOT NULL DEFAULT 0,
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (migration_id, idx, range_no)
+)""",
+        READ_WRITE,
+    ),
+    StateObject(
+        "table",
         "lease",
         # The fencing token of the run that last took the migration lock: every work
         # transaction reads it FOR SHARE (which needs UPDATE) and each run bumps it.

@@ -20,6 +20,17 @@ def _as_expression(value: object) -> object:
     return value
 
 
+# More connections than this only queue behind each other's WAL and CPU.
+MAX_WORKERS = 16
+
+
+def check_workers(value: int | str) -> int | str:
+    """``workers``: 1 to MAX_WORKERS, or "auto" (the engine decides from the server)."""
+    if isinstance(value, int) and not 1 <= value <= MAX_WORKERS:
+        raise ValueError(f"workers must be 1 to {MAX_WORKERS}, or 'auto'")
+    return value
+
+
 class BackfillSpec(BaseModel):
     """Fill new columns of one table, keyset batch by keyset batch."""
 
@@ -61,6 +72,9 @@ class BackfillSpec(BaseModel):
         default=None,
         description="a boolean SQL expression or SELECT; the backfill waits while it is not true",
     )
+    workers: int | Literal["auto"] = Field(
+        default=1, description="connections filling disjoint key ranges at once (or 'auto')"
+    )
 
     @field_validator("batch_size")
     @classmethod
@@ -68,6 +82,11 @@ class BackfillSpec(BaseModel):
         if isinstance(value, int) and value <= 0:
             raise ValueError("batch_size must be a positive number of rows or 'auto'")
         return value
+
+    @field_validator("workers")
+    @classmethod
+    def _sane_workers(cls, value: int | str) -> int | str:
+        return check_workers(value)
 
     @field_validator("key")
     @classmethod

@@ -12,7 +12,8 @@ from expandctl.model.steps import Direction
 # The layout of the state schema this expandctl writes; bumped on any change.
 # 2: the fencing lease table; an expandctl that knows only 1 must not write unfenced.
 # 3: the lane table (a backfilling run hands the schema lock back and is fenced per
-#    migration); an expandctl that knows only 2 would not see a running backfill.
+#    migration), and backfill_ranges (the per-worker checkpoints of a parallel
+#    backfill); an expandctl that knows only 2 would see neither.
 STATE_LAYOUT_VERSION = 3
 
 

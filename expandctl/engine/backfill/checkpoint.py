@@ -22,6 +22,7 @@ from expandctl.engine.backfill.models import BackfillCheckpoint
 
 CHECKPOINTS = "backfill_checkpoints"
 CONTROL = "backfill_control"
+RANGES = "backfill_ranges"
 
 
 @dataclass
@@ -43,6 +44,9 @@ class Checkpoint:
     busy_seconds: float = 0.0
     finished: bool = False
     remaining: int | None = None
+    # A range of a parallel pass (its row in backfill_ranges), else None: the pass's row.
+    range_no: int | None = None
+    first_key: list[str] | None = None  # the range's exclusive lower bound
 
 
 def _ident(schema: str, table: str) -> sql.Identifier:
@@ -56,6 +60,11 @@ def ensure_tables(conn: psycopg.Connection[Any], schema: str) -> None:
 
 def _tables_exist(conn: psycopg.Connection[Any], schema: str) -> bool:
     return layout.tables_exist(conn, schema, CHECKPOINTS, CONTROL)
+
+
+def _ranges_exist(conn: psycopg.Connection[Any], schema: str) -> bool:
+    """False in a state schema of layout 2 that no new expandctl has upgraded yet."""
+    return layout.tables_exist(conn, schema, RANGES)
 
 
 def load(
@@ -80,6 +89,9 @@ def save(
     cp: Checkpoint,
 ) -> None:
     """Upsert the row; call inside the batch's transaction."""
+    if cp.range_no is not None:
+        _save_range(conn, schema, migration_id, index, cp)
+        return
     conn.execute(
         _save_query(schema),
         (
@@ -131,6 +143,104 @@ def _save_query(schema: str) -> bytes:
         .format(_ident(schema, CHECKPOINTS))
         .as_bytes(None)
     )
+
+
+def _save_range(
+    conn: psycopg.Connection[Any], schema: str, migration_id: str, index: int, cp: Checkpoint
+) -> None:
+    conn.execute(
+        _save_range_query(schema),
+        (
+            migration_id,
+            index,
+            cp.range_no,
+            cp.pass_number,
+            cp.first_key,
+            cp.last_key,
+            cp.end_key,
+            cp.rows_done,
+            cp.rows_scanned,
+            cp.batches,
+            cp.retries,
+            cp.last_batch_size,
+            cp.last_batch_ms,
+            cp.busy_seconds,
+        ),
+    )
+
+
+@cache
+def _save_range_query(schema: str) -> bytes:
+    # Each worker upserts only its own row: workers never wait on each other's checkpoints.
+    return (
+        sql.SQL(
+            "INSERT INTO {} (migration_id, idx, range_no, pass_number, first_key, last_key,"
+            " end_key, rows_done, rows_scanned, batches, retries, last_batch_size,"
+            " last_batch_ms, busy_seconds)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (migration_id, idx, range_no) DO UPDATE SET"
+            " pass_number = excluded.pass_number, first_key = excluded.first_key,"
+            " last_key = excluded.last_key, end_key = excluded.end_key,"
+            " rows_done = excluded.rows_done, rows_scanned = excluded.rows_scanned,"
+            " batches = excluded.batches, retries = excluded.retries,"
+            " last_batch_size = excluded.last_batch_size,"
+            " last_batch_ms = excluded.last_batch_ms, busy_seconds = excluded.busy_seconds,"
+            " updated_at = now()"
+        )
+        .format(_ident(schema, RANGES))
+        .as_bytes(None)
+    )
+
+
+def load_ranges(
+    conn: psycopg.Connection[Any], schema: str, migration_id: str, index: int, parent: Checkpoint
+) -> list[Checkpoint]:
+    """The ranges of ``parent``'s pass, in key order; empty for a one-worker pass."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT range_no, first_key, last_key, end_key, rows_done, rows_scanned, batches,"
+            " retries, last_batch_size, last_batch_ms, busy_seconds FROM {}"
+            " WHERE migration_id = %s AND idx = %s AND pass_number = %s ORDER BY range_no"
+        ).format(_ident(schema, RANGES)),
+        (migration_id, index, parent.pass_number),
+    ).fetchall()
+    return [
+        Checkpoint(
+            table_name=parent.table_name,
+            key_columns=list(parent.key_columns),
+            pass_number=parent.pass_number,
+            range_no=r[0],
+            first_key=r[1],
+            last_key=r[2],
+            end_key=r[3],
+            rows_done=r[4],
+            rows_scanned=r[5],
+            batches=r[6],
+            retries=r[7],
+            last_batch_size=r[8],
+            last_batch_ms=r[9],
+            busy_seconds=r[10],
+        )
+        for r in rows
+    ]
+
+
+def replace_ranges(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    migration_id: str,
+    index: int,
+    ranges: list[Checkpoint],
+) -> None:
+    """Forget earlier passes' ranges and record these; call inside the pass's transaction."""
+    conn.execute(
+        sql.SQL("DELETE FROM {} WHERE migration_id = %s AND idx = %s").format(
+            _ident(schema, RANGES)
+        ),
+        (migration_id, index),
+    )
+    for cp in ranges:
+        _save_range(conn, schema, migration_id, index, cp)
 
 
 def begin_batch(
@@ -198,8 +308,9 @@ def reset_backfill(conn: psycopg.Connection[Any], *, schema: str, migration_id: 
     """Forget the checkpoints (the backfill phase was rolled back)."""
     if not _tables_exist(conn, schema):
         return
+    tables = [CHECKPOINTS, CONTROL] + ([RANGES] if _ranges_exist(conn, schema) else [])
     with conn.transaction():
-        for table in (CHECKPOINTS, CONTROL):
+        for table in tables:
             conn.execute(
                 sql.SQL("DELETE FROM {} WHERE migration_id = %s").format(_ident(schema, table)),
                 (migration_id,),
@@ -209,14 +320,30 @@ def reset_backfill(conn: psycopg.Connection[Any], *, schema: str, migration_id: 
 def backfill_status(
     conn: psycopg.Connection[Any], *, schema: str, migration_id: str | None = None
 ) -> list[BackfillCheckpoint]:
-    """Every checkpoint of a migration (or of all migrations), for ``status``."""
+    """Every checkpoint of a migration (or of all migrations), for ``status``.
+
+    A parallel pass adds up its ranges: rows, batches and retries are the
+    pass row's (done before a split) plus every range's.
+    """
     if not _tables_exist(conn, schema):
         return []
+    ranges: sql.Composable = sql.SQL("SELECT NULL::bigint AS n")
+    if _ranges_exist(conn, schema):
+        ranges = sql.SQL(
+            "SELECT count(*) AS n, sum(rows_done) AS rows_done, sum(batches) AS batches,"
+            " sum(retries) AS retries, max(last_batch_size) AS last_batch_size,"
+            " max(last_batch_ms) AS last_batch_ms,"
+            " sum(rows_done / nullif(busy_seconds, 0)) AS rate,"
+            " max(updated_at) AS updated_at FROM {} r"
+            " WHERE r.migration_id = c.migration_id AND r.idx = c.idx"
+            " AND r.pass_number = c.pass_number"
+        ).format(_ident(schema, RANGES))
     query = sql.SQL(
-        "SELECT c.*, coalesce(k.paused, false) AS paused FROM {} c"
-        " LEFT JOIN {} k USING (migration_id)"
+        "SELECT c.*, coalesce(k.paused, false) AS paused, r.n AS r_n,"
+        " to_jsonb(r) AS r FROM {} c"
+        " LEFT JOIN {} k USING (migration_id) LEFT JOIN LATERAL ({}) r ON true"
         " WHERE %s::text IS NULL OR c.migration_id = %s ORDER BY c.migration_id, c.idx"
-    ).format(_ident(schema, CHECKPOINTS), _ident(schema, CONTROL))
+    ).format(_ident(schema, CHECKPOINTS), _ident(schema, CONTROL), ranges)
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(query, (migration_id, migration_id)).fetchall()
     return [_to_model(r) for r in rows]
@@ -225,6 +352,20 @@ def backfill_status(
 def _to_model(r: dict[str, Any]) -> BackfillCheckpoint:
     busy = float(r["busy_seconds"] or 0.0)
     started: datetime | None = r["started_at"]
+    rate = (r["rows_done"] / busy) if busy > 0 else 0.0
+    if r["r_n"]:  # a parallel pass: add up its ranges
+        ranges: dict[str, Any] = r["r"]
+        r = dict(r)
+        r["rows_done"] += int(ranges["rows_done"] or 0)
+        r["batches"] += int(ranges["batches"] or 0)
+        r["retries"] += int(ranges["retries"] or 0)
+        r["last_batch_size"] = int(ranges["last_batch_size"] or 0)
+        r["last_batch_ms"] = float(ranges["last_batch_ms"] or 0.0)
+        rate = float(ranges["rate"] or 0.0)  # the workers run at once: their rates add up
+        if ranges["updated_at"]:  # the last batch of any range
+            r["updated_at"] = max(r["updated_at"], datetime.fromisoformat(ranges["updated_at"]))
+        if not r["finished"]:
+            r["last_key"] = None  # one per range; see the ranges for where each stands
     return BackfillCheckpoint(
         migration_id=r["migration_id"],
         index=r["idx"],
@@ -239,7 +380,8 @@ def _to_model(r: dict[str, Any]) -> BackfillCheckpoint:
         retries=r["retries"],
         last_batch_size=r["last_batch_size"],
         last_batch_ms=r["last_batch_ms"],
-        rows_per_second=(r["rows_done"] / busy) if busy > 0 else 0.0,
+        rows_per_second=rate,
+        workers=int(r["r_n"] or 1),
         paused=r["paused"],
         finished=r["finished"],
         remaining=r["remaining"],

@@ -27,6 +27,7 @@ class BackfillProgress(BaseModel):
     last_batch_ms: float
     paused: bool = False
     throttled_reason: str | None = None  # "paused", "replication lag ...", "rate cap"
+    workers: int = 1  # workers filling ranges at once; the figures add them all up
 
     @property
     def fraction(self) -> float:
@@ -54,6 +55,7 @@ class BackfillResult(BaseModel):
     batch_ms_max: float
     resumed: bool  # started from a checkpoint left by an interrupted run
     remaining: int  # rows still matching ``where`` after the last batch (0 = verified)
+    workers: int = 1  # key ranges the pass was split into (1: one worker, no ranges)
 
 
 class BackfillCheckpoint(BaseModel):
@@ -78,6 +80,7 @@ class BackfillCheckpoint(BaseModel):
     paused: bool
     finished: bool
     remaining: int | None  # rows still matching ``where`` at the last verification
+    workers: int = 1  # key ranges of this pass (one per worker); 1 = one worker
     started_at: datetime | None
     updated_at: datetime | None
     finished_at: datetime | None

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 import statistics
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -21,12 +22,13 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from expandctl.engine.backfill import checkpoint as cps
+from expandctl.engine.backfill import workers as pool
 from expandctl.engine.backfill.health import Throttles
 from expandctl.engine.backfill.keyset import KeysetSql, batch_params, find_upper
 from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
+from expandctl.engine.backfill.ranges import auto_workers, cut_keys, split
 from expandctl.engine.backfill.sizing import BatchSizer
 from expandctl.engine.backfill.spec_check import TableInfo, check_statements, resolve_table
-from expandctl.engine.backfill.throttle import RateLimiter, WalRateLimiter
 from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
 from expandctl.engine.connection import immune_to_idle_timeout
 from expandctl.engine.fencing import Fence
@@ -53,7 +55,8 @@ ProgressCallback = Callable[[BackfillProgress], None]
 
 
 def _committed(cp: cps.Checkpoint) -> str:
-    return f"nothing after batch {cp.batches} was committed by this run"
+    of = " of this range" if cp.range_no is not None else ""
+    return f"nothing after batch {cp.batches}{of} was committed by this run"
 
 
 class _Paused(Exception):
@@ -87,6 +90,8 @@ def run_backfill(
             runner = _Runner(
                 conn, observer, schema, migration_id, index, spec, settings, progress, fence
             )
+            runner.connect = connect
+            stack.callback(runner.close)  # before the connections close: its watcher first
             return runner.run()
         except pg_errors.QueryCanceled as exc:
             raise DatabaseError(
@@ -119,8 +124,11 @@ class _Runner:
         settings: Settings,
         progress: ProgressCallback | None,
         fence: Fence | None,
+        throttles: pool.Throttles | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.conn = conn
+        self.connect: Callable[[], psycopg.Connection[Any]] | None = None
         self.observer = observer
         self.fence = fence
         self.schema = schema
@@ -130,9 +138,19 @@ class _Runner:
         self.settings = settings
         self.progress = progress
         self.sizer = BatchSizer.for_spec(spec.batch_size, spec.target_batch_ms)
-        self.limiter = RateLimiter(spec.max_rows_per_second)
-        self.wal_limiter = WalRateLimiter(spec.max_wal_bytes_per_second)
-        self.replicas = Throttles.for_spec(spec, schema, migration_id, conn)
+        # Shared by the workers of a parallel pass (one rate, one look at the standbys,
+        # vacuum, lock waits and health_check), behind a lock.
+        # The runner that made the checks closes them (its lock-wait watcher thread).
+        self.checks: Throttles | None = None
+        if throttles is None:
+            self.checks = Throttles.for_spec(spec, schema, migration_id, conn)
+            throttles = pool.Throttles.for_spec(spec, self.checks)
+        shared = throttles
+        self.limiter = shared.limiter
+        self.wal_limiter = shared.wal_limiter
+        self.replicas = shared.replicas
+        self.stop = stop or threading.Event()  # set: a sibling worker failed, finish up
+        self.worker_count: int | None = None
         self.lock_timeout_ms = to_milliseconds(spec.lock_timeout or settings.lock_timeout)
         self.statement_timeout_ms = to_milliseconds(
             spec.statement_timeout or settings.statement_timeout
@@ -147,6 +165,10 @@ class _Runner:
         self.scanned_at_start = 0
 
     # -- the whole run -------------------------------------------------------------
+
+    def close(self) -> None:
+        if self.checks is not None:
+            self.checks.close()
 
     def run(self) -> BackfillResult:
         # Setup statements run under the same limits as the batches (a table locked
@@ -173,25 +195,40 @@ class _Runner:
         cp, resumed = self._setup(
             info, "finding the end key", lambda: self._start_or_resume(info, sql)
         )
+        marks = [time.monotonic()]  # setup, split, batches, verification: for -vv
+        ranges = self._setup(info, "splitting the key range", lambda: self._ranges(info, sql, cp))
+        marks.append(time.monotonic())
+        resumed = resumed or any(each.batches for each in ranges)
         self.scanned_at_start = cp.rows_scanned
         self.wal_limiter.wait_seconds(self.conn)  # the starting point
-        while not cp.finished and cp.end_key is not None and cp.last_key != cp.end_key:
-            try:
-                exhausted = self._batch_with_retries(sql, cp)
-            except _Paused:
-                self._wait_while_paused(info, cp)
-                continue
-            self._report(info, cp)
-            if exhausted:
-                break
-            self._throttle(info, cp)
+        if ranges:
+            self._run_ranges(info, sql, cp, ranges)
+        else:
+            self.fill(info, sql, cp)
+        marks.append(time.monotonic())
+        # On one core even after N workers: a parallel count is a burst on every core
+        # at once, which the application's p99 pays for (docs/performance.md).
         remaining = self._setup(
             info, "counting the rows left", lambda: count_remaining(self.conn, sql)
         )
+        marks.append(time.monotonic())
+        log.debug(
+            "backfill %s[%d]: setup %.3fs, split into %d ranges %.3fs, batches %.3fs,"
+            " verification %.3fs",
+            self.migration_id,
+            self.index,
+            marks[0] - self.started,
+            len(ranges),
+            marks[1] - marks[0],
+            marks[2] - marks[1],
+            marks[3] - marks[2],
+        )
         cp.finished, cp.remaining = True, remaining
+        if ranges:
+            cp.last_key = cp.end_key  # every range reached its end
         with self._fenced(cp):
             cps.save(self.conn, self.schema, self.migration_id, self.index, cp)
-        result = self._result(info, cp, resumed, remaining)
+        result = self._result(info, cp, resumed, remaining, ranges)
         log.info(
             "backfill %s[%d] %s: %d rows in %.1fs (%.0f rows/s), %d batches, %d retries",
             self.migration_id,
@@ -206,6 +243,129 @@ class _Runner:
         raise_if_remaining(remaining, self.migration_id, self.index, info.display, self.spec)
         return result
 
+    def fill(self, info: TableInfo, sql: KeysetSql, cp: cps.Checkpoint) -> None:
+        """Batches from ``cp.last_key`` to ``cp.end_key``: the pass, or one range of it."""
+        if cp.range_no is not None and cp.batches and cp.last_batch_size and self.sizer.adaptive:
+            self.sizer.size = cp.last_batch_size  # a resumed range: its learnt size
+        while not cp.finished and cp.end_key is not None and cp.last_key != cp.end_key:
+            if self.stop.is_set():
+                return
+            try:
+                exhausted = self._batch_with_retries(sql, cp)
+            except _Paused:
+                self._wait_while_paused(info, cp)
+                continue
+            self._report(info, cp)
+            if exhausted:
+                break
+            self._throttle(info, cp)
+
+    def _ranges(self, info: TableInfo, sql: KeysetSql, cp: cps.Checkpoint) -> list[cps.Checkpoint]:
+        """The key ranges of a parallel pass; empty: one worker fills the pass itself.
+
+        An interrupted parallel pass resumes its own ranges, whatever ``workers``
+        says now. A pass not split yet (new, or a one-worker pass being resumed)
+        is split from its last key when ``workers`` asks for more than one.
+        """
+        existing = cps.load_ranges(self.conn, self.schema, self.migration_id, self.index, cp)
+        if existing or cp.end_key is None or cp.last_key == cp.end_key:
+            return existing
+        if self._workers(info) <= 1:
+            return []
+        cuts = cut_keys(self.conn, sql, cp.last_key, cp.end_key, self._workers(info))
+        parts = split(cp.last_key, cuts, cp.end_key)
+        if len(parts) <= 1:
+            return []
+        ranges = [
+            cps.Checkpoint(
+                table_name=cp.table_name,
+                key_columns=list(cp.key_columns),
+                pass_number=cp.pass_number,
+                last_key=part.first,
+                end_key=part.end,
+                range_no=number,
+                first_key=part.first,
+            )
+            for number, part in enumerate(parts)
+        ]
+        with self._fenced(cp):
+            cps.replace_ranges(self.conn, self.schema, self.migration_id, self.index, ranges)
+        return ranges
+
+    def _workers(self, info: TableInfo) -> int:
+        """``workers`` of the spec; "auto" asks the server once per run."""
+        if self.worker_count is None:
+            workers = self.spec.workers
+            self.worker_count = (
+                workers if isinstance(workers, int) else auto_workers(self.conn, info.reltuples)
+            )
+        return self.worker_count
+
+    def _run_ranges(
+        self, info: TableInfo, sql: KeysetSql, cp: cps.Checkpoint, ranges: list[cps.Checkpoint]
+    ) -> None:
+        """Fill the ranges with up to ``workers`` threads, each on its own connection."""
+        assert self.connect is not None
+        connect = self.connect
+        shared = pool.Throttles.shared(self.limiter, self.wal_limiter, self.replicas)
+        threads = min(self._workers(info), sum(1 for r in ranges if r.last_key != r.end_key))
+        totals = pool.Progress(cp, ranges, self.progress, self.started, max(1, threads))
+        stop = threading.Event()
+
+        def worker(next_range: Callable[[], cps.Checkpoint | None]) -> None:
+            with connect() as conn:
+                conn.autocommit = True
+                immune_to_idle_timeout(conn)
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, false),"
+                    " set_config('statement_timeout', %s, false)",
+                    (f"{self.lock_timeout_ms}ms", f"{self.setup_timeout_ms}ms"),
+                )
+                runner = _Runner(
+                    conn,
+                    self.observer,
+                    self.schema,
+                    self.migration_id,
+                    self.index,
+                    self.spec,
+                    self.settings,
+                    totals,
+                    self.fence,
+                    throttles=shared,
+                    stop=stop,
+                )
+                runner.table = self.table
+                runner.sizer.size = self.sizer.size
+                try:
+                    while (each := next_range()) is not None:
+                        runner.fill(info, sql, each)
+                finally:
+                    self._absorb(runner)
+
+        pool.run(
+            ranges,
+            threads=threads,
+            worker=worker,
+            stop=stop,
+            describe=lambda each: self._range_name(info, each, len(ranges)),
+        )
+
+    def _absorb(self, worker: _Runner) -> None:
+        """A finished worker's figures into this run's result (list.extend is atomic)."""
+        self.batch_ms.extend(worker.batch_ms)
+        with pool.TALLY:
+            self.rows_updated += worker.rows_updated
+            self.retries += worker.retries
+
+    def _range_name(self, info: TableInfo, cp: cps.Checkpoint, count: int) -> str:
+        key = ", ".join(info.key)
+        first = f"({key}) > ({', '.join(cp.first_key)}) and " if cp.first_key else ""
+        end = ", ".join(cp.end_key or [])
+        return (
+            f"backfill {self.migration_id}[{self.index}] of {info.display},"
+            f" range {(cp.range_no or 0) + 1} of {count} ({first}({key}) <= ({end}))"
+        )
+
     def _already_verified(self, info: TableInfo, sql: KeysetSql) -> BackfillResult | None:
         """A pass finished clean before (advance re-run after a crash): just re-verify."""
         cp = cps.load(self.conn, self.schema, self.migration_id, self.index)
@@ -213,7 +373,8 @@ class _Runner:
             return None
         if count_remaining(self.conn, sql) != 0:
             return None  # rows went wrong since: a new pass fixes them
-        return self._result(info, cp, resumed=True, remaining=0)
+        ranges = cps.load_ranges(self.conn, self.schema, self.migration_id, self.index, cp)
+        return self._result(info, cp, resumed=True, remaining=0, ranges=ranges)
 
     def _start_or_resume(self, info: TableInfo, sql: KeysetSql) -> tuple[cps.Checkpoint, bool]:
         cp = cps.load(self.conn, self.schema, self.migration_id, self.index)
@@ -378,11 +539,15 @@ class _Runner:
 
     def _wait_while_paused(self, info: TableInfo, cp: cps.Checkpoint) -> None:
         while cps.is_paused(self.conn, self.schema, self.migration_id):
+            if self.stop.is_set():
+                return
             self._report(info, cp, paused=True, reason="paused")
             time.sleep(PAUSE_POLL_SECONDS)
 
     def _throttle(self, info: TableInfo, cp: cps.Checkpoint) -> None:
         while reason := self.replicas.wait_reason(self.conn):
+            if self.stop.is_set():
+                return
             self._report(info, cp, reason=reason)
             time.sleep(PAUSE_POLL_SECONDS)
         wal_wait = self.wal_limiter.wait_seconds(self.conn)
@@ -428,16 +593,22 @@ class _Runner:
         )
 
     def _result(
-        self, info: TableInfo, cp: cps.Checkpoint, resumed: bool, remaining: int
+        self,
+        info: TableInfo,
+        cp: cps.Checkpoint,
+        resumed: bool,
+        remaining: int,
+        ranges: list[cps.Checkpoint] | None = None,
     ) -> BackfillResult:
         seconds = time.monotonic() - self.started
+        rows_done = cp.rows_done + sum(each.rows_done for each in ranges or [])
         return BackfillResult(
             migration_id=self.migration_id,
             index=self.index,
             table=info.display,
             key=list(info.key),
             rows_updated=self.rows_updated,
-            rows_done=cp.rows_done,
+            rows_done=rows_done,
             batches=len(self.batch_ms),
             retries=self.retries,
             seconds=seconds,
@@ -446,4 +617,5 @@ class _Runner:
             batch_ms_max=max(self.batch_ms, default=0.0),
             resumed=resumed,
             remaining=remaining,
+            workers=max(1, len(ranges or [])),
         )

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from expandctl.model.ops import checks, column_fill, not_null_check
+from expandctl.model.ops.backfill_workers import BackfillWorkers
 from expandctl.model.ops.base import (
     PlanContext,
     SqlText,
@@ -29,7 +30,7 @@ from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import Step
 
 
-class AddColumn(TableOperation):
+class AddColumn(TableOperation, BackfillWorkers):
     """``op = "add_column"``: ``column`` of ``type``, optional ``default`` and ``not_null``."""
 
     op: Literal["add_column"]

@@ -36,6 +36,7 @@ from pydantic import BaseModel, Field
 
 from expandctl.model.backfill import BackfillSpec
 from expandctl.model.ops import checks, concurrent_index, not_null_check
+from expandctl.model.ops.backfill_workers import BackfillWorkers
 from expandctl.model.ops.base import (
     PlanContext,
     TableOperation,
@@ -399,7 +400,7 @@ class ColumnSync:
         return []
 
 
-class ColumnSyncOperation(TableOperation):
+class ColumnSyncOperation(TableOperation, BackfillWorkers):
     """An operation planned entirely by its ColumnSync (rename_column, change_column_type, ...).
 
     Subclasses only describe their old and new columns in ``sync()``; every

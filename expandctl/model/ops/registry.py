@@ -13,6 +13,7 @@ from expandctl.model.ops.add_check import AddCheck
 from expandctl.model.ops.add_column import AddColumn
 from expandctl.model.ops.add_foreign_key import AddForeignKey
 from expandctl.model.ops.add_unique import AddUnique
+from expandctl.model.ops.backfill_workers import with_workers
 from expandctl.model.ops.base import OperationBase, PlanContext
 from expandctl.model.ops.change_column_type import ChangeColumnType
 from expandctl.model.ops.create_index import CreateIndex
@@ -61,7 +62,7 @@ OPERATION_NAMES: tuple[str, ...] = tuple(
 
 def plan_operation(op: OperationBase, phase: Phase, rollback: bool, ctx: PlanContext) -> list[Step]:
     """The steps of running (``rollback=False``) or undoing one phase of one operation."""
-    return op.reverse(phase, ctx) if rollback else op.forward(phase, ctx)
+    return with_workers(op, op.reverse(phase, ctx) if rollback else op.forward(phase, ctx))
 
 
 def plan_operations(

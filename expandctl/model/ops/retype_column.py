@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from expandctl.model.ops import checks, concurrent_index, retype_checks
+from expandctl.model.ops.backfill_workers import BackfillWorkers
 from expandctl.model.ops.base import (
     PlanContext,
     SqlText,
@@ -47,7 +48,7 @@ _LOCKED_ALREADY = (
 _SEQUENCE_TYPES = {"smallint", "int2", "integer", "int", "int4", "bigint", "int8"}
 
 
-class RetypeColumn(TableOperation):
+class RetypeColumn(TableOperation, BackfillWorkers):
     """``op = "retype_column"``: ``column`` becomes ``type``, keeping its name."""
 
     op: Literal["retype_column"]

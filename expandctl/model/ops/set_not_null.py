@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field
 
 from expandctl.model.ops import checks, column_fill, not_null_check
+from expandctl.model.ops.backfill_workers import BackfillWorkers
 from expandctl.model.ops.base import (
     PlanContext,
     SqlText,
@@ -28,7 +29,7 @@ from expandctl.model.sql_quote import quote_ident
 from expandctl.model.steps import AcceptedHazard, Step
 
 
-class SetNotNull(TableOperation):
+class SetNotNull(TableOperation, BackfillWorkers):
     """``op = "set_not_null"``: ``column``; ``backfill`` fills NULLs, ``default`` stops new ones."""
 
     op: Literal["set_not_null"]
