@@ -261,7 +261,7 @@ def test_status_adds_up_a_running_parallel_pass_and_reset_forgets_its_ranges(
     assert newest is not None and checkpoint.updated_at == newest[0]
     from expandctl.cli.cmd_status import describe_checkpoint
 
-    assert "6,100 rows done" in describe_checkpoint(checkpoint)
+    assert "6,100 rows updated in pass 1, all runs" in describe_checkpoint(checkpoint)
     assert "last key (one per range, 3 ranges), not finished" in describe_checkpoint(checkpoint)
     with pg_database.connect(autocommit=True) as conn:
         reset_backfill(conn, schema=SCHEMA, migration_id=MIGRATION)
