@@ -27,9 +27,12 @@ def describe(p: BackfillProgress) -> str:
     # With several workers the rows, rate and ETA are the whole pass's; the batch is the
     # last one any worker finished.
     workers = f"{p.workers} workers, " if p.workers > 1 else ""
+    # Updated rows count the whole pass (every run); the share is of rows *scanned*
+    # (a row already right is scanned, not updated); the rate is this run's.
     return (
-        f"{p.table}: {p.rows_done:,} rows updated, {p.fraction:.0%} of ~{p.rows_estimate:,},"
-        f" {workers}{p.rows_per_second:,.0f} rows/s, ETA {format_eta(p.eta_seconds)},"
+        f"{p.table}: {p.rows_done:,} rows updated, scanned {p.fraction:.0%} of"
+        f" ~{p.rows_estimate:,}, {workers}{p.rows_per_second:,.0f} rows/s this run,"
+        f" ETA {format_eta(p.eta_seconds)},"
         f" batch {p.batch_size:,} ({p.last_batch_ms:.0f} ms){state}"
     )
 

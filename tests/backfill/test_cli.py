@@ -130,7 +130,9 @@ def test_renderer_draws_a_bar_on_a_terminal() -> None:
     render(_tick(500))
     render(_tick(1000))
     text = out.getvalue()
-    assert text.startswith("\r[##############..............] public.users: 500 rows updated, 50%")
+    assert text.startswith(
+        "\r[##############..............] public.users: 500 rows updated, scanned 50%"
+    )
     assert "ETA 0m02s" in text
     assert text.endswith("\n")
 
