@@ -215,6 +215,61 @@ def flagged_users(pg_database: PgDatabase) -> PgDatabase:
     return pg_database
 
 
+def test_backfill_connections_waiting_on_each_other_are_no_reason_to_pause(
+    pg_database: PgDatabase,
+) -> None:
+    """Parallel workers queue briefly on each other (the fencing row); only another
+    session waiting on a batch is a reason to yield."""
+    from expandctl.engine.backfill.health import LockWaitWatch
+
+    make_users(pg_database, 10)
+    watch = LockWaitWatch()
+    with (
+        pg_database.connect() as holder,
+        pg_database.connect(autocommit=True) as worker,
+        pg_database.connect(autocommit=True) as outsider,
+    ):
+        watch.watch(holder)
+        watch.watch(worker)
+        holder.execute("UPDATE users SET email = email WHERE id = 1")  # holds the row lock
+
+        def blocked(conn: psycopg.Connection[Any]) -> threading.Thread:
+            thread = threading.Thread(
+                target=lambda: conn.execute("UPDATE users SET email = email WHERE id = 1")
+            )
+            thread.start()
+            return thread
+
+        def waiting(pid: int) -> bool:
+            with pg_database.connect(autocommit=True) as look:
+                row = look.execute(
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = %s",
+                    (pid,),
+                ).fetchone()
+            return bool(row and row[0])
+
+        def settle(pid: int) -> None:
+            for _ in range(200):
+                if waiting(pid):
+                    break
+                time.sleep(0.02)
+            time.sleep(0.4)  # several samples of the watcher (every 0.1 s)
+
+        threads = [blocked(worker)]
+        try:
+            settle(worker.info.backend_pid)
+            assert watch.reason() is None  # one of ours waits on another of ours
+            threads.append(blocked(outsider))
+            settle(outsider.info.backend_pid)
+            reason = watch.reason()
+            assert reason is not None and f"pid {outsider.info.backend_pid}" in reason
+        finally:
+            holder.rollback()  # lets the waiters through, whatever was asserted
+            for thread in threads:
+                thread.join(10)
+            watch.stop()
+
+
 def test_health_check_false_holds_the_backfill_until_true(flagged_users: PgDatabase) -> None:
     db = flagged_users
     reports = Reports()

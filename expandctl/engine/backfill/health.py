@@ -68,10 +68,12 @@ HIDDEN_VACUUMS_SQL = "SELECT count(*) FROM pg_stat_progress_vacuum WHERE relid I
 # Sessions waiting for a lock that a backfill connection holds. pg_locks first (no
 # privilege needed; OFFSET 0 keeps the planner from calling pg_blocking_pids() on
 # every session): only sessions that wait at all are asked who blocks them.
+# Other sessions only: parallel workers briefly queue on each other (the fencing
+# row they all read FOR SHARE), which is no reason for the backfill to yield.
 LOCK_WAITERS_SQL = """
 SELECT w.pid
   FROM (SELECT DISTINCT pid FROM pg_locks WHERE NOT granted AND pid IS NOT NULL OFFSET 0) w
- WHERE pg_blocking_pids(w.pid) && %s::int[]
+ WHERE pg_blocking_pids(w.pid) && %(ours)s::int[] AND NOT w.pid = ANY(%(ours)s::int[])
 """
 
 
@@ -207,7 +209,7 @@ def _sample(
             while not stop.is_set() and not all(c.closed for c in list(conns)):
                 with seen.lock:
                     pids = sorted(seen.pids)
-                rows = observer.execute(LOCK_WAITERS_SQL, (pids,), prepare=False).fetchall()
+                rows = observer.execute(LOCK_WAITERS_SQL, {"ours": pids}, prepare=False).fetchall()
                 if rows:
                     with seen.lock:
                         seen.waiters.update(int(r[0]) for r in rows)
