@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import psycopg
 
 from expandctl.engine.checks import CHECK_LOCK_TIMEOUT, CHECK_STATEMENT_TIMEOUT
-from expandctl.engine.connection import Connection, database_error
+from expandctl.engine.connection import Connection, database_error, read_only_look
 from expandctl.model.durations import format_duration
 from expandctl.model.ops.column_facts import CatalogFacts, ColumnFacts, ColumnKey
 from expandctl.model.sql_quote import qualified
@@ -45,20 +45,17 @@ def read_catalog_facts(
     found: dict[ColumnKey, ColumnFacts] = {}
     resolved: dict[str, str | None] = {}
     try:
-        with conn.transaction() as outer:
-            conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute(
-                "SELECT set_config('statement_timeout', %s, true),"
-                " set_config('lock_timeout', %s, true)",
-                (format_duration(CHECK_STATEMENT_TIMEOUT), format_duration(CHECK_LOCK_TIMEOUT)),
-            )
+        with read_only_look(
+            conn,
+            statement_timeout=format_duration(CHECK_STATEMENT_TIMEOUT),
+            lock_timeout=format_duration(CHECK_LOCK_TIMEOUT),
+        ):
             for key in columns:
                 facts = _column(conn, key)
                 if facts is not None:
                     found[key] = facts
             for type_sql in types:
                 resolved[type_sql] = _type(conn, type_sql, server_version)
-            raise psycopg.Rollback(outer)
     except psycopg.Error as exc:
         raise database_error("could not read the columns the operations change", exc) from None
     return CatalogFacts(columns=found, types=resolved)

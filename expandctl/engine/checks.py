@@ -27,7 +27,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
-from expandctl.engine.connection import Connection, database_error
+from expandctl.engine.connection import Connection, database_error, read_only_look
 from expandctl.errors import CheckFailed
 from expandctl.model.durations import format_duration
 from expandctl.model.steps import CheckStep, PhasePlan, Step
@@ -85,19 +85,16 @@ def evaluate_checks(
         return []
     failures: list[CheckFailure] = []
     try:
-        with conn.transaction() as outer:
-            conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute(
-                "SELECT set_config('statement_timeout', %s, true),"
-                " set_config('lock_timeout', %s, true)",
-                (format_duration(statement_timeout), format_duration(lock_timeout)),
-            )
+        with read_only_look(
+            conn,
+            statement_timeout=format_duration(statement_timeout),
+            lock_timeout=format_duration(lock_timeout),
+        ):
             for number, step in checks:
                 definite = all(isinstance(s, CheckStep) for s in steps[start:number])
                 failure = _evaluate(conn, number, step, definite=definite)
                 if failure is not None:
                     failures.append(failure)
-            raise psycopg.Rollback(outer)
     except psycopg.Error as exc:  # the connection itself failed, not one check
         raise database_error("could not evaluate the operations' preconditions", exc) from None
     return failures

@@ -7,6 +7,8 @@ import logging
 import os
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -143,3 +145,19 @@ def connect_like(conn: Connection, *, application_name: str = APPLICATION_NAME) 
     )
     immune_to_idle_timeout(new)
     return new
+
+
+@contextmanager
+def read_only_look(
+    conn: Connection, *, statement_timeout: str, lock_timeout: str
+) -> Iterator[None]:
+    """A READ ONLY transaction under short timeouts, always rolled back: for reading
+    the catalog or a user's SQL between steps without ever changing anything."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET TRANSACTION READ ONLY")
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, true),"
+            " set_config('lock_timeout', %s, true)",
+            (statement_timeout, lock_timeout),
+        )
+        yield

@@ -38,7 +38,7 @@ from psycopg import sql
 
 from expandctl.engine.backfill.spec_check import check_expression
 from expandctl.engine.backfill.throttle import ReplicaThrottle
-from expandctl.engine.connection import connect_like, current_actor
+from expandctl.engine.connection import connect_like, current_actor, read_only_look
 from expandctl.engine.store import StateStore
 from expandctl.errors import ManifestError
 from expandctl.model.backfill import BackfillSpec
@@ -238,13 +238,9 @@ class HealthCheck:
         shown = self.expression if len(self.expression) <= 80 else self.expression[:77] + "..."
         query = sql.SQL("SELECT ({})::boolean").format(sql.SQL(self.expression))
         try:
-            with conn.transaction(force_rollback=True):
-                conn.execute("SET TRANSACTION READ ONLY")
-                conn.execute(
-                    "SELECT set_config('statement_timeout', %s, true),"
-                    " set_config('lock_timeout', %s, true)",
-                    (HEALTH_CHECK_TIMEOUT, HEALTH_CHECK_TIMEOUT),
-                )
+            with read_only_look(
+                conn, statement_timeout=HEALTH_CHECK_TIMEOUT, lock_timeout=HEALTH_CHECK_TIMEOUT
+            ):
                 row = conn.execute(query, prepare=False).fetchone()
         except psycopg.Error as exc:
             state = exc.sqlstate or ""
