@@ -46,6 +46,7 @@ from expandctl.model.backfill import BackfillSpec
 log = logging.getLogger(__name__)
 
 LOCK_SAMPLE_S = 0.1
+WATCH_TIMEOUT = "1s"  # statement_timeout and lock_timeout of one lock-wait sample
 LOCK_WAIT_COOLDOWN_S = 1.0  # wait this long after the last session seen waiting on us
 CHECK_EVERY_S = 1.0  # vacuum and health_check while healthy: at most once a second
 HEALTH_CHECK_TIMEOUT = "2s"  # statement_timeout of one health_check run
@@ -163,6 +164,13 @@ class LockWaitWatch:
         self._conns.append(conn)
         if self._thread is None:
             observer = connect_like(conn, application_name="expandctl lock-wait watch")
+            # A sample stuck behind a catalog lock must not stall the watch: it fails,
+            # the watch stops with a warning, and the backfill goes on without it.
+            observer.execute(
+                "SELECT set_config('statement_timeout', %s, false),"
+                " set_config('lock_timeout', %s, false)",
+                (WATCH_TIMEOUT, WATCH_TIMEOUT),
+            )
             self._thread = threading.Thread(
                 target=_sample,
                 args=(observer, self.seen, self._conns, self._stop),
