@@ -68,3 +68,42 @@ def test_status_shows_the_wait_and_history_records_it(
     waited = re.search(r"backfill-wait resumed (\d+)ms .*health_check is false", history)
     assert "backfill-wait waiting" in history and waited, history
     assert int(waited.group(1)) >= 500
+
+
+def test_a_wait_that_comes_and_goes_is_one_pause_in_history(
+    pg_database: PgDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lock waits flap every second on a busy table: one waiting/resumed pair for
+    waits that come back within MERGE_S, a new pair for one that comes back later."""
+    import psycopg
+
+    from expandctl.engine.backfill import health
+    from expandctl.engine.connection import current_actor
+    from expandctl.engine.store import StateStore
+
+    monkeypatch.setattr(health, "MERGE_S", 0.5)  # "later" without a 10 s test
+    store = StateStore("expandctl")
+    with psycopg.connect(pg_database.dsn, autocommit=True) as conn:
+        store.ensure(conn, current_actor())
+        log = health.PauseLog(store, MID, home=conn)
+
+        def wait(kind: str | None, seconds: float) -> None:
+            log.observe(conn, kind, f"waiting: {kind}" if kind else None)
+            time.sleep(seconds)
+
+        for _ in range(3):  # three flaps, each back within MERGE_S
+            wait("lock_waits", 0.3)
+            wait(None, 0.1)
+        wait("lock_waits", 0.3)  # the same pause: now long enough to be recorded
+        wait(None, 0.7)  # stopped for longer than MERGE_S
+        wait(None, 0)  # the next look closes it
+        wait("lock_waits", 0.6)  # a new pause...
+        wait("lock_waits", 0)  # ...seen again after 0.6 s: recorded
+        log.flush()  # the backfill ended
+        rows = conn.execute(
+            "SELECT outcome, duration_ms FROM expandctl.events"
+            " WHERE action = 'backfill-wait' ORDER BY id"
+        ).fetchall()
+    assert [outcome for outcome, _ in rows] == ["waiting", "resumed", "waiting", "resumed"]
+    first_whole = rows[1][1]
+    assert first_whole is not None and first_whole >= 1400  # 4 x 0.3 s + 3 x 0.1 s

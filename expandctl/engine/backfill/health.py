@@ -54,6 +54,7 @@ HEALTH_CHECK_TIMEOUT = "2s"  # statement_timeout of one health_check run
 TRANSIENT = frozenset({"57014", "55P03", "40001", "40P01"})
 MAX_TRANSIENT = 30  # ... but not forever: this many in a row stops the backfill
 RECORD_AFTER_S = 0.5  # a pause this long goes to the event log
+MERGE_S = 10.0  # the same wait again within this is the same pause in the event log
 
 # Every VACUUM of the table, by whom: pg_stat_progress_vacuum lists autovacuum
 # workers and manual VACUUMs alike (not VACUUM FULL: that takes an ACCESS
@@ -287,26 +288,51 @@ class PauseLog:
     """Writes a pause to the event log once it has lasted RECORD_AFTER_S, and when it ends.
 
     ``action = 'backfill-wait'``; ``outcome = 'waiting'`` (``duration_ms``: how
-    long it had waited when written) then ``'resumed'`` (the whole wait).
+    long it had waited when written) then ``'resumed'`` (the whole wait). The
+    same wait again within MERGE_S is the same pause: lock waits that come and
+    go every second make one pair of records, not thousands an hour. So the
+    ``resumed`` record is written MERGE_S after the wait ended, or when the
+    backfill ends (:meth:`flush`).
     """
 
     store: StateStore
     migration_id: str
+    home: psycopg.Connection[Any] | None = None  # the runner's own: flush() writes on it
     kind: str | None = None
     reason: str | None = None
     started: float = 0.0
+    ended: float | None = None  # the wait stopped then; it may still come back
     recorded: bool = False
     writable: bool = True  # the event log exists and takes our rows
 
     def observe(self, conn: psycopg.Connection[Any], kind: str | None, reason: str | None) -> None:
         now = time.monotonic()
-        if kind != self.kind:
-            if self.kind is not None and self.recorded:
-                self._write(conn, "resumed", now)
+        if self.kind is not None and kind != self.kind and self.ended is None:
+            self.ended = now  # another wait, or none: this one stopped now
+        other = kind is not None and kind != self.kind
+        if self.ended is not None and (other or now - self.ended >= MERGE_S):
+            self._finish(conn)
+        if kind is None:
+            return
+        if kind == self.kind:
+            self.ended = None  # still waiting, or again within MERGE_S: the same pause
+        else:
             self.kind, self.reason, self.started, self.recorded = kind, reason, now, False
-        if kind is not None and not self.recorded and now - self.started >= RECORD_AFTER_S:
+        if not self.recorded and now - self.started >= RECORD_AFTER_S:
             self.recorded = True
             self._write(conn, "waiting", now)
+
+    def flush(self) -> None:
+        """At the end of the backfill: a pause still open is over."""
+        if self.home is not None and not self.home.closed:
+            if self.kind is not None and self.ended is None:
+                self.ended = time.monotonic()
+            self._finish(self.home)
+
+    def _finish(self, conn: psycopg.Connection[Any]) -> None:
+        if self.kind is not None and self.recorded:
+            self._write(conn, "resumed", self.ended if self.ended is not None else time.monotonic())
+        self.kind, self.reason, self.ended, self.recorded = None, None, None, False
 
     def _write(self, conn: psycopg.Connection[Any], outcome: str, now: float) -> None:
         if not self.writable:
@@ -358,7 +384,7 @@ class Throttles:
             lock_waits=LockWaitWatch() if spec.pause_on_lock_waits else None,
             health=HealthCheck(spec.health_check) if spec.health_check else None,
             pauses=(
-                PauseLog(StateStore(schema), migration_id)
+                PauseLog(StateStore(schema), migration_id, home=conn)
                 if schema is not None and migration_id is not None
                 else None
             ),
@@ -393,6 +419,8 @@ class Throttles:
     def close(self) -> None:
         if self.lock_waits is not None:
             self.lock_waits.stop()
+        if self.pauses is not None:
+            self.pauses.flush()
 
 
 __all__ = ["HealthCheck", "LockWaitWatch", "PauseLog", "Throttles", "VacuumWatch", "vacuums_on"]
