@@ -103,19 +103,14 @@ def take_lease(conn: psycopg.Connection[Any], schema: str, actor: Actor, wait: t
     It waits (at most ``wait``) for the previous owner's open work transaction,
     so the state read afterwards includes everything that run committed.
     """
+    bump = sql.SQL(
+        "INSERT INTO {t} AS l (token, holder) VALUES (1, %s)"
+        " ON CONFLICT (only_row) DO UPDATE"
+        " SET token = l.token + 1, holder = excluded.holder, taken_at = now()"
+        " RETURNING token"
+    ).format(t=sql.Identifier(schema, LEASE_TABLE))
     try:
-        with conn.transaction():
-            wait_ms = max(1, int(wait.total_seconds() * 1000))  # 0 would mean forever
-            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{wait_ms}ms",))
-            row = conn.execute(
-                sql.SQL(
-                    "INSERT INTO {t} AS l (token, holder) VALUES (1, %s)"
-                    " ON CONFLICT (only_row) DO UPDATE"
-                    " SET token = l.token + 1, holder = excluded.holder, taken_at = now()"
-                    " RETURNING token"
-                ).format(t=sql.Identifier(schema, LEASE_TABLE)),
-                (holder_of(actor),),
-            ).fetchone()
+        token = _bump_token(conn, bump, (holder_of(actor),), wait)
     except pg_errors.LockNotAvailable:
         raise LockBusyError(
             f"the previous owner of the migration lock in schema {schema!r} lost its lock "
@@ -123,8 +118,20 @@ def take_lease(conn: psycopg.Connection[Any], schema: str, actor: Actor, wait: t
             f"gave up after waiting {wait.total_seconds():g}s",
             hint="wait for it to finish or end it (pg_terminate_backend), then run again",
         ) from None
+    return Fence(schema=schema, token=token)
+
+
+def _bump_token(
+    conn: psycopg.Connection[Any], bump: sql.Composed, params: tuple[str, ...], wait: timedelta
+) -> int:
+    """Run the token's upsert, waiting at most ``wait`` (LockNotAvailable after that) for
+    a transaction that still holds the row FOR SHARE."""
+    with conn.transaction():
+        wait_ms = max(1, int(wait.total_seconds() * 1000))  # 0 would mean forever
+        conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{wait_ms}ms",))
+        row = conn.execute(bump, params).fetchone()
     assert row is not None
-    return Fence(schema=schema, token=int(row[0]))
+    return int(row[0])
 
 
 def _lease_holders(conn: psycopg.Connection[Any], schema: str) -> str:
@@ -149,24 +156,18 @@ def take_lane_lease(
     for a previous lane owner's open batch transaction, which holds the row
     FOR SHARE until it commits or rolls back.
     """
+    bump = sql.SQL(
+        "INSERT INTO {t} AS l (migration_id, token, holder) VALUES (%s, 1, %s)"
+        " ON CONFLICT (migration_id) DO UPDATE"
+        " SET token = l.token + 1, holder = excluded.holder, taken_at = now()"
+        " RETURNING token"
+    ).format(t=sql.Identifier(schema, LANE_TABLE))
     try:
-        with conn.transaction():
-            wait_ms = max(1, int(wait.total_seconds() * 1000))
-            conn.execute("SELECT set_config('lock_timeout', %s, true)", (f"{wait_ms}ms",))
-            row = conn.execute(
-                sql.SQL(
-                    "INSERT INTO {t} AS l (migration_id, token, holder) VALUES (%s, 1, %s)"
-                    " ON CONFLICT (migration_id) DO UPDATE"
-                    " SET token = l.token + 1, holder = excluded.holder, taken_at = now()"
-                    " RETURNING token"
-                ).format(t=sql.Identifier(schema, LANE_TABLE)),
-                (migration_id, holder_of(actor)),
-            ).fetchone()
+        token = _bump_token(conn, bump, (migration_id, holder_of(actor)), wait)
     except pg_errors.LockNotAvailable:
         raise LockBusyError(
             f"a previous backfill run of {migration_id} lost its connection but still has a "
             f"batch transaction open; gave up after waiting {wait.total_seconds():g}s",
             hint="wait for it to finish or end it (pg_terminate_backend), then run again",
         ) from None
-    assert row is not None
-    return Fence(schema=schema, token=int(row[0]), lane=migration_id)
+    return Fence(schema=schema, token=token, lane=migration_id)
