@@ -75,6 +75,12 @@ class BackfillSpec(BaseModel):
     workers: int | Literal["auto"] = Field(
         default=1, description="connections filling disjoint key ranges at once (or 'auto')"
     )
+    workers_when_busy: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_WORKERS,
+        description="workers in a batch at once while other sessions are working",
+    )
 
     @field_validator("batch_size")
     @classmethod

@@ -67,6 +67,8 @@ table = "users"
 set = {{ email_norm = "lower(email)" }}
 where = "email_norm IS DISTINCT FROM lower(email)"
 workers = 4
+# the sessions these tests hold open would make the workers take turns
+workers_when_busy = 4
 batch_size = {batch_size}
 pause_ms = {pause_ms}
 """,

@@ -23,6 +23,7 @@ from psycopg import errors as pg_errors
 
 from expandctl.engine.backfill import checkpoint as cps
 from expandctl.engine.backfill import workers as pool
+from expandctl.engine.backfill.busy import ActivityWatch, BatchSlots
 from expandctl.engine.backfill.health import Throttles
 from expandctl.engine.backfill.keyset import KeysetSql, batch_params, find_upper
 from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
@@ -126,6 +127,7 @@ class _Runner:
         fence: Fence | None,
         throttles: pool.Throttles | None = None,
         stop: threading.Event | None = None,
+        slots: BatchSlots | None = None,
     ) -> None:
         self.conn = conn
         self.connect: Callable[[], psycopg.Connection[Any]] | None = None
@@ -150,6 +152,8 @@ class _Runner:
         self.wal_limiter = shared.wal_limiter
         self.replicas = shared.replicas
         self.stop = stop or threading.Event()  # set: a sibling worker failed, finish up
+        self.slots = slots  # a parallel pass: how many workers may be in a batch now
+        self.verify_workers = 1  # processes the verification count may use
         self.worker_count: int | None = None
         self.lock_timeout_ms = to_milliseconds(spec.lock_timeout or settings.lock_timeout)
         self.statement_timeout_ms = to_milliseconds(
@@ -209,7 +213,9 @@ class _Runner:
         # On one core even after N workers: a parallel count is a burst on every core
         # at once, which the application's p99 pays for (docs/performance.md).
         remaining = self._setup(
-            info, "counting the rows left", lambda: count_remaining(self.conn, sql)
+            info,
+            "counting the rows left",
+            lambda: count_remaining(self.conn, sql, processes=self.verify_workers),
         )
         marks.append(time.monotonic())
         log.debug(
@@ -251,7 +257,10 @@ class _Runner:
             if self.stop.is_set():
                 return
             try:
-                exhausted = self._batch_with_retries(sql, cp)
+                with self._slot() as go:
+                    if not go:
+                        return
+                    exhausted = self._batch_with_retries(sql, cp)
             except _Paused:
                 self._wait_while_paused(info, cp)
                 continue
@@ -259,6 +268,12 @@ class _Runner:
             if exhausted:
                 break
             self._throttle(info, cp)
+
+    def _slot(self) -> contextlib.AbstractContextManager[bool]:
+        """A parallel pass's batch waits for its slot; True: go ahead."""
+        if self.slots is None:
+            return contextlib.nullcontext(True)
+        return self.slots.hold(self.stop)
 
     def _ranges(self, info: TableInfo, sql: KeysetSql, cp: cps.Checkpoint) -> list[cps.Checkpoint]:
         """The key ranges of a parallel pass; empty: one worker fills the pass itself.
@@ -311,11 +326,19 @@ class _Runner:
         threads = min(self._workers(info), sum(1 for r in ranges if r.last_key != r.end_key))
         totals = pool.Progress(cp, ranges, self.progress, self.started, max(1, threads))
         stop = threading.Event()
+        slots = BatchSlots(
+            threads, self.spec.workers_when_busy, f"backfill {self.migration_id}[{self.index}]"
+        )
+        watch = ActivityWatch(self.conn, slots) if threads > 1 else None
+        if watch is not None:
+            watch.add(self.observer)
 
         def worker(next_range: Callable[[], cps.Checkpoint | None]) -> None:
             with connect() as conn:
                 conn.autocommit = True
                 immune_to_idle_timeout(conn)
+                if watch is not None:
+                    watch.add(conn)
                 conn.execute(
                     "SELECT set_config('lock_timeout', %s, false),"
                     " set_config('statement_timeout', %s, false)",
@@ -333,6 +356,7 @@ class _Runner:
                     self.fence,
                     throttles=shared,
                     stop=stop,
+                    slots=slots if watch is not None else None,
                 )
                 runner.table = self.table
                 runner.sizer.size = self.sizer.size
@@ -342,13 +366,21 @@ class _Runner:
                 finally:
                     self._absorb(runner)
 
-        pool.run(
-            ranges,
-            threads=threads,
-            worker=worker,
-            stop=stop,
-            describe=lambda each: self._range_name(info, each, len(ranges)),
-        )
+        try:
+            pool.run(
+                ranges,
+                threads=threads,
+                worker=worker,
+                stop=stop,
+                describe=lambda each: self._range_name(info, each, len(ranges)),
+            )
+        finally:
+            if watch is not None:
+                watch.close()
+                log.debug("backfill workers yielded to other sessions %.1fs", slots.seconds_busy())
+        # The count after them may use as many processes as the workers did: no more
+        # of the server than the pass itself took (one, when it was sharing it).
+        self.verify_workers = slots.limit
 
     def _absorb(self, worker: _Runner) -> None:
         """A finished worker's figures into this run's result (list.extend is atomic)."""

@@ -16,15 +16,18 @@ from expandctl.errors import StateError
 from expandctl.model.backfill import BackfillSpec
 
 
-def count_remaining(conn: psycopg.Connection[Any], sql: KeysetSql) -> int:
-    """The whole-table count, on one core.
+def count_remaining(conn: psycopg.Connection[Any], sql: KeysetSql, processes: int = 1) -> int:
+    """The whole-table count, on at most ``processes`` cores (a parallel scan).
 
-    A parallel scan would take every core of a small server for its duration:
-    measured, that alone doubled the application's p99 during a backfill
-    (docs/performance.md), for a count that may take a little longer instead.
+    By default on one: a parallel scan would take every core of a small server
+    for its duration; measured, that alone doubled the application's p99 during
+    a backfill (docs/performance.md). A parallel pass whose workers had the
+    server to themselves at the end passes their number: the count then takes
+    no more of the server than the batches just did.
     """
+    helpers = str(max(0, processes - 1))
     with conn.transaction():
-        conn.execute("SELECT set_config('max_parallel_workers_per_gather', '0', true)")
+        conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, true)", (helpers,))
         row = conn.execute(sql.remaining()).fetchone()
     return int(row[0]) if row else 0
 

@@ -1,0 +1,124 @@
+"""Parallel workers yield to other sessions: fewer batches at once while the server is busy."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+import pydantic
+import pytest
+
+from tests.backfill.helpers import make_users, run, scalar, spec, wrong_rows
+from tests.conftest import PgDatabase
+
+pytestmark = pytest.mark.db
+
+
+def _log_batches(db: PgDatabase) -> None:
+    """Each backfill UPDATE leaves its start and end, and lasts at least 20 ms."""
+    with db.connect(autocommit=True) as conn:
+        conn.execute("CREATE TABLE batch_edges (pid int, at timestamptz, edge text)")
+        conn.execute(
+            "CREATE FUNCTION batch_edge() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN"
+            " INSERT INTO batch_edges VALUES (pg_backend_pid(), clock_timestamp(), TG_WHEN);"
+            " IF TG_WHEN = 'BEFORE' THEN PERFORM pg_sleep(0.02); END IF;"
+            " RETURN NULL; END$$"
+        )
+        for when in ("BEFORE", "AFTER"):
+            conn.execute(
+                f"CREATE TRIGGER batch_{when.lower()} {when} UPDATE ON users"
+                " FOR EACH STATEMENT EXECUTE FUNCTION batch_edge()"
+            )
+
+
+def _most_at_once(db: PgDatabase) -> int:
+    """The largest number of backfill UPDATEs that were running at the same moment."""
+    with db.connect() as conn:
+        rows = conn.execute("SELECT at, edge FROM batch_edges ORDER BY at, edge DESC").fetchall()
+    running = most = 0
+    for _, edge in rows:  # at a tie, AFTER sorts first: an end before the next start
+        running += 1 if edge == "BEFORE" else -1
+        most = max(most, running)
+    return most
+
+
+def _batches_by_worker(db: PgDatabase) -> int:
+    return int(scalar(db, "SELECT count(DISTINCT pid) FROM batch_edges"))
+
+
+@contextmanager
+def _another_session_working(db: PgDatabase) -> Iterator[None]:
+    """An application session that is always in the middle of a query."""
+    stop = threading.Event()
+    started = threading.Event()
+
+    def work() -> None:
+        with db.connect(autocommit=True) as conn:
+            started.set()
+            while not stop.is_set():
+                conn.execute("SELECT pg_sleep(0.05)")
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    started.wait(10)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+
+
+def test_two_workers_run_side_by_side_on_a_quiet_server(pg_database: PgDatabase) -> None:
+    # The control for the tests below: the edges do show two batches at once.
+    make_users(pg_database, 4_000)
+    _log_batches(pg_database)
+
+    result = run(pg_database, spec(workers=2, batch_size=200))
+
+    assert wrong_rows(pg_database) == 0 and result.remaining == 0
+    assert _batches_by_worker(pg_database) == 2
+    assert _most_at_once(pg_database) == 2
+
+
+def test_while_another_session_works_one_batch_runs_at_a_time(pg_database: PgDatabase) -> None:
+    make_users(pg_database, 4_000)
+    _log_batches(pg_database)
+
+    with _another_session_working(pg_database):
+        result = run(pg_database, spec(workers=2, batch_size=200))
+
+    assert wrong_rows(pg_database) == 0 and result.remaining == 0
+    assert result.rows_updated == 4_000 and result.workers == 2
+    assert _batches_by_worker(pg_database) == 2  # both ranges were filled, one at a time
+    assert _most_at_once(pg_database) == 1
+
+
+def test_workers_when_busy_lets_more_run_under_load(pg_database: PgDatabase) -> None:
+    make_users(pg_database, 4_000)
+    _log_batches(pg_database)
+
+    with _another_session_working(pg_database):
+        result = run(pg_database, spec(workers=2, batch_size=200, workers_when_busy=2))
+
+    assert wrong_rows(pg_database) == 0 and result.remaining == 0
+    assert _most_at_once(pg_database) == 2
+
+
+def test_the_edges_are_read_in_time_order(pg_database: PgDatabase) -> None:
+    # _most_at_once relies on clock_timestamp() ordering one session's edges.
+    make_users(pg_database, 1_000)
+    _log_batches(pg_database)
+    run(pg_database, spec(batch_size=250))
+    with pg_database.connect() as conn:
+        rows = conn.execute("SELECT at, edge FROM batch_edges ORDER BY at").fetchall()
+    assert [edge for _, edge in rows] == ["BEFORE", "AFTER"] * 4
+    times: list[datetime] = [at for at, _ in rows]
+    assert times == sorted(times)
+
+
+@pytest.mark.parametrize("value", [0, 17, "auto"])
+def test_workers_when_busy_is_a_small_positive_number(value: object) -> None:
+    with pytest.raises(pydantic.ValidationError, match="workers_when_busy"):
+        spec(workers=2, workers_when_busy=value)
