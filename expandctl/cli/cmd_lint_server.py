@@ -128,7 +128,7 @@ def status_command(output_format: str) -> None:
         f"socket: {report['socket']}\n"
         f"log: {report['log']}\n"
         f"uptime: {_duration(report['uptime_s'])}\n"
-        f"requests served: {report['requests']} ({report['running']} running)\n"
+        f"requests served: {report['requests']} ({report['active']} in progress)\n"
         f"expandctl {report['version']} from {report['package']}, {report['executable']}"
     )
 

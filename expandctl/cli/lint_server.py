@@ -227,17 +227,16 @@ class LintServer:
             conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEERCRED.size)
         )
         channel = Channel(conn)
-        if uid != os.getuid():
-            log(f"refused pid {pid}: uid {uid}")
-            channel.send({"type": "refused", "reason": "another user"})
-            conn.close()
-            return
-        request, fds = channel.receive(max_fds=4)
+        request, fds = channel.receive(max_fds=4)  # read first: the answer then arrives
         try:
-            if request.get("op") == "lint" and len(fds) == 4:
+            if uid != os.getuid():
+                log(f"refused pid {pid}: uid {uid}")
+                channel.send({"type": "refused", "reason": "another user"})
+            elif request.get("op") == "lint" and len(fds) == 4:
                 self._lint(conn, channel, request, fds)
                 return
-            channel.send(self._answer(request))
+            else:
+                channel.send(self._answer(request))
         finally:
             for fd in fds:
                 os.close(fd)
@@ -261,7 +260,7 @@ class LintServer:
             "started_at": self.started,
             "uptime_s": round(time.time() - self.started, 1),
             "requests": self.requests,
-            "running": len(self.jobs),
+            "active": len(self.jobs),  # lints in progress
             "idle_timeout_s": self.idle_timeout,
             **self.identity,
         }
