@@ -141,6 +141,7 @@ class LintServer:
     socket_inode: int
     started: float = field(default_factory=time.time)
     requests: int = 0
+    child_peak_kb: int = 0  # the largest peak RSS of a child (shared pages included)
     stopping: str | None = None  # why the server stops, once it does
     jobs: dict[int, Job] = field(default_factory=dict)  # by pidfd
     _last_activity: float = field(default_factory=time.monotonic)
@@ -261,6 +262,7 @@ class LintServer:
             "uptime_s": round(time.time() - self.started, 1),
             "requests": self.requests,
             "active": len(self.jobs),  # lints in progress
+            "child_peak_kb": self.child_peak_kb,
             "idle_timeout_s": self.idle_timeout,
             **self.identity,
         }
@@ -315,7 +317,8 @@ class LintServer:
         return None
 
     def _finish(self, job: Job) -> None:
-        _, status = os.waitpid(job.pid, 0)
+        _, status, usage = os.wait4(job.pid, 0)
+        self.child_peak_kb = max(self.child_peak_kb, usage.ru_maxrss)
         if os.WIFSIGNALED(status):
             result = {"type": "exit", "signal": os.WTERMSIG(status)}
         else:
