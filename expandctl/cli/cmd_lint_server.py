@@ -54,7 +54,6 @@ def start_command(idle_timeout: str, foreground: bool) -> None:
     """Start the lint server for this interpreter and expandctl (no-op if running)."""
     if not (hasattr(socket, "SO_PEERCRED") and hasattr(os, "pidfd_open")):
         raise UsageError("the lint server needs Linux (SO_PEERCRED, pidfd_open)")
-    seconds = _seconds(idle_timeout)
     directory = _private_dir(create=True)
     paths = server_paths(directory, identity())
     lock = os.open(paths["lock"], os.O_WRONLY | os.O_CREAT, 0o600)
@@ -64,6 +63,7 @@ def start_command(idle_timeout: str, foreground: bool) -> None:
         if running is not None:
             click.echo(f"lint server already running (pid {running['pid']}, {paths['socket']})")
             return
+        seconds = _seconds(idle_timeout)  # after the check: parsing it imports pydantic
         command = [sys.executable, "-c", _DAEMON, directory, str(seconds)]
         env = _daemon_env()
         if foreground:
