@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "init": "expandctl.cli.cmd_init:init_command",
     "list": "expandctl.cli.cmd_list:list_command",
     "lint": "expandctl.cli.cmd_lint:lint_command",
+    "lint-server": "expandctl.cli.cmd_lint_server:lint_server_group",
     "status": "expandctl.cli.cmd_status:status_command",
     "plan": "expandctl.cli.cmd_plan:plan_command",
     "advance": "expandctl.cli.cmd_advance:advance_command",
@@ -41,6 +42,8 @@ COMMAND_HELP: dict[str, str] = {
     "administrator.",
     "list": "Show the migrations found on disk, in order, with their description.",
     "lint": "Check migration SQL for locks and breakage, phase by phase.",
+    "lint-server": "Keep the linter loaded in the background, so each lint starts in "
+    "milliseconds.",
     "status": "Every migration on disk and in the database: phase, next step, drift.",
     "plan": "Show the exact steps and SQL the next advance (or --rollback) would run.",
     "advance": "Run the next phase of MIGRATION_ID (default: the oldest in flight).",
