@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
+import psycopg
 import pydantic
 import pytest
 
-from tests.backfill.helpers import make_users, run, scalar, spec, wrong_rows
+from expandctl.engine.backfill import run_backfill
+from expandctl.model.config import Settings
+from tests.backfill.helpers import MIGRATION, SCHEMA, make_users, run, scalar, spec, wrong_rows
 from tests.conftest import PgDatabase
 
 pytestmark = pytest.mark.db
@@ -122,3 +127,55 @@ def test_the_edges_are_read_in_time_order(pg_database: PgDatabase) -> None:
 def test_workers_when_busy_is_a_small_positive_number(value: object) -> None:
     with pytest.raises(pydantic.ValidationError, match="workers_when_busy"):
         spec(workers=2, workers_when_busy=value)
+
+
+def _count_helpers(db: PgDatabase, *, busy: bool) -> set[str]:
+    """Backends that evaluated ``where`` without being one of the run's connections:
+    the parallel helpers of the final count (the planner is made to love them)."""
+    make_users(db, 20_000)
+    with db.connect(autocommit=True) as conn:
+        for setting in (
+            "parallel_setup_cost",
+            "parallel_tuple_cost",
+            "min_parallel_table_scan_size",
+        ):
+            conn.execute(f"ALTER DATABASE {conn.info.dbname} SET {setting} = 0")
+        conn.execute(
+            "CREATE FUNCTION seen_by() RETURNS boolean LANGUAGE plpgsql PARALLEL SAFE"
+            " COST 0.0001 AS $$BEGIN RAISE NOTICE 'pid %', pg_backend_pid(); RETURN true; END$$"
+        )
+    seen: set[str] = set()
+    ours: list[str] = []  # the control connection first
+
+    def connect() -> psycopg.Connection[Any]:
+        conn = psycopg.connect(db.dsn)
+        ours.append(f"pid {conn.info.backend_pid}")
+        conn.add_notice_handler(lambda diag: seen.add(diag.message_primary or ""))
+        return conn
+
+    # cheapest first: the planner asks seen_by() even of rows already filled
+    backfill = spec(workers=2, where="seen_by() AND email_norm IS DISTINCT FROM lower(email)")
+    with contextlib.ExitStack() as stack:
+        if busy:
+            stack.enter_context(_another_session_working(db))
+        result = run_backfill(
+            connect,
+            schema=SCHEMA,
+            migration_id=MIGRATION,
+            index=0,
+            spec=backfill,
+            settings=Settings(),
+        )
+    assert result.workers == 2 and result.remaining == 0 and wrong_rows(db) == 0
+    assert ours[0] in seen  # the count ran on the control connection and did report
+    return seen - set(ours)
+
+
+def test_after_a_quiet_parallel_pass_the_count_may_use_the_workers_cores(
+    pg_database: PgDatabase,
+) -> None:
+    assert _count_helpers(pg_database, busy=False)
+
+
+def test_after_a_busy_parallel_pass_the_count_stays_on_one_core(pg_database: PgDatabase) -> None:
+    assert _count_helpers(pg_database, busy=True) == set()
