@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pydantic
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from expandctl.engine.backfill import run_backfill
+from expandctl.engine.backfill.busy import OTHERS_WORKING_SQL
+from expandctl.errors import DatabaseError
 from expandctl.model.config import Settings
 from tests.backfill.helpers import MIGRATION, SCHEMA, make_users, run, scalar, spec, wrong_rows
 from tests.conftest import PgDatabase
@@ -75,10 +81,21 @@ def _another_session_working(db: PgDatabase) -> Iterator[None]:
         thread.join(10)
 
 
+def _skip_unless_quiet(db: PgDatabase) -> None:
+    """A shared test server (another test run) is not quiet: nothing to check there."""
+    with db.connect(autocommit=True) as conn:
+        for _ in range(10):
+            row = conn.execute(OTHERS_WORKING_SQL, {"ours": []}).fetchone()
+            if row is None or any(row):
+                pytest.skip("other sessions are working on this test server")
+            time.sleep(0.05)
+
+
 def test_two_workers_run_side_by_side_on_a_quiet_server(pg_database: PgDatabase) -> None:
     # The control for the tests below: the edges do show two batches at once.
     make_users(pg_database, 4_000)
     _log_batches(pg_database)
+    _skip_unless_quiet(pg_database)
 
     result = run(pg_database, spec(workers=2, batch_size=200))
 
@@ -119,7 +136,7 @@ def test_the_edges_are_read_in_time_order(pg_database: PgDatabase) -> None:
     with pg_database.connect() as conn:
         rows = conn.execute("SELECT at, edge FROM batch_edges ORDER BY at").fetchall()
     assert [edge for _, edge in rows] == ["BEFORE", "AFTER"] * 4
-    times: list[datetime] = [at for at, _ in rows]
+    times = [cast(datetime, at) for at, _ in rows]
     assert times == sorted(times)
 
 
@@ -174,8 +191,81 @@ def _count_helpers(db: PgDatabase, *, busy: bool) -> set[str]:
 def test_after_a_quiet_parallel_pass_the_count_may_use_the_workers_cores(
     pg_database: PgDatabase,
 ) -> None:
+    _skip_unless_quiet(pg_database)
     assert _count_helpers(pg_database, busy=False)
 
 
 def test_after_a_busy_parallel_pass_the_count_stays_on_one_core(pg_database: PgDatabase) -> None:
     assert _count_helpers(pg_database, busy=True) == set()
+
+
+def test_a_failing_range_stops_the_workers_waiting_for_their_turn(
+    pg_database: PgDatabase,
+) -> None:
+    make_users(pg_database, 8_000)
+    poisoned = spec(
+        workers=4,
+        batch_size=200,
+        set={
+            "email_norm": "CASE WHEN id = 7000 THEN (1 / (id - 7000))::text ELSE lower(email) END"
+        },
+    )
+    with _another_session_working(pg_database), pytest.raises(DatabaseError) as failed:
+        run(pg_database, poisoned)
+
+    message = str(failed.value)
+    assert "range 4 of 4" in message and "division by zero" in message
+    with pg_database.connect() as conn:
+        done = conn.execute("SELECT sum(rows_done) FROM expandctl.backfill_ranges").fetchone()
+    assert done is not None
+    # what the checkpoints count is exactly what was written: a worker that was waiting
+    # for its slot when the others stopped wrote nothing more
+    assert 8_000 - wrong_rows(pg_database) == done[0]
+    # and the next run (quiet, and without the poison) finishes every range
+    assert run(pg_database, spec(workers=4, batch_size=200)).remaining == 0
+    assert wrong_rows(pg_database) == 0
+
+
+@pytest.fixture
+def unprivileged_role(pg_database: PgDatabase) -> Iterator[str]:
+    """A migration role without pg_read_all_stats that owns the table: others' sessions
+    are hidden from it."""
+    role = f"bf_{secrets.token_hex(4)}"
+    with pg_database.connect(autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f'GRANT CREATE ON DATABASE "{pg_database.name}" TO {role}')
+        admin.execute(f"ALTER TABLE users OWNER TO {role}")
+        admin.execute(f"GRANT ALL ON batch_edges TO {role}")
+    try:
+        yield make_conninfo(pg_database.dsn, user=role)
+    finally:
+        with pg_database.connect(autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {role}")
+            admin.execute(f"DROP ROLE {role}")
+
+
+@pytest.fixture
+def users_with_edges(pg_database: PgDatabase) -> None:
+    make_users(pg_database, 4_000)
+    _log_batches(pg_database)
+
+
+def test_sessions_hidden_from_the_role_count_as_working(
+    pg_database: PgDatabase,
+    users_with_edges: None,
+    unprivileged_role: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING), _another_session_working(pg_database):
+        result = run_backfill(
+            lambda: psycopg.connect(unprivileged_role),
+            schema=SCHEMA,
+            migration_id=MIGRATION,
+            index=0,
+            spec=spec(workers=2, batch_size=200),
+            settings=Settings(),
+        )
+
+    assert result.remaining == 0 and wrong_rows(pg_database) == 0
+    assert _most_at_once(pg_database) == 1
+    assert "hidden from this role" in caplog.text and "pg_read_all_stats" in caplog.text

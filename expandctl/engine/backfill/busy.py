@@ -37,14 +37,20 @@ QUIET_BELOW = 0.05
 SLOT_POLL_S = 0.1  # a waiting worker looks at the stop flag this often
 WATCH_TIMEOUT = "1s"
 
-# Other client sessions doing something now. Idle ones cost no CPU; a session idle
-# in a transaction is between the statements of one, so it counts.
+# Other client sessions doing something now: active, or in the middle of a
+# transaction (idle in it for under a second; one left open for longer is an
+# application bug that costs no CPU). Sessions of other roles are hidden without
+# pg_read_all_stats (their state reads NULL): counted apart, they cannot be judged.
 OTHERS_WORKING_SQL = """
-SELECT count(*) FROM pg_stat_activity
- WHERE backend_type = 'client backend'
-   AND state IN ('active', 'idle in transaction', 'idle in transaction (aborted)')
+SELECT count(*) FILTER (WHERE state = 'active' OR (state LIKE 'idle in transaction%%'
+                        AND state_change > clock_timestamp() - interval '1 second')),
+       count(*) FILTER (WHERE state IS NULL)
+  FROM pg_stat_activity
+ WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND datid IS NOT NULL))
    AND pid <> pg_backend_pid() AND NOT pid = ANY(%(ours)s::int[])
+   AND application_name IS DISTINCT FROM 'expandctl lock-wait watch'
 """
+MAX_FAILURES = 3  # samples failing in a row: the watch stops, and the workers take turns
 
 
 class BatchSlots:
@@ -108,55 +114,107 @@ class BatchSlots:
 class ActivityWatch:
     """Tells ``slots`` whether other sessions are working, sampled on its own connection."""
 
-    def __init__(self, like: psycopg.Connection[Any], slots: BatchSlots) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], like_pid: int, slots: BatchSlots) -> None:
         self.slots = slots
-        self.ours: set[int] = {like.info.backend_pid}
+        self.ours: set[int] = {like_pid}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._conn = conn
+        self.hidden_warned = False
         self.failed: str | None = None
-        self._conn = connect_like(like, application_name="expandctl activity watch")
-        self._conn.autocommit = True
-        self._conn.execute(
-            "SELECT set_config('statement_timeout', %s, false),"
-            " set_config('lock_timeout', %s, false)",
-            (WATCH_TIMEOUT, WATCH_TIMEOUT),
-        )
         # The first look decides how the pass starts: no burst before the first sample.
-        self.score = 1.0 if self._others() else 0.0
+        self.score = 1.0 if self._working() else 0.0
         slots.set_busy(self.score >= BUSY_AT)
         self._thread = threading.Thread(
             target=self._run, name="expandctl-activity-watch", daemon=True
         )
         self._thread.start()
 
+    @classmethod
+    def start(cls, like: psycopg.Connection[Any], slots: BatchSlots) -> ActivityWatch | None:
+        """The watch, or None when it cannot start: then the workers take turns throughout."""
+        conn: psycopg.Connection[Any] | None = None
+        try:
+            conn = connect_like(like, application_name="expandctl activity watch")
+            conn.autocommit = True
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, false),"
+                " set_config('lock_timeout', %s, false)",
+                (WATCH_TIMEOUT, WATCH_TIMEOUT),
+            )
+            return cls(conn, like.info.backend_pid, slots)
+        except psycopg.Error as exc:
+            if conn is not None:
+                conn.close()
+            log.warning(
+                "%s: cannot watch for other sessions (%s): the workers take turns",
+                slots.what,
+                _one_line(exc),
+            )
+            slots.set_busy(True)
+            return None
+
     def add(self, conn: psycopg.Connection[Any]) -> None:
         """A backfill connection: its own work is not someone else's."""
         with self._lock:
             self.ours.add(conn.info.backend_pid)
 
+    def quiet_now(self) -> bool:
+        """Quiet by the recent samples and by one more look, now."""
+        if self.failed or self.slots.busy_since is not None:
+            return False
+        with self._lock:  # not at the same time as the watch thread's sample
+            try:
+                return not self._working()
+            except psycopg.Error:
+                return False
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(5)
-        if not self._thread.is_alive():
-            self._conn.close()
+        self._conn.close()
 
-    def _others(self) -> int:
-        with self._lock:
-            ours = sorted(self.ours)
-        row = self._conn.execute(OTHERS_WORKING_SQL, {"ours": ours}, prepare=False).fetchone()
-        return int(row[0]) if row else 0
+    def _working(self) -> bool:
+        """Another session is working, or hidden from this role (it may be)."""
+        row = self._conn.execute(OTHERS_WORKING_SQL, {"ours": list(self.ours)}, prepare=False)
+        working, hidden = row.fetchone() or (0, 0)
+        if hidden and not self.hidden_warned:
+            self.hidden_warned = True
+            log.warning(
+                "%s: %d session(s) of other roles are hidden from this role: taking turns as if"
+                " they were working (grant pg_read_all_stats to let the workers see them, or"
+                " raise workers_when_busy)",
+                self.slots.what,
+                hidden,
+            )
+        return bool(working or hidden)
 
     def _run(self) -> None:
-        try:
-            while not self._stop.wait(SAMPLE_S):
-                working = 1.0 if self._others() else 0.0
-                self.score = (1 - WEIGHT) * self.score + WEIGHT * working
-                if self.score >= BUSY_AT:
-                    self.slots.set_busy(True)
-                elif self.score < QUIET_BELOW:
-                    self.slots.set_busy(False)
-        except psycopg.Error as exc:
-            # Without the watch the workers keep the limit they had: the safe side
-            # when they were yielding, all of them when the server looked quiet.
-            self.failed = " ".join(str(exc).split()) or type(exc).__name__
-            log.warning("backfill activity watch stopped: %s", self.failed)
+        failures = 0
+        while not self._stop.wait(SAMPLE_S):
+            try:
+                with self._lock:
+                    working = 1.0 if self._working() else 0.0
+            except psycopg.Error as exc:
+                failures += 1
+                if failures < MAX_FAILURES and not self._conn.closed:
+                    continue
+                # Blind from now on: the side that is safe for the application.
+                self.failed = _one_line(exc)
+                log.warning(
+                    "%s: the watch for other sessions stopped (%s): the workers take turns",
+                    self.slots.what,
+                    self.failed,
+                )
+                self.slots.set_busy(True)
+                return
+            failures = 0
+            self.score = (1 - WEIGHT) * self.score + WEIGHT * working
+            if self.score >= BUSY_AT:
+                self.slots.set_busy(True)
+            elif self.score < QUIET_BELOW:
+                self.slots.set_busy(False)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

@@ -210,8 +210,9 @@ class _Runner:
         else:
             self.fill(info, sql, cp)
         marks.append(time.monotonic())
-        # On one core even after N workers: a parallel count is a burst on every core
-        # at once, which the application's p99 pays for (docs/performance.md).
+        # On one core unless N workers just had a quiet server to themselves: a
+        # parallel count is a burst on every core at once, which the application's
+        # p99 pays for (docs/performance.md).
         remaining = self._setup(
             info,
             "counting the rows left",
@@ -257,13 +258,12 @@ class _Runner:
             if self.stop.is_set():
                 return
             try:
-                with self._slot() as go:
-                    if not go:
-                        return
-                    exhausted = self._batch_with_retries(sql, cp)
+                exhausted = self._batch_with_retries(sql, cp)
             except _Paused:
                 self._wait_while_paused(info, cp)
                 continue
+            if exhausted is None:
+                return  # stopped while waiting for a slot
             self._report(info, cp)
             if exhausted:
                 break
@@ -329,7 +329,7 @@ class _Runner:
         slots = BatchSlots(
             threads, self.spec.workers_when_busy, f"backfill {self.migration_id}[{self.index}]"
         )
-        watch = ActivityWatch(self.conn, slots) if threads > 1 else None
+        watch = ActivityWatch.start(self.conn, slots) if threads > 1 else None
         if watch is not None:
             watch.add(self.observer)
 
@@ -374,13 +374,19 @@ class _Runner:
                 stop=stop,
                 describe=lambda each: self._range_name(info, each, len(ranges)),
             )
+            if watch is not None and self._unthrottled():
+                # Nobody else working, now: the count may take the cores the
+                # workers just had (one, when they were sharing the server).
+                self.verify_workers = threads if watch.quiet_now() else 1
         finally:
             if watch is not None:
                 watch.close()
                 log.debug("backfill workers yielded to other sessions %.1fs", slots.seconds_busy())
-        # The count after them may use as many processes as the workers did: no more
-        # of the server than the pass itself took (one, when it was sharing it).
-        self.verify_workers = slots.limit
+
+    def _unthrottled(self) -> bool:
+        """No limit asked the pass to be gentler than the server allows."""
+        spec = self.spec
+        return not (spec.pause_ms or spec.max_rows_per_second or spec.max_wal_bytes_per_second)
 
     def _absorb(self, worker: _Runner) -> None:
         """A finished worker's figures into this run's result (list.extend is atomic)."""
@@ -452,12 +458,18 @@ class _Runner:
 
     # -- one batch -------------------------------------------------------------------
 
-    def _batch_with_retries(self, sql: KeysetSql, cp: cps.Checkpoint) -> bool:
-        """Run the next batch; True when the key range is exhausted."""
+    def _batch_with_retries(self, sql: KeysetSql, cp: cps.Checkpoint) -> bool | None:
+        """Run the next batch; True when the key range is exhausted, None when stopped.
+
+        Each try holds a slot of a parallel pass; the backoff between tries does not.
+        """
         attempt = 0
         while True:
             try:
-                return self._batch(sql, cp)
+                with self._slot() as go:
+                    if not go:
+                        return None
+                    return self._batch(sql, cp)
             except RETRYABLE as exc:
                 attempt += 1
                 self.retries += 1

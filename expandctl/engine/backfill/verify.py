@@ -25,9 +25,13 @@ def count_remaining(conn: psycopg.Connection[Any], sql: KeysetSql, processes: in
     server to themselves at the end passes their number: the count then takes
     no more of the server than the batches just did.
     """
-    helpers = str(max(0, processes - 1))
     with conn.transaction():
-        conn.execute("SELECT set_config('max_parallel_workers_per_gather', %s, true)", (helpers,))
+        # never more than the server's own setting allows (a DBA's 0 stays 0)
+        conn.execute(
+            "SELECT set_config('max_parallel_workers_per_gather',"
+            " least(current_setting('max_parallel_workers_per_gather')::int, %s)::text, true)",
+            (max(0, processes - 1),),
+        )
         row = conn.execute(sql.remaining()).fetchone()
     return int(row[0]) if row else 0
 
