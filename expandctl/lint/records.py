@@ -10,9 +10,9 @@ attributes both have (``ReportView``).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from json.encoder import encode_basestring  # C-accelerated, as with ensure_ascii=False
 from typing import Any, Literal, Protocol
 
 # "info" is a note (a skipped psql command): shown, never failing the gate.
@@ -182,15 +182,50 @@ def finding_dict(finding: FindingView) -> dict[str, Any]:
 
 
 def report_json(report: ReportView) -> str:
-    """The report as ``LintReport.model_dump_json(indent=2)`` writes it, from either kind."""
-    data = {
-        "schema_version": report.schema_version,
-        "tool": report.tool,
-        "version": report.version,
-        "pg_version": report.pg_version,
-        "fail_on": report.fail_on,
-        "files": [{k: getattr(f, k) for k in FILE_FIELDS} for f in report.files],
-        "findings": [finding_dict(f) for f in report.findings],
-        "summary": {k: getattr(report.summary, k) for k in SUMMARY_FIELDS},
-    }
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    """The report as ``LintReport.model_dump_json(indent=2)`` writes it, from either kind.
+
+    Written out here rather than by ``json.dumps(..., indent=2)``: with an
+    indent, the standard library encodes in pure Python, several times slower
+    than linting for 10,000 findings. The shape is fixed (flat objects in
+    lists), so each value is encoded alone by the C string encoder.
+    """
+    top = [
+        ("schema_version", _scalar(report.schema_version)),
+        ("tool", _scalar(report.tool)),
+        ("version", _scalar(report.version)),
+        ("pg_version", _scalar(report.pg_version)),
+        ("fail_on", _scalar(report.fail_on)),
+        ("files", _objects([_values(f, FILE_FIELDS) for f in report.files], "  ")),
+        ("findings", _objects([_values(f, FINDING_FIELDS) for f in report.findings], "  ")),
+        ("summary", _object(_values(report.summary, SUMMARY_FIELDS), "  ")),
+    ]
+    return _object(top, "")
+
+
+def _values(item: object, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(name, _scalar(getattr(item, name))) for name in names]
+
+
+def _scalar(value: object) -> str:
+    if type(value) is str:
+        return str(encode_basestring(value))
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    raise TypeError(f"not a JSON scalar of the report: {value!r}")
+
+
+def _object(items: Iterable[tuple[str, str]], pad: str) -> str:
+    """``{"key": value, ...}`` of encoded values, indented as ``json.dumps(indent=2)``."""
+    inner = pad + "  "
+    body = ",\n".join(f'{inner}"{key}": {value}' for key, value in items)
+    return f"{{\n{body}\n{pad}}}" if body else "{}"
+
+
+def _objects(objects: list[list[tuple[str, str]]], pad: str) -> str:
+    inner = pad + "  "
+    body = ",\n".join(inner + _object(items, inner) for items in objects)
+    return f"[\n{body}\n{pad}]" if body else "[]"
