@@ -412,6 +412,12 @@ def _lint_plain_files(
     if "fork" not in multiprocessing.get_all_start_methods():
         yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
         return
+    # Imported before forking, so the workers share them instead of each
+    # importing them again (the rules and sqlglot are in already).
+    import expandctl.lint.runner  # noqa: F401
+    from expandctl.lint.syntax import load_parser
+
+    load_parser()
     size = -(-len(sources) // (workers * _CHUNKS_PER_WORKER))
     chunks = [sources[i : i + size] for i in range(0, len(sources), size)]
     job = partial(_lint_chunk, phase=phase, version=version, rules=rules)

@@ -12,10 +12,12 @@ migration folder still gets everything it needs.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from expandctl.commands.lint import _PARALLEL_MIN_FILES
 from tests.lint.test_startup import _loaded, _modules
 
 MIGRATION_MODELS = (
@@ -94,3 +96,17 @@ def test_a_migration_folder_still_loads_its_models(tmp_path: Path) -> None:
     code, modules = _modules(tmp_path, project, "lint", "--no-cache", "migrations")
     assert code == 0, code
     assert {"expandctl.model.planning", "expandctl.loader.migrations"} <= modules
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no worker processes")
+def test_many_files_are_linted_by_workers_forked_after_the_heavy_imports(tmp_path: Path) -> None:
+    """The parent imports the parser and the runner before forking, so the
+    workers share them instead of each importing them again."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for i in range(_PARALLEL_MIN_FILES):
+        (project / f"{i:03d}.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    code, modules = _modules(tmp_path, project, "lint", "--no-cache", ".")
+    assert code == 0
+    assert "multiprocessing" in modules  # the check below can fail: workers were used
+    assert {"pglast.parser", "expandctl.lint.runner"} <= modules  # the parent's own imports
