@@ -101,7 +101,7 @@ def lint_command(
         use_cache=not no_cache,
         config_path=app.config_path,
     )
-    outcome = lint(request, lambda: app.config)
+    outcome = lint(request, app.lint_config)
     if outcome.note and not app.quiet:
         click.echo(outcome.note, err=True)
     click.echo(outcome.text)

@@ -11,6 +11,7 @@ import click
 
 if TYPE_CHECKING:  # loading the config imports pydantic: only when a command needs it
     from expandctl.model.config import ResolvedConfig
+    from expandctl.model.lint_config import LintConfig
 
 
 @dataclass
@@ -36,6 +37,16 @@ class AppContext:
                 embedded=self.embedded,
             )
         return self._config
+
+    def lint_config(self) -> LintConfig:
+        """What ``lint`` needs of the configuration, read without pydantic when it
+        can be (``loader.config.load_lint_config``): same file, same errors."""
+        if self._config is not None or self.embedded:
+            # --embedded with --database-url is refused by load_config
+            return self.config.for_lint()
+        from expandctl.loader.config import load_lint_config
+
+        return load_lint_config(config_path=self.config_path)
 
     def secrets(self) -> tuple[str | None, ...]:
         return (self.database_url, os.environ.get("EXPANDCTL_DATABASE_URL"))

@@ -11,7 +11,10 @@ Results are cached (``expandctl.lint.cache``) at two levels: each target (a
 plain file, or a migration folder as a unit) by its content and the
 effective settings, and the rendered report by its targets' keys and the
 output options. A run whose report is cached imports neither the parser nor
-pydantic; the heavy imports below are inside the functions that lint.
+pydantic; the heavy imports below are inside the functions that lint. A run
+that lints plain files imports the parser but still no pydantic: the
+configuration is read by ``loader.config.load_lint_config`` and findings are
+plain records (``lint.records``).
 """
 
 from __future__ import annotations
@@ -37,10 +40,12 @@ from expandctl.lint.cache import (
 from expandctl.model.phases import Phase
 
 if TYPE_CHECKING:
-    from expandctl.lint.finding import LintReport, Severity
+    from expandctl.lint.finding import LintReport
+    from expandctl.lint.records import ReportRecord, Severity
     from expandctl.lint.registry import RuleSet
-    from expandctl.lint.runner import FileResult
+    from expandctl.lint.runner import SourceResult
     from expandctl.model.config import ResolvedConfig
+    from expandctl.model.lint_config import LintConfig
 
 __all__ = ["STDIN", "LintOutcome", "LintRequest", "lint", "run_lint"]
 
@@ -91,11 +96,11 @@ class _Facts:
 class _Config:
     """The configuration, loaded on first use (a cache hit never loads it)."""
 
-    def __init__(self, load: Callable[[], ResolvedConfig]) -> None:
+    def __init__(self, load: Callable[[], LintConfig]) -> None:
         self._load = load
-        self._config: ResolvedConfig | None = None
+        self._config: LintConfig | None = None
 
-    def get(self) -> ResolvedConfig:
+    def get(self) -> LintConfig:
         if self._config is None:
             self._config = self._load()
         return self._config
@@ -104,13 +109,15 @@ class _Config:
         config = self.get()
         return _Facts(
             migrations_path=config.migrations_path,
-            pg_version=config.settings.pg_version,
-            lint=config.settings.lint.model_dump(mode="json"),
+            pg_version=config.pg_version,
+            lint=config.lint.as_data(),
         )
 
 
-def lint(request: LintRequest, load_config: Callable[[], ResolvedConfig]) -> LintOutcome:
-    """Lint what ``request`` names and render the report, reusing cached results."""
+def lint(request: LintRequest, load_config: Callable[[], LintConfig]) -> LintOutcome:
+    """Lint what ``request`` names and render the report, reusing cached results.
+
+    ``load_config``: ``loader.config.load_lint_config`` as the CLI's options say."""
     config = _Config(load_config)
     cache, source = _open_cache(request) if request.use_cache else (None, None)
     fingerprint = code_fingerprint() if cache is not None else ""
@@ -194,8 +201,10 @@ def run_lint(
             f"no migrations or .sql files under {shown}",
             hint="a gate that lints nothing passes nothing: check the path",
         )
-    results = _results(request, targets, {}, None, _Config(lambda: config), version)
-    return _report(results, version, fail_on, cwd)
+    results = _results(request, targets, {}, None, _Config(config.for_lint), version)
+    from expandctl.lint.finding import LintReport
+
+    return LintReport.of(_report(results, version, fail_on, cwd))
 
 
 def _open_cache(request: LintRequest) -> tuple[LintCache | None, Path | None]:
@@ -319,8 +328,7 @@ def _results(
 def _rules(config: _Config, request: LintRequest) -> RuleSet:
     from expandctl.lint.registry import rule_set
 
-    settings = config.get().settings.lint
-    return rule_set(settings, select=request.select, ignore=request.ignore)
+    return rule_set(config.get().lint, select=request.select, ignore=request.ignore)
 
 
 def _lint_folders(
@@ -330,7 +338,7 @@ def _lint_folders(
     checked: names, numbers, requires) as a whole, as ``advance`` would."""
     if not folders:
         return {}  # plain files only: the migration models are not imported
-    from expandctl.lint.runner import lint_migration
+    from expandctl.lint.runner import lint_migration_records
     from expandctl.loader.migrations import load_migration, load_migrations
 
     loaded = {}
@@ -340,7 +348,7 @@ def _lint_folders(
     linted: dict[str, list[ResultData]] = {}
     for folder in folders:
         migration = loaded.get(folder) or load_migration(Path(folder))
-        results = lint_migration(migration, pg_version=version, rules=rules)
+        results = lint_migration_records(migration, pg_version=version, rules=rules)
         linted[folder] = [_result_data(r) for r in results]
     return linted
 
@@ -350,24 +358,31 @@ def _store(cache: LintCache | None, key: str | None, data: list[ResultData]) -> 
         cache.put(key, data)
 
 
-def _result_data(result: FileResult) -> ResultData:
+def _result_data(result: SourceResult) -> ResultData:
+    from expandctl.lint.records import finding_dict
+
     return {
         "path": result.path,
         "phase": result.phase.value,
         "rollback": result.rollback,
         "statements": result.statements,
         "suppressed": result.suppressed,
-        "findings": [f.model_dump(mode="json") for f in result.findings],
+        "findings": [finding_dict(f) for f in result.findings],
     }
 
 
 def _valid_results(stored: Any) -> bool:
     """The shape of a cached target; anything else is a miss (linted again)."""
+    from expandctl.lint.records import FINDING_FIELDS
+
     if not isinstance(stored, list):
         return False
     for item in stored:
         if not isinstance(item, dict) or not isinstance(item.get("findings"), list):
             return False
+        for finding in item["findings"]:
+            if not isinstance(finding, dict) or finding.keys() != set(FINDING_FIELDS):
+                return False
         if not isinstance(item.get("path"), str) or not isinstance(item.get("phase"), str):
             return False
         for key in ("statements", "suppressed"):
@@ -397,6 +412,12 @@ def _lint_plain_files(
     if "fork" not in multiprocessing.get_all_start_methods():
         yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
         return
+    # Imported before forking, so the workers share them instead of each
+    # importing them again (the rules and sqlglot are in already).
+    import expandctl.lint.runner  # noqa: F401
+    from expandctl.lint.syntax import load_parser
+
+    load_parser()
     size = -(-len(sources) // (workers * _CHUNKS_PER_WORKER))
     chunks = [sources[i : i + size] for i in range(0, len(sources), size)]
     job = partial(_lint_chunk, phase=phase, version=version, rules=rules)
@@ -414,10 +435,10 @@ def _lint_chunk(
 
 def _lint_plain(
     text: str, name: str, phase: Phase | None, version: int, rules: RuleSet
-) -> FileResult:
-    from expandctl.lint.runner import lint_source
+) -> SourceResult:
+    from expandctl.lint.runner import lint_source_records
 
-    return lint_source(
+    return lint_source_records(
         text, phase=phase or Phase.EXPAND, source_name=name, pg_version=version, rules=rules
     )
 
@@ -430,24 +451,24 @@ def _read(path: Path) -> str:
     return read_text_file(path, LintError)[1]
 
 
-def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) -> LintReport:
-    from expandctl.lint.finding import Finding, LintedFile, LintReport, Summary
+def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) -> ReportRecord:
+    from expandctl.lint.records import FileRecord, FindingRecord, ReportRecord, SummaryRecord
 
-    findings: list[Finding] = []
-    files: list[LintedFile] = []
+    findings: list[FindingRecord] = []
+    files: list[FileRecord] = []
     root = cwd.resolve()  # once: resolving is a system call per path component
     for result in results:
         shown = _relative(result["path"], root)
         files.append(
-            LintedFile(
+            FileRecord(
                 path=shown,
                 phase=result["phase"],
                 rollback=result["rollback"],
                 statements=result["statements"],
             )
         )
-        findings.extend(Finding.model_validate({**f, "path": shown}) for f in result["findings"])
-    summary = Summary(
+        findings.extend(FindingRecord(**{**f, "path": shown}) for f in result["findings"])
+    summary = SummaryRecord(
         files=len(results),
         statements=sum(r["statements"] for r in results),
         errors=sum(f.severity == "error" for f in findings),
@@ -455,7 +476,7 @@ def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) ->
         notes=sum(f.severity == "info" for f in findings),
         suppressed=sum(r["suppressed"] for r in results),
     )
-    return LintReport(
+    return ReportRecord(
         version=__version__,
         pg_version=version,
         fail_on="warning" if fail_on == "warning" else "error",

@@ -86,12 +86,16 @@ class _Cursor(Cursor):
 
     def accept(self, *words: str) -> bool:
         toks, i = self.toks, self.i
-        if i + len(words) > len(toks):
+        n = len(words)
+        if i + n > len(toks):
             return False
-        for k, word in enumerate(words):
-            if toks[i + k].word != word:
+        # most calls fail on the first word: test it before looping
+        if n and toks[i].word != words[0]:
+            return False
+        for k in range(1, n):
+            if toks[i + k].word != words[k]:
                 return False
-        self.i = i + len(words)
+        self.i = i + n
         return True
 
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from expandctl.lint import actions as a
 from expandctl.model.phases import Phase
-from expandctl.model.retires import ObjectKind, RetiredObject
+
+if TYPE_CHECKING:  # a pydantic model: a plain .sql file has no retires to import it for
+    from expandctl.model.retires import RetiredObject
 
 Key = tuple[str, str]  # (kind, normalised name), e.g. ("table", "users")
 
@@ -134,11 +137,11 @@ class LintContext:
         wanted = norm(name)  # already folded: quoted names keep their case
         object_kind = _OBJECT_KINDS.get(kind)
         for item in self.retires:
-            if norm(item.name) == wanted and (object_kind is None or item.kind is object_kind):
+            if norm(item.name) == wanted and (object_kind is None or item.kind == object_kind):
                 return True
             # retiring a table retires its columns too
             owner = wanted.rsplit(".", 1)[0]
-            if kind == "column" and item.kind is ObjectKind.TABLE and owner == norm(item.name):
+            if kind == "column" and item.kind == "table" and owner == norm(item.name):
                 return True
         return False
 
@@ -264,20 +267,22 @@ class LintContext:
         self.group = TransactionState()
 
 
-_OBJECT_KINDS: dict[str, ObjectKind] = {
-    "table": ObjectKind.TABLE,
-    "column": ObjectKind.COLUMN,
-    "index": ObjectKind.INDEX,
-    "view": ObjectKind.VIEW,
-    "materialized view": ObjectKind.VIEW,
-    "function": ObjectKind.FUNCTION,
-    "procedure": ObjectKind.FUNCTION,
-    "trigger": ObjectKind.TRIGGER,
-    "type": ObjectKind.TYPE,
-    "domain": ObjectKind.TYPE,
-    "sequence": ObjectKind.SEQUENCE,
-    "schema": ObjectKind.SCHEMA,
-    "constraint": ObjectKind.CONSTRAINT,
+# The statement's object kind -> ``model.retires.ObjectKind``'s value (a StrEnum:
+# equal to its value, compared without importing the pydantic module).
+_OBJECT_KINDS: dict[str, str] = {
+    "table": "table",
+    "column": "column",
+    "index": "index",
+    "view": "view",
+    "materialized view": "view",
+    "function": "function",
+    "procedure": "function",
+    "trigger": "trigger",
+    "type": "type",
+    "domain": "type",
+    "sequence": "sequence",
+    "schema": "schema",
+    "constraint": "constraint",
 }
 
 _EXCLUSIVE_ACTIONS = (

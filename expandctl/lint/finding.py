@@ -2,18 +2,26 @@
 
 ``expandctl lint --format json`` prints ``LintReport.model_dump_json()``.
 Fields are only ever added (with defaults), never renamed or removed, within
-one ``schema_version``.
+one ``schema_version``. ``expandctl.lint.records`` holds the same fields as
+plain records (what the linter builds without importing pydantic).
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
-# "info" is a note (a skipped psql command): shown, never failing the gate.
-Severity = Literal["error", "warning", "info"]
-SCHEMA_VERSION = 1
+from expandctl.lint.records import (
+    FILE_FIELDS,
+    FINDING_FIELDS,
+    SCHEMA_VERSION,
+    SUMMARY_FIELDS,
+    FindingRecord,
+    ReportRecord,
+    Severity,
+    report_failed,
+)
+
+__all__ = ["SCHEMA_VERSION", "Finding", "LintReport", "LintedFile", "Severity", "Summary"]
 
 
 class Finding(BaseModel):
@@ -37,6 +45,12 @@ class Finding(BaseModel):
     @property
     def location(self) -> str:
         return f"{self.path}:{self.line}:{self.column}"
+
+    @classmethod
+    def of(cls, record: FindingRecord) -> Finding:
+        # model_construct: the linter built every field from checked values;
+        # validating thousands of findings again would only cost time.
+        return cls.model_construct(**{name: getattr(record, name) for name in FINDING_FIELDS})
 
 
 class LintedFile(BaseModel):
@@ -76,6 +90,16 @@ class LintReport(BaseModel):
     @property
     def failed(self) -> bool:
         """True when the gate should fail (exit code 1)."""
-        if self.fail_on == "warning":
-            return any(f.severity != "info" for f in self.findings)
-        return self.summary.errors > 0
+        return report_failed(self)
+
+    @classmethod
+    def of(cls, record: ReportRecord) -> LintReport:
+        """The model of a report the linter built as a record."""
+        return cls(
+            version=record.version,
+            pg_version=record.pg_version,
+            fail_on=record.fail_on,
+            files=[LintedFile(**{k: getattr(f, k) for k in FILE_FIELDS}) for f in record.files],
+            findings=[Finding.of(f) for f in record.findings],
+            summary=Summary(**{k: getattr(record.summary, k) for k in SUMMARY_FIELDS}),
+        )

@@ -6,12 +6,13 @@ Adding a rule: one new module in ``rules/``, its fixture file in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from expandctl.errors import ConfigError
 from expandctl.lint.actions import Action
-from expandctl.lint.finding import Severity
+from expandctl.lint.records import Severity
 from expandctl.lint.rule import DEFAULT_GROUPS, GROUPS, Rule
 from expandctl.lint.rules.add_column_not_null_without_default import (
     AddColumnNotNullWithoutDefault,
@@ -63,7 +64,7 @@ from expandctl.lint.rules.unique_constraint_builds_index import UniqueConstraint
 from expandctl.lint.rules.unused_suppression import UnusedSuppression
 from expandctl.lint.rules.unverifiable_statement import UnverifiableStatement
 from expandctl.lint.rules.write_system_catalog import WriteSystemCatalog
-from expandctl.model.config import LintSettings
+from expandctl.model.lint_config import LintOptions
 
 RULES: tuple[Rule, ...] = (
     # locking
@@ -121,6 +122,19 @@ RULES: tuple[Rule, ...] = (
     InvalidSuppression(),
     UnusedSuppression(),
 )
+
+
+class LintChoices(Protocol):
+    """``[tool.expandctl.lint]``: ``model.config.LintSettings`` or the light
+    ``model.lint_config.LintOptions`` (a plain lint run imports no pydantic)."""
+
+    @property
+    def select(self) -> Sequence[str]: ...
+    @property
+    def ignore(self) -> Sequence[str]: ...
+    @property
+    def severity(self) -> Mapping[str, str]: ...
+
 
 _BY_KEY: dict[str, Rule] = {r.id.lower(): r for r in RULES} | {r.name: r for r in RULES}
 
@@ -185,14 +199,14 @@ class RuleSet:
 
 
 def rule_set(
-    settings: LintSettings | None = None,
+    settings: LintChoices | None = None,
     *,
     select: Iterable[str] = (),
     ignore: Iterable[str] = (),
     severity: Mapping[str, str] | None = None,
 ) -> RuleSet:
     """Config first, then flags: ``select`` replaces, ``ignore`` adds, severity overrides."""
-    settings = settings or LintSettings()
+    settings = settings if settings is not None else LintOptions()
     chosen = list(select) or list(settings.select)
     enabled = (
         resolve(chosen, what="select")

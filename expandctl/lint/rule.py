@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from expandctl.lint.actions import Action
 from expandctl.lint.context import LintContext
-from expandctl.lint.finding import Severity
+from expandctl.lint.records import Severity
 from expandctl.model.phases import PHASES, Phase
 
 if TYPE_CHECKING:

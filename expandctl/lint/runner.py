@@ -1,7 +1,11 @@
 """Run the rules over SQL text and over a migration's planned steps.
 
 ``lint_sql``, ``lint_source`` and ``lint_migration`` are the stable public
-API. ``lint_migration`` walks the steps ``advance`` runs (``planned``), so
+API; their findings are ``finding.Finding`` models. ``expandctl lint`` calls
+the ``*_records`` forms, whose findings are plain records: it never needs the
+models, and importing pydantic would cost more than linting a small file.
+
+``lint_migration`` walks the steps ``advance`` runs (``planned``), so
 generated and hand-written SQL meet the very same rules, in the same
 transaction groups.
 """
@@ -12,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from expandctl.lint.context import LintContext
-from expandctl.lint.finding import Finding
 from expandctl.lint.planned import PlannedSource, PlannedStatement, phase_sources
+from expandctl.lint.records import FindingRecord
 from expandctl.lint.registry import RuleSet, rule_set
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules.invalid_suppression import InvalidSuppression
@@ -24,6 +28,7 @@ from expandctl.model.phases import PHASES, Phase
 from expandctl.model.sql_steps import needs_autocommit
 
 if TYPE_CHECKING:  # a plain .sql file needs no migration model (imported below)
+    from expandctl.lint.finding import Finding
     from expandctl.model.migration import Migration
 
 
@@ -37,6 +42,30 @@ class FileResult:
     statements: int = 0
     findings: list[Finding] = field(default_factory=list)
     suppressed: int = 0
+
+
+@dataclass
+class SourceResult:
+    """``FileResult`` with the findings as plain records (``records.FindingRecord``)."""
+
+    path: str
+    phase: Phase
+    rollback: bool
+    statements: int = 0
+    findings: list[FindingRecord] = field(default_factory=list)
+    suppressed: int = 0
+
+    def public(self) -> FileResult:
+        from expandctl.lint.finding import Finding
+
+        return FileResult(
+            path=self.path,
+            phase=self.phase,
+            rollback=self.rollback,
+            statements=self.statements,
+            findings=[Finding.of(f) for f in self.findings],
+            suppressed=self.suppressed,
+        )
 
 
 def lint_sql(
@@ -81,6 +110,28 @@ def lint_source(
     Text outside a plan: with ``context.managed_transactions`` the statements
     are grouped as ``advance`` would group them, by ``needs_autocommit``.
     """
+    return lint_source_records(
+        text,
+        phase=phase,
+        source_name=source_name,
+        pg_version=pg_version,
+        context=context,
+        rules=rules,
+        rollback=rollback,
+    ).public()
+
+
+def lint_source_records(
+    text: str,
+    *,
+    phase: Phase,
+    source_name: str,
+    pg_version: int = 15,
+    context: LintContext | None = None,
+    rules: RuleSet | None = None,
+    rollback: bool = False,
+) -> SourceResult:
+    """``lint_source``, findings as records."""
     ctx = context if context is not None else LintContext()
     text = text.removeprefix(BOM)  # stdin: the same offsets as the statements'
     read = read_source(text, pg_version=pg_version)
@@ -107,7 +158,7 @@ def _lint_planned(
     rules: RuleSet | None,
     *,
     rollback: bool,
-) -> FileResult:
+) -> SourceResult:
     ctx.phase, ctx.pg_version, ctx.rollback = phase, pg_version, rollback
     ruleset = rules if rules is not None else rule_set()
     applicable = [r for r in ruleset.rules if r.applies(ctx)]
@@ -138,7 +189,7 @@ def _lint_planned(
                 hits.extend((rule, note, v) for v in rule.check(action, note, ctx))
     for rule in applicable:
         hits.extend((rule, statement, v) for statement, v in rule.finish(ctx))
-    result = FileResult(
+    result = SourceResult(
         path=source.path, phase=phase, rollback=rollback, statements=len(source.statements)
     )
     _collect(result, source, hits, ruleset)
@@ -147,7 +198,7 @@ def _lint_planned(
 
 
 def _collect(
-    result: FileResult,
+    result: SourceResult,
     source: PlannedSource,
     hits: list[tuple[Rule, Statement, Violation]],
     ruleset: RuleSet,
@@ -207,11 +258,11 @@ def _collect(
 def _comment_finding(
     rule: Rule,
     ruleset: RuleSet,
-    result: FileResult,
+    result: SourceResult,
     text: str,
     at: tuple[int, int],
     violation: Violation,
-) -> Finding:
+) -> FindingRecord:
     """A finding about a suppression comment itself: it points at the comment, not a statement."""
     line, column = at
     source = _line_of(text, line)
@@ -232,15 +283,13 @@ def _line_of(text: str, line: int) -> str:
 def _finding(
     rule: Rule,
     ruleset: RuleSet,
-    result: FileResult,
+    result: SourceResult,
     where: tuple[int, int, int],
     violation: Violation,
     source_line: str,
-) -> Finding:
+) -> FindingRecord:
     line, column, end_line = where
-    # model_construct: every field is built here from checked values; validating
-    # thousands of findings again would only cost time.
-    return Finding.model_construct(
+    return FindingRecord(
         rule_id=rule.id,
         rule_name=rule.name,
         group=rule.group,
@@ -279,6 +328,20 @@ def lint_migration(
     is linted as a rollback of its phase: it may drop what the phase's
     forward steps created.
     """
+    return [
+        r.public()
+        for r in lint_migration_records(migration, pg_version=pg_version, rules=rules, until=until)
+    ]
+
+
+def lint_migration_records(
+    migration: Migration,
+    *,
+    pg_version: int = 15,
+    rules: RuleSet | None = None,
+    until: tuple[Phase, bool] | None = None,
+) -> list[SourceResult]:
+    """``lint_migration``, findings as records."""
     from expandctl.model.ops.base import OperationBase
     from expandctl.model.ops.registry import plan_retires
 
@@ -287,7 +350,7 @@ def lint_migration(
     # What the declarative operations remove in contract counts as declared too.
     retires = {*migration.manifest.retires, *plan_retires(operations, migration_id=migration.id)}
     ctx = LintContext(pg_version=pg_version, retires=frozenset(retires), managed_transactions=True)
-    results: list[FileResult] = []
+    results: list[SourceResult] = []
     for phase in PHASES:
         earlier = set(ctx.migration_created)
         for source in phase_sources(migration, phase, rollback=False, pg_version=pg_version):

@@ -48,6 +48,11 @@ class SyntaxProblem:
     uncertain: str = ""  # why the target version may accept it anyway ("" = it will not)
 
 
+def load_parser() -> None:
+    """Import PostgreSQL's parser now (before forking workers that will all use it)."""
+    import pglast.parser  # noqa: F401
+
+
 @cache
 def grammar_version() -> int:
     """The PostgreSQL major version whose grammar pglast carries."""

@@ -41,6 +41,14 @@ _STRING_TYPES = frozenset(
 )
 
 
+# A token type -> its kind, for the types that are not words or punctuation.
+_KINDS: dict[Any, int] = {
+    **dict.fromkeys(_STRING_TYPES, STRING),
+    TokenType.IDENTIFIER: QUOTED,
+    TokenType.NUMBER: NUMBER,
+}
+
+
 class Tok(NamedTuple):
     word: str  # upper-cased for words; "" for strings, numbers and punctuation
     text: str  # as written; quoted identifiers without their quotes
@@ -60,6 +68,10 @@ class Tok(NamedTuple):
         return '"' + self.text.replace('"', '""') + '"'
 
 
+# Tok(...) without the generated __new__'s Python frame: a statement has dozens of tokens.
+_tok = tuple.__new__
+
+
 def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
     """sqlglot's raw tokens and our reduced ones; None when the text cannot be tokenised."""
     try:
@@ -72,23 +84,21 @@ def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
     except TokenError:
         return None
     toks: list[Tok] = []
+    append = toks.append
+    kinds = _KINDS
     for token in raw[:1] + rest:
-        token_type = token.token_type
         text = token.text
-        if token_type in _STRING_TYPES:
-            toks.append(Tok("", text, STRING))
-        elif token_type is TokenType.IDENTIFIER:
-            toks.append(Tok("", text, QUOTED))
-        elif token_type is TokenType.NUMBER:
-            toks.append(Tok("", text, NUMBER))
+        kind = kinds.get(token.token_type)
+        if kind is not None:
+            append(_tok(Tok, ("", text, kind)))
         elif text[:1].isalpha() or text[:1] == "_":
             if " " in text:
                 # multi-word keywords ("PRIMARY KEY", "DOUBLE PRECISION") become single words
                 toks.extend(Tok(part.upper(), part, WORD) for part in text.split())
             else:
-                toks.append(Tok(text.upper(), text, WORD))
+                append(_tok(Tok, (text.upper(), text, WORD)))
         else:
-            toks.append(Tok("", text, PUNCT))
+            append(_tok(Tok, ("", text, PUNCT)))
     return raw, toks
 
 

@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expandctl.errors import ConfigError
+from expandctl.loader.config_check import options_of, plainly_valid
 from expandctl.loader.files import read_text_file
+from expandctl.loader.toml_data import check_data, load_toml
 from expandctl.loader.toml_lines import key_lines, line_of
+from expandctl.model.lint_config import DEFAULT_MIGRATIONS_DIR, LintConfig, migrations_path
 from expandctl.model.redact import where
 
-if TYPE_CHECKING:  # imported when a config is loaded: find_config_file stays cheap
+if TYPE_CHECKING:  # pydantic: imported when a whole config is loaded, never by lint
     from expandctl.model.config import ResolvedConfig, Settings
 
 log = logging.getLogger("expandctl")
@@ -69,6 +72,31 @@ def load_config(
     )
 
 
+def load_lint_config(*, config_path: Path | None = None, cwd: Path | None = None) -> LintConfig:
+    """What ``expandctl lint`` needs of the configuration, as ``load_config`` would
+    load it, with the same errors: without pydantic when the file is plainly
+    valid (``config_check``), else validated by ``Settings`` as always."""
+    cwd = cwd or Path.cwd()
+    if config_path is not None and not config_path.exists():
+        raise ConfigError(f"config file {config_path} does not exist")
+    source = config_path or find_config_file(cwd)
+    root = str((source.parent if source else cwd).resolve())
+    if source is None:
+        return LintConfig(migrations_path=migrations_path(DEFAULT_MIGRATIONS_DIR, root))
+    text, section, prefix = _read_section(source)
+    plain = plainly_valid(section)
+    if plain is not None:
+        migrations_dir, pg_version, options = plain
+        return LintConfig(migrations_path(migrations_dir, root), pg_version, options)
+    settings = _validate(section, source, text, prefix)  # pydantic: says what is wrong
+    lint = settings.lint
+    return LintConfig(
+        migrations_path(settings.migrations_dir, root),
+        settings.pg_version,
+        options_of(lint.select, lint.ignore, lint.severity),
+    )
+
+
 def _url_and_source(
     flag: str | None, env: Mapping[str, str], settings: Settings
 ) -> tuple[str | None, str]:
@@ -98,12 +126,13 @@ def _embedded_wins(named_by: str, url: str) -> None:
 
 
 def _read_settings(path: Path) -> Settings:
-    from pydantic import ValidationError
+    text, section, prefix = _read_section(path)
+    return _validate(section, path, text, prefix)
 
-    from expandctl.loader.manifest_checks import check_data
-    from expandctl.loader.validation import load_toml, validation_error
-    from expandctl.model.config import Settings
 
+def _read_section(path: Path) -> tuple[str, Any, tuple[str, ...]]:
+    """The file's text, its expandctl section (checked: TOML, control characters,
+    nesting, a table) and the section's key path in the file."""
     text = read_text_file(path, ConfigError)[1]
     data = load_toml(text, path, ConfigError)
     check_data(data, text, path, ConfigError)
@@ -114,6 +143,15 @@ def _read_settings(path: Path) -> Settings:
         section = data.get("tool", {}).get("expandctl", {})
     if not isinstance(section, dict):
         raise ConfigError("[tool.expandctl] must be a table", path=path)
+    return text, section, prefix
+
+
+def _validate(section: Any, path: Path, text: str, prefix: tuple[str, ...]) -> Settings:
+    from pydantic import ValidationError
+
+    from expandctl.loader.validation import validation_error
+    from expandctl.model.config import Settings
+
     try:
         return Settings.model_validate(section)
     except ValidationError as exc:

@@ -8,8 +8,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from expandctl.errors import ConfigError
+from expandctl.loader.toml_data import toml_error_line, toml_error_message
 from expandctl.loader.toml_lines import key_lines, line_of
-from expandctl.loader.validation import toml_error_line, toml_error_message, validation_error
+from expandctl.loader.validation import validation_error
 from expandctl.model.fleet import Fleet, FleetFile, WaveProblem, plan_waves
 
 FLEET_FILE = "fleet.toml"

@@ -16,28 +16,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from expandctl.errors import ConfigError, ManifestError
-from expandctl.loader.files import CONTROL_CHARACTER, describe_character
+from expandctl.errors import ManifestError
 from expandctl.loader.problems import Problem, problems_error
 from expandctl.loader.sql_slots import slot_problem
+from expandctl.loader.toml_data import MAX_DEPTH, Location
+from expandctl.loader.toml_data import data_problems as raw_data_problems
 from expandctl.loader.toml_lines import key_lines, line_of
 from expandctl.model.manifest import Manifest
 from expandctl.model.ops.scaffold import find_placeholder
 from expandctl.model.sql_quote import MAX_IDENTIFIER_BYTES
 from expandctl.model.sql_slots import SqlSlot, sql_slot_of
-
-# A manifest or config is a few tables of keys; anything deeper is not one.
-MAX_DEPTH = 16
-Location = tuple[str | int, ...]
-
-
-def check_data(
-    data: Any, text: str, path: Path, error_type: type[ManifestError | ConfigError] = ManifestError
-) -> None:
-    """Raw TOML data (a manifest or a config): control characters and nesting depth."""
-    problems = [problem for _, problem in data_problems(data, text)]
-    if problems:
-        raise problems_error(problems, path, error_type)
 
 
 def data_problems(
@@ -45,13 +33,9 @@ def data_problems(
 ) -> list[tuple[Location, Problem]]:
     """Control characters, nesting depth and (``placeholders``, for a manifest) values
     still holding a placeholder written by ``expandctl new``; each with its location."""
-    lines = key_lines(text)
-    found: list[tuple[Location, Problem]] = []
-    for location, problem in _data_problems(data, ()):
-        dotted = ".".join(str(p) for p in location[:MAX_DEPTH])
-        message = f"{dotted}: {problem}" if dotted else problem
-        found.append((location, Problem(message, line_of(lines, list(location)))))
+    found = raw_data_problems(data, text)
     if placeholders:
+        lines = key_lines(text)
         for location, value in _strings(data, ()):
             mark = find_placeholder(value)
             if mark is not None:
@@ -114,25 +98,6 @@ def field_problems(
                 line = line_of(lines, ["retires", i])
                 found.append(Problem(_too_long(part), line, "name it as PostgreSQL stores it"))
     return found
-
-
-def _data_problems(value: Any, location: Location) -> Iterator[tuple[Location, str]]:
-    if len(location) > MAX_DEPTH:
-        yield location, f"nested more than {MAX_DEPTH} levels deep; a manifest is never that deep"
-        return
-    if isinstance(value, str):
-        found = CONTROL_CHARACTER.search(value)
-        if found:
-            yield location, f"{describe_character(found.group())} is not allowed in a value"
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            found = CONTROL_CHARACTER.search(key)
-            if found:
-                yield location, f"{describe_character(found.group())} is not allowed in a key"
-            yield from _data_problems(item, (*location, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _data_problems(item, (*location, index))
 
 
 def _fields(

@@ -17,8 +17,9 @@ from expandctl.loader.checksums import MANIFEST_NAME as MANIFEST_NAME
 from expandctl.loader.checksums import file_checksums, legacy_phase_checksum, phase_checksum
 from expandctl.loader.files import read_text_file
 from expandctl.loader.problems import problems_error
+from expandctl.loader.toml_data import MAX_DEPTH, load_toml
 from expandctl.loader.toml_lines import key_lines, line_of
-from expandctl.loader.validation import load_toml, validation_problems
+from expandctl.loader.validation import validation_problems
 from expandctl.model.manifest import MIGRATION_ID, Manifest
 from expandctl.model.migration import Migration, MigrationSet
 from expandctl.model.phases import PHASES
@@ -130,7 +131,7 @@ def parse_manifest(text: str, path: Path, *, placeholders_ok: bool = False) -> M
     data = load_toml(text, path, ManifestError)
     found = manifest_checks.data_problems(data, text, placeholders=not placeholders_ok)
     problems = [problem for _, problem in found]
-    if any(len(location) > manifest_checks.MAX_DEPTH for location, _ in found):
+    if any(len(location) > MAX_DEPTH for location, _ in found):
         raise problems_error(problems, path, ManifestError)  # too deep to validate safely
     try:
         manifest = Manifest.model_validate(data)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,6 @@ from expandctl.errors import ConfigError, ManifestError
 from expandctl.loader.known_keys import known_keys, tags_at
 from expandctl.loader.problems import Problem
 from expandctl.loader.toml_lines import key_lines, line_of
-
-_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
 def validation_error(
@@ -134,31 +130,3 @@ def _is_union_tag(part: str | int) -> bool:
 
 def _clean_message(msg: str) -> str:
     return msg.removeprefix("Value error, ")
-
-
-def load_toml(
-    text: str, path: Path, error_type: type[ManifestError | ConfigError]
-) -> dict[str, Any]:
-    """Parse TOML; a syntax error or absurd nesting is our one-line error."""
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = f"invalid TOML: {toml_error_message(exc)}"
-        raise error_type(message, path=path, line=toml_error_line(exc, text)) from None
-    except RecursionError:
-        # tomllib recurses once per nested array or inline table.
-        raise error_type("invalid TOML: nested too deeply", path=path) from None
-
-
-def toml_error_message(exc: tomllib.TOMLDecodeError) -> str:
-    return _TOML_POSITION.sub("", str(exc)).replace("(at end of document)", "").strip()
-
-
-def toml_error_line(exc: tomllib.TOMLDecodeError, text: str) -> int | None:
-    """tomllib says '(at line N, column M)' or, for a value left open, 'at end of document'."""
-    position = _TOML_POSITION.search(str(exc))
-    if position:
-        return int(position.group(1))
-    if "end of document" in str(exc):
-        return max(1, len(text.splitlines()))
-    return None

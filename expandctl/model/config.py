@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import PurePath
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from expandctl.model.durations import Duration, PgTimeout
+from expandctl.model.lint_config import (
+    DEFAULT_MIGRATIONS_DIR,
+    DEFAULT_PG_VERSION,
+    LintConfig,
+    LintOptions,
+    migrations_path,
+)
 
 Severity = Literal["error", "warning", "off"]
 
@@ -39,7 +45,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    migrations_dir: str = "migrations"
+    migrations_dir: str = DEFAULT_MIGRATIONS_DIR
     database_url: str | None = None
     database_url_env: str = "DATABASE_URL"
     state_schema: str = Field(default="expandctl", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
@@ -51,7 +57,7 @@ class Settings(BaseModel):
     index_timeout: Timeout = timedelta(0)
     lock_retries: int = Field(default=8, ge=0, le=100)
     advisory_lock_wait: Duration = timedelta(seconds=10)
-    pg_version: int = Field(default=15, ge=11, le=30)
+    pg_version: int = Field(default=DEFAULT_PG_VERSION, ge=11, le=30)
     lint: LintSettings = Field(default_factory=LintSettings)
 
 
@@ -68,5 +74,13 @@ class ResolvedConfig(BaseModel):
 
     @property
     def migrations_path(self) -> str:
-        path = PurePath(self.settings.migrations_dir)
-        return str(path if path.is_absolute() else PurePath(self.project_root) / path)
+        return migrations_path(self.settings.migrations_dir, self.project_root)
+
+    def for_lint(self) -> LintConfig:
+        """What ``expandctl lint`` needs of it."""
+        lint = self.settings.lint
+        return LintConfig(
+            migrations_path=self.migrations_path,
+            pg_version=self.settings.pg_version,
+            lint=LintOptions(tuple(lint.select), tuple(lint.ignore), dict(lint.severity)),
+        )

@@ -164,3 +164,11 @@ def test_retires_parses_quoted_parts() -> None:
     assert RetiredObject.parse('Users."my col"').name == 'users."my col"'
     assert RetiredObject.parse('"users".name').name == "users.name"  # folds to itself
     assert RetiredObject.parse('table:"a.b"').kind is ObjectKind.TABLE
+
+
+def test_the_contexts_object_kinds_are_retires_kinds() -> None:
+    """lint.context names the kinds by value, to compare without importing the model."""
+    from expandctl.lint.context import _OBJECT_KINDS
+    from expandctl.model.retires import ObjectKind
+
+    assert set(_OBJECT_KINDS.values()) == {k.value for k in ObjectKind}

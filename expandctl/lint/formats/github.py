@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from expandctl.lint.finding import LintReport
+from expandctl.lint.records import ReportView
 from expandctl.model.words import plural
 
 
@@ -14,7 +14,7 @@ def _property(text: str) -> str:
     return _data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def render_github(report: LintReport) -> str:
+def render_github(report: ReportView) -> str:
     lines = []
     for f in report.findings:
         props = ",".join(

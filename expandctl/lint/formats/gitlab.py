@@ -5,18 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 
-from expandctl.lint.finding import Finding, LintReport
+from expandctl.lint.records import FindingView, ReportView
 
 _SEVERITY = {"error": "major", "warning": "minor", "info": "info"}
 
 
-def _fingerprint(finding: Finding) -> str:
+def _fingerprint(finding: FindingView) -> str:
     # Stable across runs and unrelated edits: rule, file and the flagged line's text.
     key = f"{finding.rule_id}\0{finding.path}\0{finding.source_line.strip()}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def render_gitlab(report: LintReport) -> str:
+def render_gitlab(report: ReportView) -> str:
     issues = [
         {
             "description": f"{f.rule_id} {f.rule_name}: {f.message} Safe: {f.fix}",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from expandctl.lint.finding import LintReport
+from expandctl.lint.records import ReportView, report_json
 
 
-def render_json(report: LintReport) -> str:
-    return report.model_dump_json(indent=2)
+def render_json(report: ReportView) -> str:
+    return report_json(report)

@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from expandctl.lint.finding import LintReport
+from expandctl.lint.records import ReportView
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -16,7 +16,7 @@ def _uri(path: str) -> str:
     return path.replace("\\", "/").removeprefix("./")
 
 
-def render_sarif(report: LintReport) -> str:
+def render_sarif(report: ReportView) -> str:
     # The rule table needs every rule (and the parser): imported here, so that
     # the other formats of a cached run never load them.
     from expandctl.lint.registry import RULES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from expandctl.lint.finding import Finding, LintReport
+from expandctl.lint.records import FindingView, ReportView
 
 _COLORS = {
     "error": "\x1b[1;31m",
@@ -14,7 +14,7 @@ _COLORS = {
 _RESET = "\x1b[0m"
 
 
-def render_text(report: LintReport, *, color: bool = False) -> str:
+def render_text(report: ReportView, *, color: bool = False) -> str:
     def paint(text: str, style: str) -> str:
         return f"{_COLORS[style]}{text}{_RESET}" if color else text
 
@@ -23,7 +23,7 @@ def render_text(report: LintReport, *, color: bool = False) -> str:
     return "\n\n".join(blocks)
 
 
-def _finding(finding: Finding, paint: object) -> str:
+def _finding(finding: FindingView, paint: object) -> str:
     assert callable(paint)
     gutter = str(finding.line)
     pad = " " * len(gutter)
@@ -44,7 +44,7 @@ def _finding(finding: Finding, paint: object) -> str:
     )
 
 
-def _summary(report: LintReport) -> str:
+def _summary(report: ReportView) -> str:
     s = report.summary
     files = f"{s.files} file{'s' if s.files != 1 else ''}"
     statements = f"{s.statements} statement{'s' if s.statements != 1 else ''}"
