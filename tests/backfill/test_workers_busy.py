@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import psycopg
@@ -44,10 +44,22 @@ def _log_batches(db: PgDatabase) -> None:
             )
 
 
-def _most_at_once(db: PgDatabase) -> int:
-    """The largest number of backfill UPDATEs that were running at the same moment."""
+def _most_at_once(
+    db: PgDatabase, *, since: datetime | None = None, until: datetime | None = None
+) -> int:
+    """The largest number of backfill UPDATEs running at the same moment (among the
+    statements that started in ``[since, until)``, when given)."""
     with db.connect() as conn:
-        rows = conn.execute("SELECT at, edge FROM batch_edges ORDER BY at, edge DESC").fetchall()
+        rows = conn.execute(
+            "WITH s AS (SELECT pid, at, edge, sum((edge = 'BEFORE')::int)"
+            "  OVER (PARTITION BY pid ORDER BY at) AS n FROM batch_edges),"
+            " started AS (SELECT pid, n, min(at) AS at FROM s GROUP BY pid, n)"
+            " SELECT s.at, s.edge FROM s JOIN started USING (pid, n)"
+            " WHERE started.at >= coalesce(%s::timestamptz, '-infinity')"
+            " AND started.at < coalesce(%s::timestamptz,"
+            " 'infinity') ORDER BY s.at, s.edge DESC",
+            (since, until),
+        ).fetchall()
     running = most = 0
     for _, edge in rows:  # at a tie, AFTER sorts first: an end before the next start
         running += 1 if edge == "BEFORE" else -1
@@ -269,3 +281,32 @@ def test_sessions_hidden_from_the_role_count_as_working(
     assert result.remaining == 0 and wrong_rows(pg_database) == 0
     assert _most_at_once(pg_database) == 1
     assert "hidden from this role" in caplog.text and "pg_read_all_stats" in caplog.text
+
+
+def test_workers_start_taking_turns_when_another_session_starts_working(
+    pg_database: PgDatabase,
+) -> None:
+    make_users(pg_database, 30_000)
+    _log_batches(pg_database)
+    _skip_unless_quiet(pg_database)
+    results: list[object] = []
+    backfill = threading.Thread(
+        target=lambda: results.append(run(pg_database, spec(workers=2, batch_size=200))),
+        daemon=True,
+    )
+    backfill.start()
+    with pg_database.connect(autocommit=True) as conn:
+        while scalar(pg_database, "SELECT count(*) FROM batch_edges") < 20:
+            time.sleep(0.05)
+        row = conn.execute("SELECT clock_timestamp()").fetchone()
+        assert row is not None
+        began: datetime = row[0]
+    with _another_session_working(pg_database):
+        backfill.join(120)
+    assert results and wrong_rows(pg_database) == 0
+    # Two at once before the other session started; one at a time from a second on
+    # (the watch needs a few samples of 100 ms to see it).
+    assert _most_at_once(pg_database, until=began) == 2
+    assert _most_at_once(pg_database, since=began + timedelta(seconds=1)) == 1
+    later = "SELECT count(*) FROM batch_edges WHERE at > %s"
+    assert scalar(pg_database, later, (began + timedelta(seconds=1),)) > 20
