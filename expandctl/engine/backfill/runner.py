@@ -221,7 +221,7 @@ class _Runner:
         marks.append(time.monotonic())
         log.debug(
             "backfill %s[%d]: setup %.3fs, split into %d ranges %.3fs, batches %.3fs,"
-            " verification %.3fs",
+            " verification %.3fs (up to %d processes)",
             self.migration_id,
             self.index,
             marks[0] - self.started,
@@ -229,6 +229,7 @@ class _Runner:
             marks[1] - marks[0],
             marks[2] - marks[1],
             marks[3] - marks[2],
+            self.verify_workers,
         )
         cp.finished, cp.remaining = True, remaining
         if ranges:
