@@ -87,17 +87,21 @@ def start_command(idle_timeout: str, foreground: bool) -> None:
 def stop_command() -> None:
     """Stop the lint server (running lints finish first); no-op if none runs."""
     paths = server_paths(_private_dir(), identity())
+    answer: dict[str, Any] | None
     try:
         answer = call("stop", paths["socket"])
     except FileNotFoundError:
         click.echo("lint server not running")
         return
     except ConnectionRefusedError:
-        os.unlink(paths["socket"])  # a crashed server's socket file
-        click.echo(f"lint server not running (removed its stale socket {paths['socket']})")
-        return
-    except OSError as exc:
+        answer = _remove_stale_socket(paths)
+    except (OSError, EOFError, ValueError) as exc:
         raise ConfigError(f"cannot reach the lint server at {paths['socket']}: {exc}") from None
+    if answer is None:
+        return
+    if answer.get("type") != "stopping":
+        reason = answer.get("reason", answer)
+        raise ConfigError(f"the lint server at {paths['socket']} refused to stop: {reason}")
     pid = int(answer["pid"])
     deadline = time.monotonic() + _STOP_WAIT_S
     while _alive(pid) and time.monotonic() < deadline:
@@ -133,6 +137,27 @@ def status_command(output_format: str) -> None:
     )
 
 
+def _remove_stale_socket(paths: dict[str, str]) -> dict[str, Any] | None:
+    """A crashed server's socket file: removed under the start lock, so never the
+    socket of a server that a concurrent ``start`` has just bound. If one answers
+    by then, its answer to "stop"."""
+    lock = os.open(paths["lock"], os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return call("stop", paths["socket"])
+        except FileNotFoundError:
+            click.echo("lint server not running")
+        except ConnectionRefusedError:
+            os.unlink(paths["socket"])
+            click.echo(f"lint server not running (removed its stale socket {paths['socket']})")
+        except (OSError, EOFError, ValueError) as exc:
+            raise ConfigError(f"cannot reach the lint server at {paths['socket']}: {exc}") from None
+        return None
+    finally:
+        os.close(lock)
+
+
 def _status(path: str) -> dict[str, Any] | None:
     """The server's status answer, or None when none answers at ``path``."""
     try:
@@ -157,12 +182,29 @@ def _private_dir(*, create: bool = False) -> str:
     return directory
 
 
+_PROBE = (
+    "import sys; sys.path = [p for p in sys.path if p]; import expandctl, os; "
+    "print(os.path.dirname(os.path.abspath(expandctl.__file__)))"
+)
+
+
 def _daemon_env() -> dict[str, str]:
-    """This environment, with this expandctl first on the path (``python -m`` from a
-    checkout finds it through the working directory, which the daemon leaves)."""
-    root = os.path.dirname(identity()["package"])
+    """This environment, and if the daemon would not import this very expandctl
+    without help (``python -m`` from a checkout finds it through the working
+    directory, which the daemon leaves), its root on PYTHONPATH: appended when
+    nothing else is found (a prepended site-packages would let its backports
+    shadow the standard library), prepended only to win over another expandctl."""
+    package = identity()["package"]
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    probe = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, cwd="/", capture_output=True, text=True
+    )
+    found = probe.stdout.strip() if probe.returncode == 0 else ""
+    if found == package:
+        return env
+    parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    root = os.path.dirname(package)
+    env["PYTHONPATH"] = os.pathsep.join([root, *parts] if found else [*parts, root])
     return env
 
 

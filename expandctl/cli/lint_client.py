@@ -5,7 +5,13 @@ pydantic, sqlglot, nor the rest of the CLI): a pre-commit hook or an editor
 then pays Python's start-up and this module, and the server's forked child
 lints on this process's own stdin, stdout and stderr (passed as file
 descriptors), in its working directory and environment. Anything that fails
-before the child has started returns None: the caller lints in-process.
+before the client says "go" returns None: the caller lints in-process. After
+"go" the server may have forked a child, so the client never lints itself:
+it exits 70 with a message and makes sure that child is gone first.
+
+Only ``os`` and ``sys`` (loaded by every interpreter) are imported at the top:
+``socket``, ``json`` and the rest only once a server's socket file exists, so
+the path without a server stays as cheap as it was without this module.
 
 The wire format, shared with ``lint_server``: frames of a 4-byte big-endian
 length and a JSON object; the first frame of a lint request carries the
@@ -14,14 +20,12 @@ descriptors (stdin, stdout, stderr, cwd) as SCM_RIGHTS.
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
-import stat
-import struct
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import socket
 
 DIR_ENV = "EXPANDCTL_LINT_SERVER_DIR"
 SWITCH_ENV = "EXPANDCTL_LINT_SERVER"  # "0": never use the server
@@ -29,8 +33,9 @@ PROTOCOL = 1
 # Until the server has accepted a request nothing ran: past this, lint in-process.
 HANDSHAKE_TIMEOUT_S = 5.0
 MAX_FRAME = 64 * 1024 * 1024
-_HEADER = struct.Struct("!I")
-_FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_HEADER_SIZE = 4  # "!I"
+_KILL_GRACE_S = 5.0  # the orphaned child's group gets SIGTERM, then SIGKILL after this
+SOFTWARE_ERROR = 70  # EX_SOFTWARE: the server failed after it may have started the lint
 
 
 class Unavailable(Exception):
@@ -49,7 +54,7 @@ def socket_dir() -> str:
     """``$EXPANDCTL_LINT_SERVER_DIR``, ``$XDG_RUNTIME_DIR/expandctl``, or ``/tmp/expandctl-UID``."""
     configured = os.environ.get(DIR_ENV)
     if configured:
-        return configured
+        return os.path.abspath(configured)  # the server leaves the working directory
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime:
         return os.path.join(runtime, "expandctl")
@@ -58,6 +63,8 @@ def socket_dir() -> str:
 
 def check_dir(path: str, *, create: bool = False) -> None:
     """Refuse a socket directory another user owns or could write into (or read)."""
+    import stat
+
     if create:
         try:  # noqa: SIM105 - contextlib costs this fast path an import
             os.mkdir(path, 0o700)
@@ -89,10 +96,12 @@ def identity() -> dict[str, str]:
 
 
 def server_key(ident: dict[str, str]) -> str:
-    """A short FNV-1a hash of the identity (no hashlib: it costs more to import than
-    this takes). Collisions are harmless: the server compares the whole identity."""
+    """A short FNV-1a hash of the identity (no hashlib, no json: they cost more to
+    import than this takes). Collisions are harmless: the server compares the whole
+    identity."""
+    text = "\0".join(f"{key}\0{ident[key]}" for key in sorted(ident))
     value = 0xCBF29CE484222325
-    for byte in json.dumps(ident, sort_keys=True).encode("utf-8", "surrogateescape"):
+    for byte in text.encode("utf-8", "surrogateescape"):
         value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
     return f"{value:016x}"[:12]
 
@@ -110,8 +119,11 @@ class Channel:
         self._buffer = b""
 
     def send(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
+        import json
+        import socket
+
         data = json.dumps(message).encode("utf-8")
-        frame = _HEADER.pack(len(data)) + data
+        frame = len(data).to_bytes(_HEADER_SIZE, "big") + data
         if fds:
             sent = socket.send_fds(self.sock, [frame], list(fds))
             frame = frame[sent:]
@@ -129,14 +141,17 @@ class Channel:
             raise
 
     def _receive(self, max_fds: int, fds: list[int]) -> tuple[dict[str, Any], list[int]]:
+        import json
+        import socket
+
         while True:
-            if len(self._buffer) >= _HEADER.size:
-                (size,) = _HEADER.unpack_from(self._buffer)
+            if len(self._buffer) >= _HEADER_SIZE:
+                size = int.from_bytes(self._buffer[:_HEADER_SIZE], "big")
                 if size > MAX_FRAME:
                     raise ValueError(f"frame of {size} bytes")
-                end = _HEADER.size + size
+                end = _HEADER_SIZE + size
                 if len(self._buffer) >= end:
-                    data, self._buffer = self._buffer[_HEADER.size : end], self._buffer[end:]
+                    data, self._buffer = self._buffer[_HEADER_SIZE:end], self._buffer[end:]
                     message = json.loads(data)
                     if not isinstance(message, dict):
                         raise ValueError("a frame is not a JSON object")
@@ -154,6 +169,8 @@ class Channel:
 
 
 def connect(path: str) -> socket.socket:
+    import socket
+
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(HANDSHAKE_TIMEOUT_S)
@@ -182,7 +199,7 @@ def _run(argv: list[str]) -> int | None:
     directory = socket_dir()
     ident = identity()
     path = server_paths(directory, ident)["socket"]
-    if not os.path.exists(path):
+    if not os.path.exists(path):  # the common case without a server: nothing imported
         raise Unavailable(f"no lint server at {path}")
     try:
         check_dir(directory)
@@ -206,6 +223,7 @@ def _run(argv: list[str]) -> int | None:
         )
     umask = os.umask(0o022)
     os.umask(umask)
+    forwarder = _Forwarder()
     request = {
         "op": "lint",
         "protocol": PROTOCOL,
@@ -214,8 +232,8 @@ def _run(argv: list[str]) -> int | None:
         "environ": dict(os.environ),
         "umask": umask,
         "streams": streams,
+        "ignored_signals": forwarder.ignored,  # nohup: the child ignores them too
     }
-    forwarder = _Forwarder()
     try:
         return _exchange(path, request, forwarder)
     except Unavailable:
@@ -237,59 +255,163 @@ def _exchange(path: str, request: dict[str, Any], forwarder: _Forwarder) -> int:
         sock.close()
         raise Unavailable(f"the working directory cannot be passed on ({exc})") from None
     try:
+        _check_owner(sock, path)
         channel = Channel(sock)
         try:
             channel.send(request, (0, 1, 2, cwd))
             answer, _ = channel.receive()
-            if answer.get("type") == "stale":
-                raise Unavailable(
-                    f"the lint server was out of date ({answer.get('reason')}) and has stopped;"
-                    " run 'expandctl lint-server start' for a fresh one",
-                    loud=True,
-                )
-            if answer.get("type") != "accepted":
-                raise Unavailable(f"lint server refused: {answer.get('reason', answer)}")
-            if forwarder.pending:  # interrupted before anything ran
-                return 128 + forwarder.pending
+        except (OSError, EOFError, ValueError) as exc:
+            raise Unavailable(f"lint server protocol error ({exc})") from None
+        if answer.get("type") == "stale":
+            raise Unavailable(
+                f"the lint server was out of date ({answer.get('reason')}) and has stopped;"
+                " run 'expandctl lint-server start' for a fresh one",
+                loud=True,
+            )
+        if answer.get("type") != "accepted":
+            raise Unavailable(f"lint server refused: {answer.get('reason', answer)}")
+        if forwarder.pending:  # interrupted before anything ran
+            return 128 + forwarder.pending
+        # From here on the server may fork the lint: never lint in-process as well.
+        try:
             channel.send({"type": "go"})
             sock.settimeout(None)  # the lint takes as long as it takes
             started, _ = channel.receive()
-        except (OSError, EOFError, ValueError) as exc:
-            raise Unavailable(f"lint server protocol error ({exc})") from None
-        if started.get("type") != "started":
-            raise Unavailable(f"lint server refused: {started.get('reason', started)}")
-        forwarder.attach(int(started["pid"]))
-        return _wait_for_exit(channel, forwarder)
+            if started.get("type") != "started":
+                raise ValueError(f"answer {started!r}")
+            pid = int(started["pid"])
+        except (OSError, EOFError, ValueError, KeyError, TypeError) as exc:
+            return _failed(f"the lint server failed to start the lint ({exc})")
+        child = _Child(pid)
+        try:
+            forwarder.attach(pid)
+            return _wait_for_exit(channel, forwarder, child)
+        finally:
+            child.close()
     finally:
         os.close(cwd)
         sock.close()
 
 
-def _wait_for_exit(channel: Channel, forwarder: _Forwarder) -> int:
+def _check_owner(sock: socket.socket, path: str) -> None:
+    """The process listening on ``path`` runs as this user (SO_PEERCRED): our stdin,
+    stdout, environment and working directory go to no one else."""
+    import socket
+    import struct
+
+    creds = struct.Struct("3i")  # pid, uid, gid
+    try:
+        _, uid, _ = creds.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, creds.size))
+    except OSError as exc:
+        raise Unavailable(f"lint server at {path}: no peer credentials ({exc})") from None
+    if uid != os.getuid():
+        raise Unavailable(
+            f"lint server not used: {path} is served by uid {uid}, not by you", loud=True
+        )
+
+
+def _failed(message: str) -> int:
+    sys.stderr.write(
+        f"error: {message}; the lint did not finish: run it again"
+        f" (or with {SWITCH_ENV}=0 to lint without the server)\n"
+    )
+    sys.stderr.flush()
+    return SOFTWARE_ERROR
+
+
+def _wait_for_exit(channel: Channel, forwarder: _Forwarder, child: _Child) -> int:
     """The child's exit status: a code, or the signal that killed it, re-raised on us."""
     try:
         done, _ = channel.receive()
-    except (OSError, EOFError, ValueError):
+        number = done.get("signal")
+        code = int(done.get("code", SOFTWARE_ERROR))
+    except (OSError, EOFError, ValueError, TypeError) as exc:
+        # The server is gone: its child must not outlive us and write on our stdout.
+        child.end()
         if forwarder.pending:
-            return 130
-        sys.stderr.write("error: the lint server stopped before the lint finished\n")
-        return 70
-    number = done.get("signal")
+            return 128 + forwarder.pending
+        return _failed(f"the lint server stopped before the lint finished ({exc})")
     if number:
+        import signal
+
         forwarder.restore()
         signal.signal(number, signal.SIG_DFL)
         os.kill(os.getpid(), number)
         return 128 + int(number)
-    return int(done.get("code", 70))
+    return code
+
+
+class _Child:
+    """The server's child that runs our lint, watched through a pidfd of our own."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.pidfd: int | None = None
+        self.unwatched = False  # alive, maybe, but no pidfd to wait on
+        try:
+            pidfd = os.pidfd_open(pid)
+        except ProcessLookupError:  # already exited, and reaped by the server
+            return
+        except OSError:  # out of descriptors: we can still signal its group
+            self.unwatched = True
+            return
+        try:
+            same = os.getpgid(pid) == pid  # still our child, not a reused pid
+        except OSError:
+            same = False
+        if same:
+            self.pidfd = pidfd
+        else:
+            os.close(pidfd)
+
+    def end(self) -> None:
+        """Stop the child's process group and wait until the child is gone."""
+        import select
+        import signal
+
+        if self.pidfd is None:
+            if self.unwatched:
+                try:  # noqa: SIM105 - contextlib costs this path an import
+                    os.killpg(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            return
+        for number, wait in ((signal.SIGTERM, _KILL_GRACE_S), (signal.SIGKILL, _KILL_GRACE_S)):
+            if select.select([self.pidfd], [], [], 0)[0]:
+                return  # exited
+            for sent in (number, signal.SIGCONT):  # a stopped child gets TERM only when continued
+                try:  # noqa: SIM105 - contextlib costs this path an import
+                    os.killpg(self.pid, sent)
+                except ProcessLookupError:
+                    pass
+            if select.select([self.pidfd], [], [], wait)[0]:
+                return
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
 
 
 class _Forwarder:
-    """Ctrl-C (and TERM, HUP) go to the child's process group, as a terminal would."""
+    """Ctrl-C (and TERM, HUP) go to the child's process group, as a terminal would.
+
+    A signal this process ignores (``nohup``) is left alone, and the child is told
+    to ignore it too, as it would be in-process.
+    """
 
     def __init__(self) -> None:
+        import signal
+
         self.group: int | None = None
         self.pending: int | None = None
-        self._saved = {sig: signal.signal(sig, self._handle) for sig in _FORWARDED}
+        self.ignored: list[int] = []
+        self._saved: dict[int, Any] = {}
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(number) == signal.SIG_IGN:
+                self.ignored.append(int(number))
+            else:
+                self._saved[number] = signal.signal(number, self._handle)
 
     def _handle(self, number: int, _frame: object) -> None:
         if self.group is None:
@@ -306,8 +428,10 @@ class _Forwarder:
             self._handle(self.pending, None)
 
     def restore(self) -> None:
-        for sig, handler in self._saved.items():
-            signal.signal(sig, handler)
+        import signal
+
+        for number, handler in self._saved.items():
+            signal.signal(number, handler)
         self._saved = {}
 
 

@@ -47,6 +47,9 @@ _WARM_MIGRATION = {
     "expand.down.sql": "ALTER TABLE users DROP COLUMN nickname;\n",
 }
 _PEERCRED = struct.Struct("3i")
+# What a child takes over from the client; blocked across fork so that none is lost
+# (or handled by the server's handler) before the child has its own handlers.
+_CHILD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 _REQUEST_TIMEOUT_S = 2.0  # a client that connects and says nothing cannot stall the others
 _STOP_GRACE_S = 30.0  # how long running lints may finish when the server stops
 
@@ -85,14 +88,15 @@ def warm_up() -> None:
             logging.getLogger(name).handlers[:] = kept
 
 
-def code_snapshot() -> dict[str, tuple[int, int] | None]:
-    """Stats of every loaded expandctl module and of the libraries' install records."""
+def code_snapshot(package: str) -> dict[str, tuple[int, int] | None]:
+    """Stats of every expandctl module (loaded or not: a child may import one the
+    warm-up never did), of its folders (a file added) and of the libraries'
+    install records."""
     paths: set[str] = set()
-    for name, module in list(sys.modules.items()):
-        if name == "expandctl" or name.startswith("expandctl."):
-            path = getattr(module, "__file__", None)
-            if path:
-                paths.add(path)
+    for folder, subfolders, files in os.walk(package):
+        subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+        paths.add(folder)
+        paths.update(os.path.join(folder, name) for name in files if name.endswith(".py"))
     for name in _LIBRARIES:
         path = getattr(sys.modules.get(name), "__file__", None)
         if not path:
@@ -280,30 +284,50 @@ class LintServer:
         if go.get("type") != "go":
             conn.close()
             return
-        pid = os.fork()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _CHILD_SIGNALS)
+        try:
+            pid = os.fork()
+        except BaseException:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            raise
         if pid == 0:  # the child: never returns into the server's loop
             code = 70
             try:
                 os.setpgid(0, 0)
                 self._close_server_fds()
                 conn.close()
-                code = run_child(request, fds)
+                code = run_child(request, fds, mask)
             except BaseException:
                 with contextlib.suppress(BaseException):
                     traceback.print_exc()
             finally:
                 os._exit(code)
-        with contextlib.suppress(OSError):
-            os.setpgid(pid, pid)  # also here: the client may signal the group at once
-        pidfd = os.pidfd_open(pid)
-        job = Job(pid, pidfd, conn, channel)
-        self.jobs[pidfd] = job
-        self._selector.register(pidfd, selectors.EVENT_READ, "child")
-        try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        pidfd: int | None = None
+        try:  # a child nobody tracks would lint unseen and never be reaped
+            with contextlib.suppress(OSError):
+                os.setpgid(pid, pid)  # also here: the client may signal the group at once
+            pidfd = os.pidfd_open(pid)
+            self.jobs[pidfd] = Job(pid, pidfd, conn, channel)
+            self._selector.register(pidfd, selectors.EVENT_READ, "child")
             channel.send({"type": "started", "pid": pid})
             self._selector.register(conn, selectors.EVENT_READ, "client")
-        except OSError:
-            self._kill(job)
+        except BaseException:
+            self._abandon(pid, pidfd)
+            raise
+
+    def _abandon(self, pid: int, pidfd: int | None) -> None:
+        """Kill and reap a child whose start failed half-way (the client exits 70)."""
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(OSError):
+                kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        if pidfd is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(pidfd)
+            self.jobs.pop(pidfd, None)
+            os.close(pidfd)
 
     def _refusal(self, request: dict[str, Any]) -> dict[str, Any] | None:
         if request.get("protocol") != PROTOCOL or request.get("identity") != self.identity:
@@ -335,8 +359,9 @@ class LintServer:
         self._last_activity = time.monotonic()
 
     def _kill(self, job: Job) -> None:
-        with contextlib.suppress(OSError):
-            os.killpg(job.pid, signal.SIGTERM)
+        for number in (signal.SIGTERM, signal.SIGCONT):  # a stopped group gets TERM on CONT
+            with contextlib.suppress(OSError):
+                os.killpg(job.pid, number)
 
     def _close_server_fds(self) -> None:
         """In a child: nothing of the server's stays open (the socket, other clients)."""
@@ -360,8 +385,20 @@ def _client_gone(conn: socket.socket) -> bool:
         return True
 
 
-def run_child(request: dict[str, Any], fds: list[int]) -> int:
-    """Become the client's ``expandctl lint`` process and run it; its exit code."""
+def run_child(request: dict[str, Any], fds: list[int], mask: set[int | signal.Signals]) -> int:
+    """Become the client's ``expandctl lint`` process and run it; its exit code.
+
+    The signals of ``_CHILD_SIGNALS`` arrive blocked: they get the client's
+    dispositions first, then ``mask`` (the server's own) is put back.
+    """
+    ignored = set(request.get("ignored_signals") or ())
+    for number in _CHILD_SIGNALS:
+        if number in ignored:
+            signal.signal(number, signal.SIG_IGN)
+        elif number == signal.SIGINT:
+            signal.signal(number, signal.default_int_handler)
+        else:
+            signal.signal(number, signal.SIG_DFL)
     stdin, stdout, stderr, cwd = fds
     for target, fd in ((0, stdin), (1, stdout), (2, stderr)):
         os.dup2(fd, target)
@@ -369,12 +406,10 @@ def run_child(request: dict[str, Any], fds: list[int]) -> int:
     for fd in fds:
         if fd > 2:
             os.close(fd)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, signal.SIG_DFL)
     os.umask(int(request["umask"]))
     os.environ.clear()
     os.environ.update(request["environ"])
+    time.tzset()  # the client's TZ for timestamps
     sys.argv = list(request["argv"])
     sys.stdin, sys.stdout, sys.stderr = (
         _stream(fd, "r" if fd == 0 else "w", settings)
@@ -385,6 +420,7 @@ def run_child(request: dict[str, Any], fds: list[int]) -> int:
     from expandctl.cli.app import main
 
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending Ctrl-C lands here
         main()
         code = 0
     except SystemExit as exc:
@@ -457,7 +493,7 @@ def run_daemon(directory: str, idle_timeout: float, foreground: bool) -> None:
         ident = identity()
         paths = server_paths(directory, ident)
         warm_up()
-        snapshot = code_snapshot()
+        snapshot = code_snapshot(ident["package"])
         listener = bind(paths["socket"])
     except Exception as exc:
         _report({"error": f"{type(exc).__name__}: {exc}"})

@@ -3,10 +3,14 @@ directory; every lint through it must equal the in-process run byte for byte."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
+import resource
 import shutil
 import signal
+import socket as sockets
 import subprocess
 import sys
 import tempfile
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from expandctl.cli.cmd_lint_server import _PROBE, _daemon_env
 from expandctl.cli.lint_client import call, server_key
 from tests.conftest import PROJECT_ROOT
 
@@ -38,7 +43,12 @@ main()
 
 
 class Server:
-    """One ``lint-server`` in ``directory``; ``env`` reaches it, ``inprocess`` does not."""
+    """One ``lint-server`` in ``directory``; ``env`` is the clients' environment.
+
+    The server starts with another one (``server_env``: no colour, another cache,
+    JSON logs, another time zone): whatever it kept of its own would show as a
+    difference from the in-process run, which has the client's.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -47,12 +57,20 @@ class Server:
         }
         self.env["PYTHONPATH"] = str(PROJECT_ROOT)
         self.env["EXPANDCTL_LINT_SERVER_DIR"] = str(directory)
+        self.env.pop("TZ", None)
+        self.server_env = {
+            **self.env,
+            "NO_COLOR": "1",
+            "EXPANDCTL_CACHE_DIR": str(directory / "server-cache"),
+            "EXPANDCTL_LOG_FORMAT": "json",
+            "TZ": "Pacific/Kiritimati",
+        }
 
     def cli(self, *args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
         return expandctl(*args, env=self.env, **kwargs)  # type: ignore[arg-type]
 
     def start(self, *args: str) -> int:
-        done = self.cli("lint-server", "start", *args)
+        done = expandctl("lint-server", "start", *args, env=self.server_env)
         assert done.returncode == 0, done.stderr
         status = self.status()
         assert status["running"], status
@@ -66,6 +84,19 @@ class Server:
 
     def requests(self) -> int:
         return int(self.status()["requests"])  # type: ignore[call-overload]
+
+    def pid(self) -> int:
+        return int(self.status()["pid"])  # type: ignore[call-overload]
+
+    def wait_active(self, client: subprocess.Popen[bytes]) -> int:
+        """Until ``client``'s lint runs in a child of the server; that child's pid."""
+        deadline = time.monotonic() + 30
+        while self.status()["active"] != 1:
+            assert client.poll() is None, client.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        (child,) = _children(self.pid())
+        return child
 
     def stop(self) -> None:
         pid = self.status().get("pid")
@@ -93,6 +124,42 @@ def _alive(pid: int) -> bool:
             return stat.read().rpartition(")")[2].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="utf-8") as found:
+        return [int(child) for child in found.read().split()]
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a live (not zombie) process is in process group ``group``."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:
+            return True
+    return False
+
+
+def _wait_until(condition: object, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
+        time.sleep(0.02)
+    return bool(condition())  # type: ignore[operator]
+
+
+def _big(project: Path, statements: int = 20_000) -> str:
+    """A file that takes the warm linter a few seconds."""
+    (project / "big.sql").write_text(
+        "".join(f"ALTER TABLE users ADD COLUMN c{i} text;\n" for i in range(statements)),
+        encoding="utf-8",
+    )
+    return "big.sql"
 
 
 @pytest.fixture
@@ -155,27 +222,25 @@ def test_through_the_server_equals_in_process(
     shared_server: Server, tmp_path: Path, case: str
 ) -> None:
     args, stdin = CASES[case]
-    project = _project(tmp_path)
+    _compare(shared_server, tmp_path, _project(tmp_path), args, stdin)
+
+
+def _compare(
+    server: Server, tmp_path: Path, project: Path, args: tuple[str, ...], stdin: bytes | None
+) -> None:
     caches = tmp_path / "cache-server", tmp_path / "cache-inprocess"
-    before = shared_server.requests()
+    before = server.requests()
     served = expandctl(
-        *args,
-        env={**shared_server.env, "EXPANDCTL_CACHE_DIR": str(caches[0])},
-        cwd=project,
-        input=stdin,
+        *args, env={**server.env, "EXPANDCTL_CACHE_DIR": str(caches[0])}, cwd=project, input=stdin
     )
-    assert shared_server.requests() == before + 1  # it really went through the server
+    assert server.requests() == before + 1  # it really went through the server
     alone = expandctl(
         *args,
-        env={
-            **shared_server.env,
-            "EXPANDCTL_CACHE_DIR": str(caches[1]),
-            "EXPANDCTL_LINT_SERVER": "0",
-        },
+        env={**server.env, "EXPANDCTL_CACHE_DIR": str(caches[1]), "EXPANDCTL_LINT_SERVER": "0"},
         cwd=project,
         input=stdin,
     )
-    assert shared_server.requests() == before + 1  # ... and this one did not
+    assert server.requests() == before + 1  # ... and this one did not
     assert (served.returncode, served.stdout, served.stderr) == (
         alone.returncode,
         alone.stdout,
@@ -184,15 +249,66 @@ def test_through_the_server_equals_in_process(
     assert served.stdout or served.stderr
 
 
+def test_many_files_take_the_worker_pool_path_identically(
+    shared_server: Server, tmp_path: Path
+) -> None:
+    """64 files or more are linted by forked workers (in the server's child too)."""
+    project = _project(tmp_path)
+    names = []
+    for i in range(70):
+        names.append(f"f{i:02}.sql")
+        (project / names[-1]).write_text(ERRORS_SQL if i % 7 == 0 else CLEAN_SQL, "utf-8")
+    _compare(shared_server, tmp_path, project, ("lint", "--format", "json", *names), None)
+
+
+def test_colour_on_a_terminal_is_the_clients(shared_server: Server, tmp_path: Path) -> None:
+    """The server started with NO_COLOR; the client, on a terminal, has colours."""
+    project = _project(tmp_path)
+
+    def on_a_pty(env: dict[str, str]) -> tuple[int, bytes]:
+        main, secondary = pty.openpty()
+        try:
+            client = subprocess.Popen(
+                [sys.executable, "-m", "expandctl", "lint", "--no-cache", "errors.sql"],
+                env=env,
+                cwd=project,
+                stdout=secondary,
+                stderr=subprocess.DEVNULL,
+            )
+            os.close(secondary)
+            output = b""
+            while True:
+                try:
+                    chunk = os.read(main, 65536)
+                except OSError:  # EIO: the client and the child have closed it
+                    break
+                if not chunk:
+                    break
+                output += chunk
+            return client.wait(timeout=60), output
+        finally:
+            os.close(main)
+
+    before = shared_server.requests()
+    served = on_a_pty(shared_server.env)
+    assert shared_server.requests() == before + 1
+    alone = on_a_pty({**shared_server.env, "EXPANDCTL_LINT_SERVER": "0"})
+    assert served == alone
+    assert served[0] == 1 and b"\x1b[" in served[1]
+
+
 def test_exit_codes_and_the_cache_are_the_in_process_ones(
     shared_server: Server, tmp_path: Path
 ) -> None:
     project = _project(tmp_path)
     env = {**shared_server.env, "EXPANDCTL_CACHE_DIR": str(tmp_path / "cache")}
+    before = shared_server.requests()
     assert expandctl("lint", "errors.sql", env=env, cwd=project).returncode == 1
     assert expandctl("lint", "clean.sql", env=env, cwd=project).returncode == 0
     assert expandctl("lint", "syntax.sql", env=env, cwd=project).returncode != 0
-    # what the server's child cached, an in-process run finds
+    assert shared_server.requests() == before + 3  # all three went through the server
+    # what the server's child cached (in the client's cache, not the server's), an
+    # in-process run finds
     alone = expandctl(
         "lint", "-v", "errors.sql", env={**env, "EXPANDCTL_LINT_SERVER": "0"}, cwd=project
     )
@@ -232,7 +348,13 @@ def test_stop_and_status(socket_dir: Path) -> None:
     not_running = server.cli("lint-server", "status")
     assert not_running.returncode == 0
     assert b"not running" in not_running.stdout
-    pid = server.start("--idle-timeout", "2min")
+    # started with a relative directory (the daemon leaves the working directory)
+    relative = {**server.server_env, "EXPANDCTL_LINT_SERVER_DIR": socket_dir.name}
+    started = expandctl(
+        "lint-server", "start", "--idle-timeout", "2min", env=relative, cwd=socket_dir.parent
+    )
+    assert started.returncode == 0, started.stderr
+    pid = server.pid()  # found at the absolute path
     try:
         again = server.cli("lint-server", "start")
         assert again.returncode == 0
@@ -269,9 +391,12 @@ def test_the_idle_timeout_ends_the_server(socket_dir: Path) -> None:
 
 
 def test_a_changed_module_makes_the_server_stale(server: Server, tmp_path: Path) -> None:
+    """Any module of the package, also one the server never loaded: a child may
+    import it from disk (this one lint never imports; a loaded one is checked alike)."""
+    changed = "engine/fencing.py"
     project = _project(tmp_path)
-    pid = int(server.status()["pid"])  # type: ignore[call-overload]
-    module = PROJECT_ROOT / "expandctl" / "cli" / "lint_client.py"
+    pid = server.pid()
+    module = PROJECT_ROOT / "expandctl" / changed
     before = module.stat()
     try:
         os.utime(module, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
@@ -282,7 +407,7 @@ def test_a_changed_module_makes_the_server_stale(server: Server, tmp_path: Path)
     assert done.returncode == 1  # linted in-process instead
     assert b"L101" in done.stdout
     first, _, rest = done.stderr.partition(b"\n")
-    assert b"out of date" in first and b"lint_client.py changed" in first, done.stderr
+    assert b"out of date" in first and f"{changed} changed".encode() in first, done.stderr
     assert b"expandctl lint-server start" in first
     alone = expandctl(
         "lint", "errors.sql", env={**server.env, "EXPANDCTL_LINT_SERVER": "0"}, cwd=project
@@ -347,24 +472,15 @@ def test_the_key_depends_on_every_part_of_the_identity() -> None:
 
 def test_ctrl_c_stops_the_child_and_the_server_goes_on(server: Server, tmp_path: Path) -> None:
     project = _project(tmp_path)
-    big = project / "big.sql"
-    big.write_text(
-        "".join(f"ALTER TABLE users ADD COLUMN c{i} text;\n" for i in range(20_000)),
-        encoding="utf-8",
-    )
     client = subprocess.Popen(
-        [sys.executable, "-m", "expandctl", "lint", "--no-cache", "big.sql"],
+        [sys.executable, "-m", "expandctl", "lint", "--no-cache", _big(project)],
         env=server.env,
         cwd=project,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 30
-        while server.status()["active"] != 1:
-            assert client.poll() is None, client.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        server.wait_active(client)
         client.send_signal(signal.SIGINT)
         _, err = client.communicate(timeout=30)
     finally:
@@ -407,3 +523,202 @@ def test_another_user_is_refused(server: Server) -> None:
         os.chmod(socket, 0o600)
     assert answer == {"type": "refused", "reason": "another user"}
     assert server.status()["running"] is True
+
+
+def test_a_server_killed_mid_run_takes_its_child_along(server: Server, tmp_path: Path) -> None:
+    """The client exits non-zero only once the child is gone: nothing writes on its
+    stdout afterwards, and no orphan goes on linting. (The child lints stdin, which
+    the test holds open: it runs until then, whatever the machine's speed.)"""
+    project = _project(tmp_path)
+    output = tmp_path / "stdout"
+    with output.open("wb") as stdout:
+        client = subprocess.Popen(
+            [sys.executable, "-m", "expandctl", "lint", "--no-cache", "-"],
+            env=server.env,
+            cwd=project,
+            stdin=subprocess.PIPE,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+        )
+    assert client.stdin is not None and client.stderr is not None
+    try:
+        client.stdin.write(ERRORS_SQL.encode())
+        client.stdin.flush()
+        child = server.wait_active(client)
+        os.kill(server.pid(), signal.SIGKILL)
+        client.wait(timeout=30)
+        orphan = _group_alive(child)
+        client.stdin.close()  # an orphan would now lint and write
+        time.sleep(0.5)
+        err = client.stderr.read()
+    finally:
+        if client.poll() is None:
+            client.kill()
+        client.wait()
+    assert client.returncode == 70, err
+    assert b"the lint server stopped before the lint finished" in err
+    assert b"linting in-process" not in err
+    assert not orphan
+    assert output.read_bytes() == b""
+
+
+def test_a_client_killed_mid_run_takes_its_child_along(
+    shared_server: Server, tmp_path: Path
+) -> None:
+    project = _project(tmp_path)
+    client = subprocess.Popen(
+        [sys.executable, "-m", "expandctl", "lint", "--no-cache", _big(project)],
+        env=shared_server.env,
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        child = shared_server.wait_active(client)
+    finally:
+        client.kill()
+        client.wait()
+    assert _wait_until(lambda: not _group_alive(child))
+    assert shared_server.status()["active"] == 0
+
+
+def test_signals_ignored_by_the_client_stay_ignored(shared_server: Server, tmp_path: Path) -> None:
+    """Under nohup a hang-up changes nothing: the client does not forward it, and the
+    child ignores it too, as an in-process run would."""
+    project = _project(tmp_path)
+    before = shared_server.requests()
+    client = subprocess.Popen(
+        [sys.executable, "-m", "expandctl", "lint", "--no-cache", "-"],
+        env=shared_server.env,
+        cwd=project,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    try:
+        child = shared_server.wait_active(client)  # reading stdin, which stays open
+        client.send_signal(signal.SIGHUP)
+        os.kill(child, signal.SIGHUP)
+        time.sleep(0.2)
+        out, err = client.communicate(CLEAN_SQL.encode(), timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 0, err
+    assert b"1 file, 2 statements" in out and b"lint passed" in out
+    assert shared_server.requests() == before + 1  # not in-process after all
+
+
+def test_a_failure_after_fork_never_lints_twice(shared_server: Server, tmp_path: Path) -> None:
+    """The server runs out of descriptors just after forking (its pidfd_open fails):
+    the child is killed and reaped, and the client exits 70 instead of linting again."""
+    server = shared_server
+    project = _project(tmp_path)
+    pid = server.pid()
+    limits = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+    open_fds = {int(fd) for fd in os.listdir(f"/proc/{pid}/fd")}
+    # room for exactly the accepted connection and the 4 descriptors it brings
+    limit = next(n for n in range(3, 1024) if n - sum(fd < n for fd in open_fds) == 5)
+    resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limits[1]))
+    try:
+        done = expandctl("lint", "--no-cache", "errors.sql", env=server.env, cwd=project)
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, limits)
+    assert done.returncode == 70, (done.stdout, done.stderr)
+    assert b"the lint server failed to start the lint" in done.stderr
+    assert b"EXPANDCTL_LINT_SERVER=0" in done.stderr
+    assert done.stdout.count(b"L101") <= 1
+    assert _children(pid) == []  # killed and reaped at once
+    assert server.status()["active"] == 0
+    again = expandctl("lint", "--no-cache", "errors.sql", env=server.env, cwd=project)
+    assert again.returncode == 1 and again.stdout.count(b"L101") == 1
+
+
+def test_stop_removes_a_stale_socket_only_under_the_start_lock(socket_dir: Path) -> None:
+    """A ``start`` in progress holds the lock and may bind a new socket at any moment:
+    ``stop`` waits for it before it removes a socket nobody answers on."""
+    server = Server(socket_dir)
+    path = str(server.status()["socket"])
+    stale = sockets.socket(sockets.AF_UNIX)
+    stale.bind(path)
+    stale.close()  # the file stays; connecting is refused
+    lock = os.open(path.removesuffix(".sock") + ".lock", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stop = subprocess.Popen(
+            [sys.executable, "-m", "expandctl", "lint-server", "stop"],
+            env=server.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+        def waiting() -> bool:
+            with open("/proc/locks", encoding="utf-8") as locks:
+                return any("->" in line and f" {stop.pid} " in line for line in locks) or (
+                    stop.poll() is not None
+                )
+
+        assert _wait_until(waiting, 60)
+        assert stop.poll() is None, stop.communicate()  # it waits for the lock ...
+        assert os.path.exists(path)  # ... and has removed nothing yet
+    finally:
+        os.close(lock)
+    out, err = stop.communicate(timeout=60)
+    assert stop.returncode == 0, err
+    assert b"removed its stale socket" in out
+    assert not os.path.exists(path)
+
+
+def test_the_daemon_path_is_left_alone_when_it_finds_this_expandctl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No site-packages (nor anything) prepended: backports there could shadow the
+    standard library in the daemon."""
+    monkeypatch.setenv("PYTHONPATH", str(PROJECT_ROOT))
+    assert _daemon_env()["PYTHONPATH"] == str(PROJECT_ROOT)
+    monkeypatch.delenv("PYTHONPATH")
+    env = _daemon_env()  # whatever it needs now, a fresh interpreter finds this expandctl
+    found = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, cwd="/", capture_output=True, text=True
+    )
+    assert found.stdout.strip() == str(PROJECT_ROOT / "expandctl")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to listen as another user")
+def test_the_client_does_not_use_a_socket_served_by_another_user(
+    socket_dir: Path, tmp_path: Path
+) -> None:
+    """A process of user nobody listens at the server's path (the directory checks
+    passed): the client sends it nothing and lints in-process."""
+    project = _project(tmp_path)
+    server = Server(socket_dir)
+    path = str(server.status()["socket"])
+    listener = sockets.socket(sockets.AF_UNIX)
+    listener.bind(path)
+    pid = os.fork()
+    if pid == 0:  # an impostor: it would claim the lint exited 42
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            listener.listen(1)  # SO_PEERCRED reports who called listen()
+            listener.settimeout(60)
+            conn, _ = listener.accept()
+            conn.settimeout(10)
+            frames = [b'{"type": "accepted"}', b'{"type": "started", "pid": 1}']
+            frames.append(b'{"type": "exit", "code": 42}')
+            conn.recv(1 << 20)
+            for frame in frames:
+                conn.sendall(len(frame).to_bytes(4, "big") + frame)
+                time.sleep(0.2)
+        finally:
+            os._exit(0)
+    listener.close()
+    try:
+        done = expandctl("lint", "errors.sql", env=server.env, cwd=project)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    assert done.returncode == 1, done.stderr
+    assert b"L101" in done.stdout
+    assert b"served by uid 65534, not by you; linting in-process" in done.stderr
