@@ -23,6 +23,10 @@ fixed-rate custom script that reads and updates random rows of the same table.
 It reports rows/s, the ratio to (a), batch duration median/max, the load's
 latency p50/p99/max against a no-backfill baseline, the longest lock wait seen
 (pg_stat_activity sampled every 10 ms) and WAL bytes per row.
+
+Autovacuum is off on the backfilled table unless ``--autovacuum on``: when it
+starts within a run is down to its 1-minute naptime, and the runner waits for it
+(``pause_on_vacuum``) where the single UPDATE does not.
 """
 
 from __future__ import annotations
@@ -113,14 +117,22 @@ def create_other_table(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"VACUUM (ANALYZE) {OTHER_TABLE}")
 
 
-def fresh_table(conn: psycopg.Connection[Any]) -> None:
-    """A pristine, vacuumed copy, so every run starts from the same physical state."""
+def fresh_table(conn: psycopg.Connection[Any], autovacuum: bool = False) -> None:
+    """A pristine, vacuumed copy, so every run starts from the same physical state.
+
+    Autovacuum is off on it unless asked: whether one starts within a run is a
+    matter of the 1-minute naptime, and the runner then waits for it
+    (``pause_on_vacuum``) where the single UPDATE does not; with it on, two runs
+    of the same method differed by seconds.
+    """
     conn.execute("DROP TABLE IF EXISTS users")
     conn.execute("DROP SCHEMA IF EXISTS expandctl CASCADE")
     conn.execute(
         "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL, name text,"
         " updated_at timestamptz, email_norm text)"
     )
+    if not autovacuum:
+        conn.execute("ALTER TABLE users SET (autovacuum_enabled = false)")
     conn.execute("INSERT INTO users (id, email, name, updated_at) SELECT * FROM users_template")
     conn.execute("VACUUM (ANALYZE) users")
     conn.execute("CHECKPOINT")
@@ -298,7 +310,7 @@ def one_run(
 ) -> Run:
     run = Run(method=method, load=load_seconds is not None, rep=rep)
     pause = args.workers_pause_ms if load_seconds is not None else 0
-    fresh_table(admin)
+    fresh_table(admin, args.autovacuum == "on")
     actions: dict[str, Callable[[], None]] = {
         "a": lambda: method_a(dsn, run),
         "b": lambda: method_b(dsn, run),
@@ -493,6 +505,12 @@ def main() -> None:
         default="same",
         help="pgbench on the backfilled table (default), or on an identical untouched one",
     )
+    parser.add_argument(
+        "--autovacuum",
+        choices=("off", "on"),
+        default="off",
+        help="autovacuum on the backfilled table (off: runs do not depend on when it starts)",
+    )
     parser.add_argument("--pgbench", default="/usr/bin/pgbench")
     parser.add_argument("--json", type=Path, help="also write all runs and the summary here")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
@@ -526,7 +544,7 @@ def main() -> None:
             for rep in range(1, args.reps + 1):
                 if not args.no_load:
                     # a baseline in every repetition: the machine's background load drifts
-                    fresh_table(admin)
+                    fresh_table(admin, args.autovacuum == "on")
                     pgbench = Pgbench(args, url, args.baseline_seconds, workdir)
                     pgbench.start()
                     pgbench.wait()

@@ -66,6 +66,10 @@ class BatchSlots:
         self.busy_seconds = 0.0
         self._cond = threading.Condition()
 
+    @property
+    def busy(self) -> bool:
+        return self.busy_since is not None
+
     def set_busy(self, busy: bool) -> None:
         with self._cond:
             if busy == (self.busy_since is not None):

@@ -250,15 +250,22 @@ def begin_batch(
     *,
     lock_timeout_ms: int,
     statement_timeout_ms: int,
+    wait_for_flush: bool = True,
 ) -> psycopg.Cursor[Any]:
     """Queue the batch's timeouts and the pause-flag read as one statement.
 
-    In pipeline mode the answer comes with the next sync; read it with
-    :func:`paused_result`.
+    ``wait_for_flush=False`` commits the batch with ``synchronous_commit = off``;
+    otherwise the session's own setting stays. In pipeline mode the answer comes
+    with the next sync; read it with :func:`paused_result`.
     """
     return conn.execute(
         _begin_query(schema),
-        (f"{lock_timeout_ms}ms", f"{statement_timeout_ms}ms", migration_id),
+        (
+            f"{lock_timeout_ms}ms",
+            f"{statement_timeout_ms}ms",
+            None if wait_for_flush else "off",
+            migration_id,
+        ),
     )
 
 
@@ -268,6 +275,8 @@ def _begin_query(schema: str) -> bytes:
         sql.SQL(
             "SELECT set_config('lock_timeout', %s, true),"
             " set_config('statement_timeout', %s, true),"
+            " set_config('synchronous_commit',"
+            " coalesce(%s, current_setting('synchronous_commit')), true),"
             " coalesce((SELECT paused FROM {} WHERE migration_id = %s), false)"
         )
         .format(_ident(schema, CONTROL))

@@ -523,15 +523,18 @@ class _Runner:
         lower = cp.last_key
         assert cp.end_key is not None
         with self.conn.pipeline() as pipeline, self.conn.transaction():
-            # Not synchronous_commit = off, though it would be safe (data and checkpoint
-            # commit together): measured, it moves our WAL flushes into the
-            # application's commits and raised their p99 (docs/performance.md).
+            # synchronous_commit = off only for the workers of a parallel pass while no
+            # other session works: safe (data and checkpoint commit together, and the
+            # phase's own commit flushes them), but while an application commits it
+            # moves our WAL flushes into its commits and raised their p99
+            # (docs/performance.md).
             paused = cps.begin_batch(
                 self.conn,
                 self.schema,
                 self.migration_id,
                 lock_timeout_ms=self.lock_timeout_ms,
                 statement_timeout_ms=self.statement_timeout_ms,
+                wait_for_flush=self.slots is None or self.slots.busy,
             )
             # The lease row, FOR SHARE: a new owner's takeover waits for this COMMIT.
             owned = self.conn.execute(self.fence.query) if self.fence is not None else None
