@@ -30,10 +30,13 @@ pytestmark = pytest.mark.db
 def _log_batches(db: PgDatabase) -> None:
     """Each backfill UPDATE leaves its start and end, and lasts at least 20 ms."""
     with db.connect(autocommit=True) as conn:
-        conn.execute("CREATE TABLE batch_edges (pid int, at timestamptz, edge text)")
+        conn.execute(
+            "CREATE TABLE batch_edges (pid int, at timestamptz, edge text, sync_commit text)"
+        )
         conn.execute(
             "CREATE FUNCTION batch_edge() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN"
-            " INSERT INTO batch_edges VALUES (pg_backend_pid(), clock_timestamp(), TG_WHEN);"
+            " INSERT INTO batch_edges VALUES (pg_backend_pid(), clock_timestamp(), TG_WHEN,"
+            " current_setting('synchronous_commit'));"
             " IF TG_WHEN = 'BEFORE' THEN PERFORM pg_sleep(0.02); END IF;"
             " RETURN NULL; END$$"
         )
@@ -114,6 +117,14 @@ def test_two_workers_run_side_by_side_on_a_quiet_server(pg_database: PgDatabase)
     assert wrong_rows(pg_database) == 0 and result.remaining == 0
     assert _batches_by_worker(pg_database) == 2
     assert _most_at_once(pg_database) == 2
+    # nobody else commits: the batches do not wait for their WAL to reach disk
+    assert _commit_modes(pg_database) == {"off"}
+
+
+def _commit_modes(db: PgDatabase) -> set[str]:
+    with db.connect() as conn:
+        rows = conn.execute("SELECT DISTINCT sync_commit FROM batch_edges").fetchall()
+    return {str(r[0]) for r in rows}
 
 
 def test_while_another_session_works_one_batch_runs_at_a_time(pg_database: PgDatabase) -> None:
@@ -127,6 +138,26 @@ def test_while_another_session_works_one_batch_runs_at_a_time(pg_database: PgDat
     assert result.rows_updated == 4_000 and result.workers == 2
     assert _batches_by_worker(pg_database) == 2  # both ranges were filled, one at a time
     assert _most_at_once(pg_database) == 1
+    # our flushes would land in the other session's commits: the session's own setting
+    assert _commit_modes(pg_database) == {"on"}
+
+
+def test_under_load_the_batches_keep_the_sessions_synchronous_commit(
+    pg_database: PgDatabase,
+) -> None:
+    make_users(pg_database, 2_000)
+    _log_batches(pg_database)
+    with _another_session_working(pg_database):
+        run_backfill(
+            lambda: psycopg.connect(pg_database.dsn, options="-c synchronous_commit=local"),
+            schema=SCHEMA,
+            migration_id=MIGRATION,
+            index=0,
+            spec=spec(workers=2, batch_size=200),
+            settings=Settings(),
+        )
+    assert wrong_rows(pg_database) == 0
+    assert _commit_modes(pg_database) == {"local"}
 
 
 def test_workers_when_busy_lets_more_run_under_load(pg_database: PgDatabase) -> None:
@@ -148,6 +179,7 @@ def test_the_edges_are_read_in_time_order(pg_database: PgDatabase) -> None:
     with pg_database.connect() as conn:
         rows = conn.execute("SELECT at, edge FROM batch_edges ORDER BY at").fetchall()
     assert [edge for _, edge in rows] == ["BEFORE", "AFTER"] * 4
+    assert _commit_modes(pg_database) == {"on"}  # one worker: no watch, no change
     times = [cast(datetime, at) for at, _ in rows]
     assert times == sorted(times)
 
