@@ -12,6 +12,8 @@ _CONSTRAINT_WORDS = frozenset(
         "GENERATED", "COLLATE", "DEFERRABLE", "INITIALLY", "COMPRESSION", "STORAGE",
     }
 )  # fmt: skip
+# Words that end a DEFAULT expression ("DEFAULT NULL" is an expression).
+_EXPRESSION_ENDS = _CONSTRAINT_WORDS - {"NULL"}
 _SERIAL_TYPES = frozenset({"SERIAL", "BIGSERIAL", "SMALLSERIAL", "SERIAL2", "SERIAL4", "SERIAL8"})
 
 # Functions whose result does not change within a statement: a default made of
@@ -124,7 +126,7 @@ def _expression(toks: list[Tok], start: int) -> tuple[list[Tok], int]:
     i = start
     while i < len(toks):
         tok = toks[i]
-        if depth == 0 and tok.kind == WORD and tok.word in _CONSTRAINT_WORDS - {"NULL"}:
+        if depth == 0 and tok.kind == WORD and tok.word in _EXPRESSION_ENDS:
             break
         if tok.kind == PUNCT and tok.text in "([":
             depth += 1

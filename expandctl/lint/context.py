@@ -9,8 +9,9 @@ and contract may drop what the manifest lists in ``retires``.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from expandctl.lint import actions as a
 from expandctl.model.phases import Phase
@@ -163,56 +164,89 @@ class LintContext:
             self._apply(statement, action)
 
     def _apply(self, statement: object, action: a.Action) -> None:
-        if isinstance(action, a.CreateTable) and action.table:
-            table = norm(action.table)
-            self.file_created.add(("table", table))
-            self._link(table, *action.links)
-            if action.as_query:
-                self.filled_tables.add(table)
-            for col in action.columns:
-                target = self.not_null_columns if col.not_null else self.nullable_columns
-                target.add((table, col.name))
-        elif isinstance(action, a.CreateIndex) and action.name:
+        learn = _LEARN.get(type(action))
+        if learn is not None:
+            learn(self, statement, action)
+        self._apply_transaction(statement, action)
+
+    # What each kind of action teaches the context (looked up by type: one
+    # dictionary lookup per action instead of a dozen isinstance checks).
+
+    def _learn_create_table(self, statement: object, action: a.CreateTable) -> None:
+        if not action.table:
+            return
+        table = norm(action.table)
+        self.file_created.add(("table", table))
+        self._link(table, *action.links)
+        if action.as_query:
+            self.filled_tables.add(table)
+        for col in action.columns:
+            target = self.not_null_columns if col.not_null else self.nullable_columns
+            target.add((table, col.name))
+
+    def _learn_create_index(self, statement: object, action: a.CreateIndex) -> None:
+        if action.name:
             self.file_created.add(("index", norm(action.name)))
-        elif isinstance(action, a.CreateObject) and action.name:
+
+    def _learn_create_object(self, statement: object, action: a.CreateObject) -> None:
+        if action.name:
             self.file_created.add((action.kind, norm(action.name)))
             if action.kind == "materialized view":
                 self.filled_tables.add(norm(action.name))
-        elif isinstance(action, a.Harmless) and action.what == "INSERT" and action.table:
-            if self.is_new_table(action.table) and _SELECT.search(_text_of(statement)):
-                self.filled_tables.add(norm(action.table))
-        elif isinstance(action, a.AddColumn) and action.table:
-            table = norm(action.table)
-            self.file_created.add(("column", f"{table}.{action.column.name}"))
-            target = self.not_null_columns if action.column.not_null else self.nullable_columns
-            target.add((table, action.column.name))
-            if action.column.references:
-                self._link(table, action.column.references)
-                name = f"{table}_{action.column.name}_fkey"
-                self.fk_targets[(table, name)] = norm(action.column.references)
-        elif isinstance(action, a.AddConstraint) and action.table:
+
+    def _learn_harmless(self, statement: object, action: a.Harmless) -> None:
+        table = action.table
+        if action.what != "INSERT" or not table or not self.is_new_table(table):
+            return
+        if _SELECT.search(_text_of(statement)):  # INSERT ... SELECT: filled from existing rows
+            self.filled_tables.add(norm(table))
+
+    def _learn_add_column(self, statement: object, action: a.AddColumn) -> None:
+        if not action.table:
+            return
+        table = norm(action.table)
+        self.file_created.add(("column", f"{table}.{action.column.name}"))
+        target = self.not_null_columns if action.column.not_null else self.nullable_columns
+        target.add((table, action.column.name))
+        if action.column.references:
+            self._link(table, action.column.references)
+            name = f"{table}_{action.column.name}_fkey"
+            self.fk_targets[(table, name)] = norm(action.column.references)
+
+    def _learn_add_constraint(self, statement: object, action: a.AddConstraint) -> None:
+        if action.table:
             self._apply_constraint(action)
-        elif isinstance(action, a.ValidateConstraint) and action.table:
+
+    def _learn_validate(self, statement: object, action: a.ValidateConstraint) -> None:
+        if action.table:
             proven = self.pending_not_null.pop((norm(action.table), action.name), None)
             if proven is not None:
                 self.validated_not_null.add((norm(action.table), proven))
-        elif isinstance(action, a.SetNotNull) and action.table:
+
+    def _learn_set_not_null(self, statement: object, action: a.SetNotNull) -> None:
+        if action.table:
             self.not_null_columns.add((norm(action.table), action.column))
-        elif isinstance(action, a.DropNotNull) and action.table:
+
+    def _learn_drop_not_null(self, statement: object, action: a.DropNotNull) -> None:
+        if action.table:
             self.nullable_columns.add((norm(action.table), action.column))
             self.not_null_columns.discard((norm(action.table), action.column))
-        elif isinstance(action, a.Rename) and action.kind == "table":
-            # Renaming keeps what the table is: a new one stays new, an existing
-            # one (with its rows and its traffic) is not new under its new name.
-            if self.is_new_table(action.name):
-                self.file_created.add(("table", norm(action.new_name)))
-                if self.is_filled_table(action.name):
-                    self.filled_tables.add(norm(action.new_name))
-            else:  # the name is new to old code (a rollback may rename it back)
-                self.file_created.add(("renamed table", norm(action.new_name)))
-        elif isinstance(action, a.Partition) and action.how == "attach" and action.partition:
+
+    def _learn_rename(self, statement: object, action: a.Rename) -> None:
+        if action.kind != "table":
+            return
+        # Renaming keeps what the table is: a new one stays new, an existing
+        # one (with its rows and its traffic) is not new under its new name.
+        if self.is_new_table(action.name):
+            self.file_created.add(("table", norm(action.new_name)))
+            if self.is_filled_table(action.name):
+                self.filled_tables.add(norm(action.new_name))
+        else:  # the name is new to old code (a rollback may rename it back)
+            self.file_created.add(("renamed table", norm(action.new_name)))
+
+    def _learn_partition(self, statement: object, action: a.Partition) -> None:
+        if action.how == "attach" and action.partition:
             self._link(norm(action.partition), action.table or "")
-        self._apply_transaction(statement, action)
 
     def _link(self, table: str, *others: str) -> None:
         self.linked_tables.setdefault(table, set()).update(norm(o) for o in others if o)
@@ -348,3 +382,18 @@ def takes_access_exclusive(action: a.Action) -> str | None:
     if isinstance(action, a.Partition) and not action.concurrently:
         return action.table
     return None
+
+
+_LEARN: dict[type, Callable[[LintContext, object, Any], None]] = {
+    a.CreateTable: LintContext._learn_create_table,
+    a.CreateIndex: LintContext._learn_create_index,
+    a.CreateObject: LintContext._learn_create_object,
+    a.Harmless: LintContext._learn_harmless,
+    a.AddColumn: LintContext._learn_add_column,
+    a.AddConstraint: LintContext._learn_add_constraint,
+    a.ValidateConstraint: LintContext._learn_validate,
+    a.SetNotNull: LintContext._learn_set_not_null,
+    a.DropNotNull: LintContext._learn_drop_not_null,
+    a.Rename: LintContext._learn_rename,
+    a.Partition: LintContext._learn_partition,
+}

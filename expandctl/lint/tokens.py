@@ -71,6 +71,22 @@ class Tok(NamedTuple):
 # Tok(...) without the generated __new__'s Python frame: a statement has dozens of tokens.
 _tok = tuple.__new__
 
+# (sqlglot's token type, text) -> our tokens. Migrations repeat a few hundred
+# keywords, names and literals; looking them up is five times cheaper than
+# building them again. Bounded: a huge file of distinct literals clears it.
+_CONVERTED: dict[tuple[Any, str], tuple[Tok, ...]] = {}
+_CONVERTED_MAX = 50_000
+
+
+def _convert(token_type: Any, text: str) -> tuple[Tok, ...]:
+    kind = _KINDS.get(token_type)
+    if kind is not None:
+        return (_tok(Tok, ("", text, kind)),)
+    if text[:1].isalpha() or text[:1] == "_":
+        # multi-word keywords ("PRIMARY KEY", "DOUBLE PRECISION") become single words
+        return tuple(_tok(Tok, (part.upper(), part, WORD)) for part in text.split())
+    return (_tok(Tok, ("", text, PUNCT)),)
+
 
 def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
     """sqlglot's raw tokens and our reduced ones; None when the text cannot be tokenised."""
@@ -84,21 +100,16 @@ def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
     except TokenError:
         return None
     toks: list[Tok] = []
-    append = toks.append
-    kinds = _KINDS
+    extend = toks.extend
+    converted = _CONVERTED
+    if len(converted) > _CONVERTED_MAX:
+        converted.clear()
     for token in raw[:1] + rest:
-        text = token.text
-        kind = kinds.get(token.token_type)
-        if kind is not None:
-            append(_tok(Tok, ("", text, kind)))
-        elif text[:1].isalpha() or text[:1] == "_":
-            if " " in text:
-                # multi-word keywords ("PRIMARY KEY", "DOUBLE PRECISION") become single words
-                toks.extend(Tok(part.upper(), part, WORD) for part in text.split())
-            else:
-                append(_tok(Tok, (text.upper(), text, WORD)))
-        else:
-            append(_tok(Tok, ("", text, PUNCT)))
+        key = (token.token_type, token.text)
+        found = converted.get(key)
+        if found is None:
+            found = converted[key] = _convert(*key)
+        extend(found)
     return raw, toks
 
 

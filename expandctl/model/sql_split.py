@@ -23,9 +23,11 @@ import re
 from array import array
 from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add
 
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
-_NEWLINE = re.compile("\n")
+_SIGNIFICANT = re.compile(r"\S")  # what str.strip() keeps: the same Unicode whitespace
 # Tokens that can change how a semicolon is read; everything between is skipped.
 # A backslash starts a psql meta-command; "{" outside quotes is a template
 # placeholder and ":name" a psql variable or bind parameter (none of them is
@@ -34,9 +36,14 @@ _PSQL_AND_TEMPLATES = r"""|\\|\{|(?<!:):(?=['"A-Za-z_{])"""
 _BASE = r"""--|/\*|;|[eE]'|'|"|\$""" + _PSQL_AND_TEMPLATES
 _WORDS = r"|[A-Za-z_][A-Za-z0-9_$]*"
 _PARENS = r"|[()]"
+# Without words or parentheses to track, a search for the tokens' first
+# characters is several times faster than the alternation; the loop then reads
+# which token it is (or that a "-", "/" or ":" starts none).
+_FIRST_CHARS = re.compile(r"""[-/;'"$\\{:]""")
+_VARIABLE_STARTS = frozenset("'\"{_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # By (track words, track parentheses).
 _SPECIALS = {
-    (False, False): re.compile(_BASE),
+    (False, False): _FIRST_CHARS,
     (True, False): re.compile(_BASE + _WORDS),
     (False, True): re.compile(_BASE + _PARENS),
     (True, True): re.compile(_BASE + _PARENS + _WORDS),
@@ -126,8 +133,10 @@ class _Positions:
 
     def __init__(self, text: str) -> None:
         # An array, not a list of int objects: a quarter of the memory on big files.
+        # Built from the lines' lengths: no Python-level step per line.
         self.starts = array("q", [0])
-        self.starts.extend(m.end() for m in _NEWLINE.finditer(text))
+        lengths = map(len, text.split("\n"))
+        self.starts.extend(accumulate(map(add, lengths, repeat(1, text.count("\n")))))
 
     def at(self, offset: int) -> tuple[int, int]:
         line = bisect_right(self.starts, offset) - 1
@@ -195,19 +204,35 @@ class _Scanner:
         words: list[str] = []  # last two upper-cased words, for BEGIN ATOMIC / END
         atomic_depth = 0
         paren_depth = 0
+        quick = special is _FIRST_CHARS
         while i < n:
+            searched = i
             match = special.search(text, i)
             stop = match.start() if match else n
             if stop > i:  # plain text (or whitespace) up to the next token
-                segment = text[i:stop]
-                body = segment.strip()
-                if body:
+                if not text[stop - 1].isspace():  # the usual case: no copy of the text
                     if first is None:
-                        first = i + len(segment) - len(segment.lstrip())
-                    last = i + len(segment.rstrip())
+                        first = _SIGNIFICANT.search(text, i, stop).start()  # type: ignore[union-attr]
+                    last = stop
+                elif first is None:
+                    found = _SIGNIFICANT.search(text, i, stop)
+                    if found is not None:
+                        first = found.start()
+                        last = i + len(text[i:stop].rstrip())
+                else:
+                    trimmed = len(text[i:stop].rstrip())
+                    if trimmed:
+                        last = i + trimmed
             if match is None:
                 break
             token, i = match.group(0), stop
+            if quick and token in "'-/:":
+                token, i = _first_char_token(text, token, stop, searched)
+                if not token:  # a "-", "/" or ":" that starts no token: plain text
+                    if first is None:
+                        first = stop
+                    last = i = stop + 1
+                    continue
             if token == "--":
                 end = text.find("\n", i)
                 end = n if end < 0 else end
@@ -226,7 +251,8 @@ class _Scanner:
                 i += 1
                 if first is not None:
                     emitted = self._emit(first, last, pending_comments, terminated=True)
-                    i = self._skip_copy_data(emitted.text, i)
+                    if emitted.text[:4].lower() == "copy":
+                        i = self._skip_copy_data(emitted.text, i)
                 first, pending_comments, words = None, [], []
                 continue
             if token in "()":
@@ -338,6 +364,9 @@ class _Scanner:
     def _placeholder(self, start: int) -> int:
         """Record the placeholder at ``start``; return where it ends."""
         found = _PLACEHOLDER.match(self.text, start)
+        if found is None and self.text.startswith("${", start):
+            start += 1  # "${" never closed: the "{" alone (from the "$", no progress: a hang)
+            found = _PLACEHOLDER.match(self.text, start)
         end = found.end() if found else start + 1
         line, column = self.positions.at(start)
         kind = "variable" if self.text[start] == ":" else "template"
@@ -433,3 +462,22 @@ def _in_brackets(text: str, first: int | None, i: int) -> bool:
 def _word_before(text: str, i: int) -> bool:
     """``abc$1`` and ``name'`` are not quote starts: they continue a word."""
     return i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_$")
+
+
+def _first_char_token(text: str, char: str, at: int, searched: int) -> tuple[str, int]:
+    """The token the character found by ``_FIRST_CHARS`` starts, and where; "" for none.
+
+    The same tokens the alternation ``_BASE`` finds: ``--``, ``/*``, a ``:``
+    variable (not ``::``), and ``e'``/``E'`` when the ``e`` lies in the text
+    just searched (one a token consumed is not re-read)."""
+    if char == "'":
+        if at > searched and text[at - 1] in "eE":
+            return text[at - 1] + "'", at - 1
+        return char, at
+    if char == "-":
+        return ("--" if text.startswith("-", at + 1) else ""), at
+    if char == "/":
+        return ("/*" if text.startswith("*", at + 1) else ""), at
+    if text[at - 1 : at] == ":" or text[at + 1 : at + 2] not in _VARIABLE_STARTS:
+        return "", at
+    return char, at
