@@ -102,7 +102,7 @@ def render_backfill_status(report: BackfillStatusReport) -> None:
                 if c.updated_at
                 else ""
             )
-        idle = f"one per range, {c.workers} ranges" if c.workers > 1 else "-"
+        idle = f"one per range, {c.ranges} ranges" if c.ranges > 1 else "-"
         last = ", ".join(c.last_key) if c.last_key else idle
         click.echo(
             f"{style(c.migration_id, bold=True)}[{c.index}] {c.table}: {state},"

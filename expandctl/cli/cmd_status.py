@@ -69,7 +69,7 @@ def render_status(report: StatusReport) -> None:
 
 def describe_checkpoint(cp: BackfillCheckpoint) -> str:
     """One line per backfill checkpoint: how far, how fast, where it stopped."""
-    idle = f"one per range, {cp.workers} ranges" if cp.workers > 1 else "not started"
+    idle = f"one per range, {cp.ranges} ranges" if cp.ranges > 1 else "not started"
     last = ", ".join(cp.last_key) if cp.last_key else idle
     if cp.finished:
         left = "?" if cp.remaining is None else f"{cp.remaining:,}"

@@ -167,11 +167,13 @@ def _gated_run(db: PgDatabase, gate: psycopg.Connection[Any], **overrides: Any) 
     # the lock watch ends with the backfill: no connection is left behind
     _until(
         "the lock watch closed its connection",
-        lambda: not scalar(
-            db,
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE application_name = 'expandctl lock-wait watch'"
-            " AND datname = current_database()",
+        lambda: (
+            not scalar(
+                db,
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE application_name = 'expandctl lock-wait watch'"
+                " AND datname = current_database()",
+            )
         ),
         timeout=5,
     )

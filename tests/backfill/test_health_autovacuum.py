@@ -104,8 +104,7 @@ def test_an_anti_wraparound_autovacuum_is_named_so(eager_autovacuum: Node) -> No
     node.query("INSERT INTO old SELECT g, 'x' FROM generate_series(1, 20000) g")
     # 100,000 transaction ids later the table is "old" for the lowest freeze age allowed
     node.query(
-        "DO $$ BEGIN FOR i IN 1..100001 LOOP PERFORM pg_current_xact_id(); COMMIT;"
-        " END LOOP; END $$"
+        "DO $$ BEGIN FOR i IN 1..100001 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$"
     )
     node.query("ALTER TABLE old SET (autovacuum_freeze_max_age = 100000)")
     _autovacuum_at_work(node, "old")

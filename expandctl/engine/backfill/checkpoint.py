@@ -19,6 +19,7 @@ from psycopg.rows import dict_row
 
 from expandctl.engine import layout
 from expandctl.engine.backfill.models import BackfillCheckpoint
+from expandctl.engine.backfill.ranges import workers_of
 
 CHECKPOINTS = "backfill_checkpoints"
 CONTROL = "backfill_control"
@@ -342,7 +343,7 @@ def backfill_status(
             "SELECT count(*) AS n, sum(rows_done) AS rows_done, sum(batches) AS batches,"
             " sum(retries) AS retries, max(last_batch_size) AS last_batch_size,"
             " max(last_batch_ms) AS last_batch_ms,"
-            " sum(rows_done / nullif(busy_seconds, 0)) AS rate,"
+            " sum(busy_seconds) AS busy_seconds,"
             " max(updated_at) AS updated_at FROM {} r"
             " WHERE r.migration_id = c.migration_id AND r.idx = c.idx"
             " AND r.pass_number = c.pass_number"
@@ -370,7 +371,10 @@ def _to_model(r: dict[str, Any]) -> BackfillCheckpoint:
         r["retries"] += int(ranges["retries"] or 0)
         r["last_batch_size"] = int(ranges["last_batch_size"] or 0)
         r["last_batch_ms"] = float(ranges["last_batch_ms"] or 0.0)
-        rate = float(ranges["rate"] or 0.0)  # the workers run at once: their rates add up
+        # a worker's rows per second inside batches, times the workers running at once
+        busy_ranges = float(ranges["busy_seconds"] or 0.0)
+        workers = workers_of(int(r["r_n"]))
+        rate = int(ranges["rows_done"] or 0) / busy_ranges * workers if busy_ranges > 0 else 0.0
         if ranges["updated_at"]:  # the last batch of any range
             r["updated_at"] = max(r["updated_at"], datetime.fromisoformat(ranges["updated_at"]))
         if not r["finished"]:
@@ -390,7 +394,8 @@ def _to_model(r: dict[str, Any]) -> BackfillCheckpoint:
         last_batch_size=r["last_batch_size"],
         last_batch_ms=r["last_batch_ms"],
         rows_per_second=rate,
-        workers=int(r["r_n"] or 1),
+        workers=workers_of(int(r["r_n"])) if r["r_n"] else 1,
+        ranges=int(r["r_n"] or 0),
         paused=r["paused"],
         finished=r["finished"],
         remaining=r["remaining"],

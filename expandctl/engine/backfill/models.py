@@ -55,7 +55,7 @@ class BackfillResult(BaseModel):
     batch_ms_max: float
     resumed: bool  # started from a checkpoint left by an interrupted run
     remaining: int  # rows still matching ``where`` after the last batch (0 = verified)
-    workers: int = 1  # key ranges the pass was split into (1: one worker, no ranges)
+    workers: int = 1  # workers that filled the pass in this call (1: no ranges)
 
 
 class BackfillCheckpoint(BaseModel):
@@ -80,7 +80,8 @@ class BackfillCheckpoint(BaseModel):
     paused: bool
     finished: bool
     remaining: int | None  # rows still matching ``where`` at the last verification
-    workers: int = 1  # key ranges of this pass (one per worker); 1 = one worker
+    workers: int = 1  # workers the pass was split for; 1 = one worker
+    ranges: int = 0  # key ranges of a parallel pass (several per worker); 0 = none
     started_at: datetime | None
     updated_at: datetime | None
     finished_at: datetime | None

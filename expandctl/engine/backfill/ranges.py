@@ -32,6 +32,15 @@ from expandctl.engine.backfill.keyset import KeysetSql, batch_params
 SAMPLE_PAGES = 500  # 4 MB of 8 kB pages: tens of thousands of keys, ~40 ms on any table
 AUTO_MAX_WORKERS = 4  # measured: past the cores, more connections only queue (performance.md)
 AUTO_ROWS_PER_WORKER = 100_000  # below this a worker's connection costs more than it saves
+# Ranges per worker: one that finishes early takes the next range instead of idling
+# while the slowest finishes alone (with one range each, that tail was up to a
+# quarter of a 2-worker pass: docs/performance.md).
+RANGES_PER_WORKER = 4
+
+
+def workers_of(ranges: int) -> int:
+    """How many workers a pass cut into ``ranges`` key ranges was split for."""
+    return max(1, round(ranges / RANGES_PER_WORKER))
 
 
 @dataclass(frozen=True)

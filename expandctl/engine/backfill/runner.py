@@ -27,7 +27,13 @@ from expandctl.engine.backfill.busy import ActivityWatch, BatchSlots
 from expandctl.engine.backfill.health import Throttles
 from expandctl.engine.backfill.keyset import KeysetSql, batch_params, find_upper
 from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
-from expandctl.engine.backfill.ranges import auto_workers, cut_keys, split
+from expandctl.engine.backfill.ranges import (
+    RANGES_PER_WORKER,
+    auto_workers,
+    cut_keys,
+    split,
+    workers_of,
+)
 from expandctl.engine.backfill.sizing import BatchSizer
 from expandctl.engine.backfill.spec_check import TableInfo, check_statements, resolve_table
 from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
@@ -154,6 +160,7 @@ class _Runner:
         self.stop = stop or threading.Event()  # set: a sibling worker failed, finish up
         self.slots = slots  # a parallel pass: how many workers may be in a batch now
         self.verify_workers = 1  # processes the verification count may use
+        self.threads_used = 0  # workers of this run's parallel pass
         self.worker_count: int | None = None
         self.lock_timeout_ms = to_milliseconds(spec.lock_timeout or settings.lock_timeout)
         self.statement_timeout_ms = to_milliseconds(
@@ -288,7 +295,8 @@ class _Runner:
             return existing
         if self._workers(info) <= 1:
             return []
-        cuts = cut_keys(self.conn, sql, cp.last_key, cp.end_key, self._workers(info))
+        count = self._workers(info) * RANGES_PER_WORKER
+        cuts = cut_keys(self.conn, sql, cp.last_key, cp.end_key, count)
         parts = split(cp.last_key, cuts, cp.end_key)
         if len(parts) <= 1:
             return []
@@ -325,6 +333,7 @@ class _Runner:
         connect = self.connect
         shared = pool.Throttles.shared(self.limiter, self.wal_limiter, self.replicas)
         threads = min(self._workers(info), sum(1 for r in ranges if r.last_key != r.end_key))
+        self.threads_used = threads
         totals = pool.Progress(cp, ranges, self.progress, self.started, max(1, threads))
         stop = threading.Event()
         slots = BatchSlots(
@@ -665,5 +674,5 @@ class _Runner:
             batch_ms_max=max(self.batch_ms, default=0.0),
             resumed=resumed,
             remaining=remaining,
-            workers=max(1, len(ranges or [])),
+            workers=self.threads_used or workers_of(len(ranges or [])),
         )
