@@ -110,9 +110,14 @@ def connect(config: ResolvedConfig, *, autocommit: bool = False) -> Connection:
     return connect_url(database_url(config), autocommit=autocommit)
 
 
+def one_line(exc: BaseException) -> str:
+    """An error's text on one line (server messages carry newlines), or its type."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def database_error(what: str, exc: BaseException, url: str | None = None) -> DatabaseError:
     """A one-line DatabaseError whose text never holds the password."""
-    detail = " ".join(str(exc).split()) or type(exc).__name__
+    detail = one_line(exc)
     return DatabaseError(redact(f"{what}: {detail}", password_of(url)))
 
 

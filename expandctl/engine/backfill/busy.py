@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 
-from expandctl.engine.connection import connect_like
+from expandctl.engine.connection import connect_like, one_line
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class BatchSlots:
 
     def set_busy(self, busy: bool) -> None:
         with self._cond:
-            if busy == (self.busy_since is not None):
+            if busy == self.busy:
                 return
             now = time.monotonic()
             if busy:
@@ -153,7 +153,7 @@ class ActivityWatch:
             log.warning(
                 "%s: cannot watch for other sessions (%s): the workers take turns",
                 slots.what,
-                _one_line(exc),
+                one_line(exc),
             )
             slots.set_busy(True)
             return None
@@ -165,7 +165,7 @@ class ActivityWatch:
 
     def quiet_now(self) -> bool:
         """Quiet by the recent samples and by one more look, now."""
-        if self.failed or self.slots.busy_since is not None:
+        if self.failed or self.slots.busy:
             return False
         with self._lock:  # not at the same time as the watch thread's sample
             try:
@@ -204,7 +204,7 @@ class ActivityWatch:
                 if failures < MAX_FAILURES and not self._conn.closed:
                     continue
                 # Blind from now on: the side that is safe for the application.
-                self.failed = _one_line(exc)
+                self.failed = one_line(exc)
                 log.warning(
                     "%s: the watch for other sessions stopped (%s): the workers take turns",
                     self.slots.what,
@@ -218,7 +218,3 @@ class ActivityWatch:
                 self.slots.set_busy(True)
             elif self.score < QUIET_BELOW:
                 self.slots.set_busy(False)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__

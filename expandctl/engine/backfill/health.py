@@ -38,7 +38,7 @@ from psycopg import sql
 
 from expandctl.engine.backfill.spec_check import check_expression
 from expandctl.engine.backfill.throttle import ReplicaThrottle
-from expandctl.engine.connection import connect_like, current_actor, read_only_look
+from expandctl.engine.connection import connect_like, current_actor, one_line, read_only_look
 from expandctl.engine.store import StateStore
 from expandctl.errors import ManifestError
 from expandctl.model.backfill import BackfillSpec
@@ -226,7 +226,7 @@ def _sample(
                 stop.wait(LOCK_SAMPLE_S)
     except psycopg.Error as exc:
         with seen.lock:
-            seen.failed = " ".join(str(exc).split()) or type(exc).__name__
+            seen.failed = one_line(exc)
 
 
 @dataclass
@@ -256,18 +256,18 @@ class HealthCheck:
             if state in TRANSIENT:
                 self.transient += 1
                 if self.transient < MAX_TRANSIENT:
-                    return f"waiting: health_check could not run ({_one_line(exc)}): {shown}"
+                    return f"waiting: health_check could not run ({one_line(exc)}): {shown}"
                 # A check that always takes longer than its timeout would wait forever.
                 raise ManifestError(
                     f"backfill health_check {shown!r} failed {self.transient} times in a row:"
-                    f" {_one_line(exc)}",
+                    f" {one_line(exc)}",
                     hint=f"make it cheaper (it runs under statement_timeout"
                     f" {HEALTH_CHECK_TIMEOUT}), then run advance again: it resumes from the"
                     " last committed batch",
                 ) from None
             if state[:2] in ("42", "22") or state == "25006":
                 raise ManifestError(
-                    f"backfill health_check {shown!r} cannot run: {_one_line(exc)}",
+                    f"backfill health_check {shown!r} cannot run: {one_line(exc)}",
                     hint="fix health_check in [backfill] (a boolean expression or SELECT),"
                     " then run advance again: it resumes from the last committed batch",
                 ) from None
@@ -277,10 +277,6 @@ class HealthCheck:
         if value is True:
             return None
         return f"waiting: health_check is {'NULL' if value is None else 'false'}: {shown}"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @dataclass
@@ -351,7 +347,7 @@ class PauseLog:
             )
         except psycopg.Error as exc:  # an audit line must not stop the backfill
             self.writable = False
-            log.warning("cannot record backfill waits in the event log: %s", _one_line(exc))
+            log.warning("cannot record backfill waits in the event log: %s", one_line(exc))
 
 
 @dataclass

@@ -37,7 +37,7 @@ from expandctl.engine.backfill.ranges import (
 from expandctl.engine.backfill.sizing import BatchSizer
 from expandctl.engine.backfill.spec_check import TableInfo, check_statements, resolve_table
 from expandctl.engine.backfill.verify import count_remaining, raise_if_remaining
-from expandctl.engine.connection import immune_to_idle_timeout
+from expandctl.engine.connection import immune_to_idle_timeout, one_line
 from expandctl.engine.fencing import Fence
 from expandctl.engine.retry import describe_backends, with_lock_retries
 from expandctl.errors import DatabaseError
@@ -103,20 +103,16 @@ def run_backfill(
         except pg_errors.QueryCanceled as exc:
             raise DatabaseError(
                 f"backfill {migration_id}[{index}] of {spec.table}: a statement was cancelled"
-                f" ({_one_line(exc)})",
+                f" ({one_line(exc)})",
                 hint="raise statement_timeout if a limit cancelled it; run advance again:"
                 " it resumes from the last committed batch",
             ) from None
         except psycopg.OperationalError as exc:
             raise DatabaseError(
-                f"backfill {migration_id}[{index}] lost its database connection: {_one_line(exc)}",
+                f"backfill {migration_id}[{index}] lost its database connection: {one_line(exc)}",
                 hint="run advance again: it resumes from the last committed batch",
             ) from None
     raise AssertionError("unreachable")  # pragma: no cover  (mypy: ExitStack may swallow)
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 class _Runner:
@@ -492,7 +488,7 @@ class _Runner:
                     )
                     raise DatabaseError(
                         f"backfill batch of {self.spec.table} failed {attempt} times in a row:"
-                        f" {exc.sqlstate} {_one_line(exc)}{blocked}",
+                        f" {exc.sqlstate} {one_line(exc)}{blocked}",
                         hint="the table is busy; run advance again later (it resumes),"
                         " or raise lock_timeout / lower target_batch_ms in [backfill]",
                     ) from exc
