@@ -15,7 +15,7 @@ from typing import Any, cast
 import psycopg
 import pydantic
 import pytest
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from expandctl.engine.backfill import run_backfill
 from expandctl.engine.backfill.busy import OTHERS_WORKING_SQL
@@ -342,3 +342,37 @@ def test_workers_start_taking_turns_when_another_session_starts_working(
     assert _most_at_once(pg_database, since=began + timedelta(seconds=1)) == 1
     later = "SELECT count(*) FROM batch_edges WHERE at > %s"
     assert scalar(pg_database, later, (began + timedelta(seconds=1),)) > 20
+
+
+def test_without_a_watch_the_workers_take_turns(
+    pg_database: PgDatabase,
+    users_with_edges: None,
+    unprivileged_role: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The run's own two connections use up the role's connection limit, so the watch
+    # (a third connection as the same role) cannot start; the workers connect as
+    # another role and run.
+    role = str(conninfo_to_dict(unprivileged_role)["user"])
+    with pg_database.connect(autocommit=True) as admin:
+        admin.execute(f"ALTER ROLE {role} CONNECTION LIMIT 2")
+    calls: list[int] = []
+
+    def connect() -> psycopg.Connection[Any]:
+        calls.append(1)
+        return psycopg.connect(unprivileged_role if len(calls) <= 2 else pg_database.dsn)
+
+    with caplog.at_level(logging.WARNING):
+        result = run_backfill(
+            connect,
+            schema=SCHEMA,
+            migration_id=MIGRATION,
+            index=0,
+            spec=spec(workers=2, batch_size=200, pause_on_lock_waits=False),
+            settings=Settings(),
+        )
+
+    assert result.remaining == 0 and wrong_rows(pg_database) == 0
+    assert "cannot watch for other sessions" in caplog.text
+    assert _most_at_once(pg_database) == 1
+    assert _commit_modes(pg_database) == {"on"}

@@ -335,7 +335,10 @@ class _Runner:
         slots = BatchSlots(
             threads, self.spec.workers_when_busy, f"backfill {self.migration_id}[{self.index}]"
         )
-        watch = ActivityWatch.start(self.conn, slots) if threads > 1 else None
+        # One thread needs no gate. Without a watch (it could not start) the gate
+        # stays at workers_when_busy: the side safe for the application.
+        gate = slots if threads > 1 else None
+        watch = ActivityWatch.start(self.conn, slots) if gate is not None else None
         if watch is not None:
             watch.add(self.observer)
 
@@ -362,7 +365,7 @@ class _Runner:
                     self.fence,
                     throttles=shared,
                     stop=stop,
-                    slots=slots if watch is not None else None,
+                    slots=gate,
                 )
                 runner.table = self.table
                 runner.sizer.size = self.sizer.size
