@@ -79,3 +79,20 @@ def wrong_rows(db: PgDatabase) -> int:
     return int(
         scalar(db, "SELECT count(*) FROM users WHERE email_norm IS DISTINCT FROM lower(email)")
     )
+
+
+def tempt_parallel_scans(db: PgDatabase) -> None:
+    """Make the planner love parallel scans, and add ``seen_by()``: a ``where`` term that
+    raises a NOTICE 'pid N' for every row, so a test sees which backends evaluated it.
+    Cheapest of all terms, so it is evaluated first."""
+    with db.connect(autocommit=True) as conn:
+        for setting in (
+            "parallel_setup_cost",
+            "parallel_tuple_cost",
+            "min_parallel_table_scan_size",
+        ):
+            conn.execute(f"ALTER DATABASE {conn.info.dbname} SET {setting} = 0")
+        conn.execute(
+            "CREATE FUNCTION seen_by() RETURNS boolean LANGUAGE plpgsql PARALLEL SAFE"
+            " COST 0.0001 AS $$BEGIN RAISE NOTICE 'pid %', pg_backend_pid(); RETURN true; END$$"
+        )

@@ -16,7 +16,16 @@ from expandctl.engine.backfill import (
 )
 from expandctl.errors import DatabaseError, StateError
 from expandctl.model.config import Settings
-from tests.backfill.helpers import MIGRATION, SCHEMA, make_users, run, scalar, spec, wrong_rows
+from tests.backfill.helpers import (
+    MIGRATION,
+    SCHEMA,
+    make_users,
+    run,
+    scalar,
+    spec,
+    tempt_parallel_scans,
+    wrong_rows,
+)
 from tests.conftest import PgDatabase
 
 pytestmark = pytest.mark.db
@@ -238,17 +247,7 @@ def test_the_verification_count_runs_on_one_core(pg_database: PgDatabase) -> Non
     # measured doubling the application's p99; the count must not go parallel
     # even where the planner would love to (costs zeroed below).
     make_users(pg_database, 20_000)
-    with pg_database.connect(autocommit=True) as conn:
-        for setting in (
-            "parallel_setup_cost",
-            "parallel_tuple_cost",
-            "min_parallel_table_scan_size",
-        ):
-            conn.execute(f"ALTER DATABASE {conn.info.dbname} SET {setting} = 0")
-        conn.execute(
-            "CREATE FUNCTION seen_by() RETURNS boolean LANGUAGE plpgsql PARALLEL SAFE AS"
-            " $$BEGIN RAISE NOTICE 'pid %', pg_backend_pid(); RETURN true; END$$"
-        )
+    tempt_parallel_scans(pg_database)
     where = "email_norm IS DISTINCT FROM lower(email) AND seen_by()"
     with pg_database.connect(autocommit=True) as conn:
         pids: set[str] = set()

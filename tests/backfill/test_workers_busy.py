@@ -21,7 +21,16 @@ from expandctl.engine.backfill import run_backfill
 from expandctl.engine.backfill.busy import OTHERS_WORKING_SQL
 from expandctl.errors import DatabaseError
 from expandctl.model.config import Settings
-from tests.backfill.helpers import MIGRATION, SCHEMA, make_users, run, scalar, spec, wrong_rows
+from tests.backfill.helpers import (
+    MIGRATION,
+    SCHEMA,
+    make_users,
+    run,
+    scalar,
+    spec,
+    tempt_parallel_scans,
+    wrong_rows,
+)
 from tests.conftest import PgDatabase
 
 pytestmark = pytest.mark.db
@@ -194,17 +203,7 @@ def _count_helpers(db: PgDatabase, *, busy: bool) -> set[str]:
     """Backends that evaluated ``where`` without being one of the run's connections:
     the parallel helpers of the final count (the planner is made to love them)."""
     make_users(db, 20_000)
-    with db.connect(autocommit=True) as conn:
-        for setting in (
-            "parallel_setup_cost",
-            "parallel_tuple_cost",
-            "min_parallel_table_scan_size",
-        ):
-            conn.execute(f"ALTER DATABASE {conn.info.dbname} SET {setting} = 0")
-        conn.execute(
-            "CREATE FUNCTION seen_by() RETURNS boolean LANGUAGE plpgsql PARALLEL SAFE"
-            " COST 0.0001 AS $$BEGIN RAISE NOTICE 'pid %', pg_backend_pid(); RETURN true; END$$"
-        )
+    tempt_parallel_scans(db)
     seen: set[str] = set()
     ours: list[str] = []  # the control connection first
 
