@@ -104,9 +104,9 @@ def stop_command() -> None:
         raise ConfigError(f"the lint server at {paths['socket']} refused to stop: {reason}")
     pid = int(answer["pid"])
     deadline = time.monotonic() + _STOP_WAIT_S
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.02)
-    if _alive(pid):
+    if process_alive(pid):
         raise ConfigError(
             f"the lint server (pid {pid}) is still running", hint=f"kill {pid} ends it"
         )
@@ -221,7 +221,7 @@ def _duration(seconds: float) -> str:
     return str(timedelta(seconds=round(seconds)))
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Running, and not a zombie nobody has reaped yet (e.g. in a container)."""
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from expandctl.cli.cmd_lint_server import _PROBE, _daemon_env
+from expandctl.cli.cmd_lint_server import _PROBE, _daemon_env, process_alive
 from expandctl.cli.lint_client import call, server_key
 from tests.conftest import PROJECT_ROOT
 
@@ -101,7 +101,7 @@ class Server:
     def stop(self) -> None:
         pid = self.status().get("pid")
         self.cli("lint-server", "stop")
-        if isinstance(pid, int) and _alive(pid):  # never leave one behind
+        if isinstance(pid, int) and process_alive(pid):  # never leave one behind
             os.kill(pid, signal.SIGKILL)
 
 
@@ -116,14 +116,6 @@ def expandctl(
         capture_output=True,
         timeout=120,
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _children(pid: int) -> list[int]:
@@ -369,7 +361,7 @@ def test_stop_and_status(socket_dir: Path) -> None:
         stopped = server.cli("lint-server", "stop")
         assert stopped.returncode == 0
         assert f"stopped (pid {pid})".encode() in stopped.stdout
-        assert not _alive(pid)
+        assert not process_alive(pid)
         assert not socket.exists()
         assert server.status()["running"] is False
         assert b"not running" in server.cli("lint-server", "stop").stdout
@@ -382,9 +374,9 @@ def test_the_idle_timeout_ends_the_server(socket_dir: Path) -> None:
     pid = server.start("--idle-timeout", "1s")
     try:
         deadline = time.monotonic() + 15
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert not _alive(pid)
+        assert not process_alive(pid)
         assert server.status()["running"] is False
     finally:
         server.stop()
@@ -414,9 +406,9 @@ def test_a_changed_module_makes_the_server_stale(server: Server, tmp_path: Path)
     )
     assert (done.stdout, rest) == (alone.stdout, alone.stderr)
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid)  # a stale server exits
+    assert not process_alive(pid)  # a stale server exits
 
 
 def test_a_group_or_world_accessible_directory_is_refused(socket_dir: Path) -> None:
