@@ -81,6 +81,12 @@ class BackfillSpec(BaseModel):
         le=MAX_WORKERS,
         description="workers in a batch at once while other sessions are working",
     )
+    quiet_batch_ms: int = Field(
+        default=100,
+        gt=0,
+        description="a parallel pass's batch target while no other session works"
+        " (never below target_batch_ms)",
+    )
 
     @field_validator("batch_size")
     @classmethod

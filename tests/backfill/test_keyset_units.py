@@ -58,3 +58,16 @@ def test_fixed_size_stays_fixed_but_recovers_after_a_retry() -> None:
     assert sizer.size == 250
     sizer.observe(rows=250, elapsed_ms=1)
     assert sizer.size == 500
+
+
+def test_a_new_target_scales_a_learnt_size_at_once_but_not_a_first_guess() -> None:
+    sizer = BatchSizer(target_ms=20, size=1_000)
+    sizer.retarget(100)  # the first guess was aimed at neither target
+    assert (sizer.size, sizer.target_ms) == (1_000, 100)
+    sizer.observe(1_000, 50.0)  # learnt: 1,000 rows in 50 ms
+    learnt = sizer.size
+    sizer.retarget(20)  # others started working: a fifth of the time, at once
+    assert sizer.size == learnt // 5 and sizer.target_ms == 20
+    fixed = BatchSizer.for_spec(500, 20)
+    fixed.retarget(100)
+    assert fixed.size == 500  # a fixed batch_size stays fixed

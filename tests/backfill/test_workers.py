@@ -61,7 +61,9 @@ def test_four_workers_fill_every_row_exactly_once_side_by_side(pg_database: PgDa
     assert scalar(pg_database, "SELECT count(DISTINCT pid) FROM touch_log") == 4
     # every range ran to its end, and they follow each other without a gap
     ranges = _ranges(pg_database)
-    assert [r[0] for r in ranges] == list(range(16))  # four ranges per worker
+    assert [r[0] for r in ranges] == list(range(21))  # 64 equal parts merged into 21
+    # big ranges first, small ones last: the first worker out of work waits little
+    assert ranges[0][4] >= 6 * ranges[-1][4] > 0
     assert ranges[0][1] is None and ranges[-1][3] == ["40000"]
     assert all(r[2] == r[3] for r in ranges)
     assert [r[1] for r in ranges[1:]] == [r[3] for r in ranges[:-1]]
@@ -145,13 +147,13 @@ def test_a_failing_range_stops_every_worker_and_advance_resumes_all_ranges(
 
     message = str(failed.value)
     assert re.search(
-        r"backfill 0002_email_norm\[0\] of public\.users, range \d+ of 16 \(\(id\) > \(", message
+        r"backfill 0002_email_norm\[0\] of public\.users, range \d+ of 21 \(\(id\) > \(", message
     )
     assert "division by zero" in message and "resume all ranges" in message
     # the other workers stopped after their batch in flight: what the checkpoints count
     # is exactly what was written, and nothing is finished
     ranges = _ranges(pg_database)
-    assert len(ranges) == 16 and not all(r[2] == r[3] for r in ranges)
+    assert len(ranges) == 21 and not all(r[2] == r[3] for r in ranges)  # 4 workers
     committed = sum(r[4] for r in ranges)
     assert wrong_rows(pg_database) == 40_000 - committed
     assert not _status(pg_database).finished
@@ -165,7 +167,7 @@ def test_a_failing_range_stops_every_worker_and_advance_resumes_all_ranges(
     # Fixed; fewer workers now: each thread takes the next unfinished range.
     result = run(pg_database, spec(workers=2, batch_size=200))
     assert result.resumed and result.workers == 2 and result.remaining == 0
-    assert len(_ranges(pg_database)) == 16  # the pass kept its ranges
+    assert len(_ranges(pg_database)) == 21  # the pass kept its ranges
     assert result.rows_done == 40_000
     assert wrong_rows(pg_database) == 0
     assert scalar(pg_database, "SELECT count(*) FROM users WHERE touches <> 1") == 0
@@ -271,7 +273,7 @@ def test_status_adds_up_a_running_parallel_pass_and_reset_forgets_its_ranges(
     from expandctl.cli.cmd_status import describe_checkpoint
 
     assert f"{rows_done:,} rows updated in pass 1, all runs" in describe_checkpoint(checkpoint)
-    assert "last key (one per range, 12 ranges), not finished" in describe_checkpoint(checkpoint)
+    assert "last key (one per range, 16 ranges), not finished" in describe_checkpoint(checkpoint)
     with pg_database.connect(autocommit=True) as conn:
         reset_backfill(conn, schema=SCHEMA, migration_id=MIGRATION)
     assert _ranges(pg_database) == []

@@ -115,24 +115,37 @@ def _skip_unless_quiet(db: PgDatabase) -> None:
             time.sleep(0.05)
 
 
-def test_two_workers_run_side_by_side_on_a_quiet_server(pg_database: PgDatabase) -> None:
+def test_two_workers_run_side_by_side_on_a_quiet_server(
+    pg_database: PgDatabase, caplog: pytest.LogCaptureFixture
+) -> None:
     # The control for the tests below: the edges do show two batches at once.
-    make_users(pg_database, 4_000)
+    make_users(pg_database, 12_000)
     _log_batches(pg_database)
     _skip_unless_quiet(pg_database)
 
-    result = run(pg_database, spec(workers=2, batch_size=200))
+    with caplog.at_level(logging.INFO):
+        result = run(pg_database, spec(workers=2, batch_size=200))
+
+    # the first looks (as if busy) are no switch worth a line
+    assert "other sessions are working" not in caplog.text
+    assert "quiet again" not in caplog.text
 
     assert wrong_rows(pg_database) == 0 and result.remaining == 0
     assert _batches_by_worker(pg_database) == 2
     assert _most_at_once(pg_database) == 2
-    # nobody else commits: the batches do not wait for their WAL to reach disk
-    assert _commit_modes(pg_database) == {"off"}
+    # nobody else commits: once the watch's first looks (~0.1 s, meanwhile as if
+    # busy) have decided, the batches do not wait for their WAL to reach disk
+    assert _commit_modes(pg_database, after_s=0.3) == {"off"}
 
 
-def _commit_modes(db: PgDatabase) -> set[str]:
+def _commit_modes(db: PgDatabase, after_s: float = 0.0) -> set[str]:
+    """synchronous_commit in the batches that started ``after_s`` after the first."""
     with db.connect() as conn:
-        rows = conn.execute("SELECT DISTINCT sync_commit FROM batch_edges").fetchall()
+        rows = conn.execute(
+            "SELECT DISTINCT sync_commit FROM batch_edges WHERE at >="
+            " (SELECT min(at) FROM batch_edges) + make_interval(secs => %s)",
+            (after_s,),
+        ).fetchall()
     return {str(r[0]) for r in rows}
 
 
@@ -257,7 +270,7 @@ def test_a_failing_range_stops_the_workers_waiting_for_their_turn(
         run(pg_database, poisoned)
 
     message = str(failed.value)
-    assert " of 16 ((id) > (" in message and "division by zero" in message
+    assert " of 21 ((id) > (" in message and "division by zero" in message
     with pg_database.connect() as conn:
         done = conn.execute("SELECT sum(rows_done) FROM expandctl.backfill_ranges").fetchone()
     assert done is not None
@@ -327,7 +340,9 @@ def test_workers_start_taking_turns_when_another_session_starts_working(
     )
     backfill.start()
     with pg_database.connect(autocommit=True) as conn:
-        while scalar(pg_database, "SELECT count(*) FROM batch_edges") < 20:
+        # both workers under way; polled on one connection, idle between looks
+        edges = "SELECT count(*) >= 20 AND count(DISTINCT pid) >= 2 FROM batch_edges"
+        while not (conn.execute(edges).fetchone() or (False,))[0]:
             time.sleep(0.05)
         row = conn.execute("SELECT clock_timestamp()").fetchone()
         assert row is not None
@@ -375,3 +390,67 @@ def test_without_a_watch_the_workers_take_turns(
     assert "cannot watch for other sessions" in caplog.text
     assert _most_at_once(pg_database) == 1
     assert _commit_modes(pg_database) == {"on"}
+
+
+def test_sessions_still_connecting_are_neither_working_nor_hidden(
+    pg_database: PgDatabase,
+) -> None:
+    # A backend between its fork and its first query reads state NULL with an empty
+    # query, like a session hidden from the role; counted as hidden, every new
+    # connection (the workers' own among them) raised a false "grant
+    # pg_read_all_stats" warning and pushed the pass towards taking turns.
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            with psycopg.connect(pg_database.dsn):
+                pass  # connects and leaves: never runs a query
+
+    churner = threading.Thread(target=churn, daemon=True)
+    starting = hidden = 0
+    with pg_database.connect(autocommit=True) as watch:
+        churner.start()
+        try:
+            for _ in range(1_500):
+                row = watch.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE state IS NULL AND query = '' AND datid IS NOT NULL"
+                ).fetchone()
+                assert row is not None
+                starting += row[0]
+                counted = watch.execute(OTHERS_WORKING_SQL, {"ours": []}).fetchone()
+                assert counted is not None
+                hidden += counted[1]
+                assert counted[0] == 0  # the connections never ran a query
+        finally:
+            stop.set()
+            churner.join()
+    assert starting > 0  # the control: connecting sessions were there to be seen
+    assert hidden == 0
+
+
+def _batch_sizes(db: PgDatabase, busy: bool) -> list[int]:
+    """The batch sizes of a 2-worker pass aimed at 5 ms, or 200 ms while quiet."""
+    ticks: list[Any] = []
+    backfill = spec(workers=2, target_batch_ms=5, quiet_batch_ms=200)
+    with _another_session_working(db) if busy else contextlib.nullcontext():
+        result = run(db, backfill, progress=ticks.append)
+    assert result.remaining == 0 and wrong_rows(db) == 0
+    return [tick.batch_size for tick in ticks]
+
+
+def test_quiet_batches_grow_to_quiet_batch_ms(pg_database: PgDatabase) -> None:
+    from expandctl.engine.backfill import reset_backfill
+
+    make_users(pg_database, 30_000)
+    _log_batches(pg_database)  # every batch sleeps 20 ms: far over 5 ms, well under 200
+    _skip_unless_quiet(pg_database)
+    quiet = _batch_sizes(pg_database, busy=False)
+    assert max(quiet) >= 4_000  # grew from the first guess of 1,000 towards 200 ms
+
+    with pg_database.connect(autocommit=True) as conn:
+        reset_backfill(conn, schema=SCHEMA, migration_id=MIGRATION)
+        conn.execute("DELETE FROM users WHERE id > 3000")  # small batches: keep it short
+        conn.execute("UPDATE users SET email_norm = NULL")
+    busy = _batch_sizes(pg_database, busy=True)
+    assert max(busy) <= 1_000 and min(busy) < 250  # shrank towards 5 ms from the first guess

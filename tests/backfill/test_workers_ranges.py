@@ -17,7 +17,16 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from expandctl.engine.backfill.keyset import KeysetSql
-from expandctl.engine.backfill.ranges import KeyRange, auto_workers, cut_keys, split
+from expandctl.engine.backfill.ranges import (
+    FINE_PARTS_PER_WORKER,
+    KeyRange,
+    auto_workers,
+    cut_keys,
+    merge_parts,
+    range_sizes,
+    split,
+    workers_of,
+)
 from expandctl.engine.backfill.spec_check import resolve_table
 from expandctl.model.backfill import BackfillSpec
 from tests.conftest import PgDatabase
@@ -197,3 +206,21 @@ def test_auto_follows_the_servers_per_statement_parallelism_and_the_table_size(
     assert auto_workers(conn, 300_000) == 3
     conn.execute("SET max_parallel_workers_per_gather = 0")  # parallel query off
     assert auto_workers(conn, 10_000_000) == 1
+
+
+def test_ranges_shrink_towards_the_end_and_cover_every_part() -> None:
+    parts = [KeyRange([str(n)] if n else None, [str(n + 1)]) for n in range(32)]
+    ranges = merge_parts(parts, workers=2)
+    sizes = range_sizes(32, 2)
+    assert sizes == sorted(sizes, reverse=True) and sum(sizes) == 32
+    assert sizes[0] == 8 and sizes[-4:] == [1, 1, 1, 1]  # a quarter first, one part last
+    assert ranges[0].first is None and ranges[-1].end == ["32"]
+    assert [r.first for r in ranges[1:]] == [r.end for r in ranges[:-1]]  # no gap, no overlap
+    assert len(merge_parts(parts[:3], workers=2)) == 3  # fewer parts than planned
+
+
+def test_the_worker_count_is_read_back_from_the_number_of_ranges() -> None:
+    for workers in range(2, 17):
+        planned = range_sizes(workers * FINE_PARTS_PER_WORKER, workers)
+        assert workers_of(len(planned)) == workers
+    assert workers_of(8) == 2  # a pass split by the version before: four equal ranges each

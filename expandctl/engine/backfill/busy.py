@@ -31,6 +31,10 @@ from expandctl.engine.connection import connect_like, one_line
 log = logging.getLogger(__name__)
 
 SAMPLE_S = 0.1
+# The first looks come quicker: an application of 1-2 ms transactions is seen by
+# one look in a few, so the pass starts as if busy until these have decided.
+FIRST_LOOKS = 10
+FIRST_LOOK_S = 0.01
 WEIGHT = 0.1  # of the newest sample: the score forgets over about a second
 BUSY_AT = 0.2  # share of samples with another session working
 QUIET_BELOW = 0.05
@@ -40,11 +44,14 @@ WATCH_TIMEOUT = "1s"
 # Other client sessions doing something now: active, or in the middle of a
 # transaction (idle in it for under a second; one left open for longer is an
 # application bug that costs no CPU). Sessions of other roles are hidden without
-# pg_read_all_stats (their state reads NULL): counted apart, they cannot be judged.
+# pg_read_all_stats (their state reads NULL, their query '<insufficient
+# privilege>'): counted apart, they cannot be judged. A session still starting
+# up also reads state NULL, with an empty query: it runs nothing yet (and the
+# workers' own connections start that way), so it is neither.
 OTHERS_WORKING_SQL = """
 SELECT count(*) FILTER (WHERE state = 'active' OR (state LIKE 'idle in transaction%%'
                         AND state_change > clock_timestamp() - interval '1 second')),
-       count(*) FILTER (WHERE state IS NULL)
+       count(*) FILTER (WHERE state IS NULL AND query = '<insufficient privilege>')
   FROM pg_stat_activity
  WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND datid IS NOT NULL))
    AND pid <> pg_backend_pid() AND NOT pid = ANY(%(ours)s::int[])
@@ -70,7 +77,7 @@ class BatchSlots:
     def busy(self) -> bool:
         return self.busy_since is not None
 
-    def set_busy(self, busy: bool) -> None:
+    def set_busy(self, busy: bool, *, announce: bool = True) -> None:
         with self._cond:
             if busy == self.busy:
                 return
@@ -82,10 +89,15 @@ class BatchSlots:
                 self.busy_seconds += now - self.busy_since
                 self.busy_since, self.limit = None, self.workers
             self._cond.notify_all()
+        if announce:
+            self.announce()
+
+    def announce(self) -> None:
+        """One log line for the state the workers run in now."""
         log.info(
             "%s: %s: %d of %d workers run batches at once",
             self.what,
-            "other sessions are working" if busy else "the server is quiet again",
+            "other sessions are working" if self.busy else "the server is quiet again",
             self.limit,
             self.workers,
         )
@@ -126,9 +138,12 @@ class ActivityWatch:
         self._conn = conn
         self.hidden_warned = False
         self.failed: str | None = None
-        # The first look decides how the pass starts: no burst before the first sample.
-        self.score = 1.0 if self._working() else 0.0
-        slots.set_busy(self.score >= BUSY_AT)
+        # Busy (the safe side) until the first looks have decided, ~0.1 s: one look
+        # can miss an application of short transactions, and a quiet start would run
+        # its first second of batches as if nobody were there.
+        self.looks, self.hits = 1, int(self._working())
+        self.score = 1.0
+        slots.set_busy(True, announce=False)
         self._thread = threading.Thread(
             target=self._run, name="expandctl-activity-watch", daemon=True
         )
@@ -193,9 +208,21 @@ class ActivityWatch:
             )
         return bool(working or hidden)
 
+    def _first_look(self, working: float) -> None:
+        """Quiet only when none of the first looks saw anyone working."""
+        self.looks += 1
+        self.hits += int(working)
+        if self.looks < FIRST_LOOKS:
+            return
+        self.score = self.hits / FIRST_LOOKS
+        busy = self.hits > 0
+        self.slots.set_busy(busy, announce=False)
+        if busy:
+            self.slots.announce()
+
     def _run(self) -> None:
         failures = 0
-        while not self._stop.wait(SAMPLE_S):
+        while not self._stop.wait(FIRST_LOOK_S if self.looks < FIRST_LOOKS else SAMPLE_S):
             try:
                 with self._lock:
                     working = 1.0 if self._working() else 0.0
@@ -213,6 +240,9 @@ class ActivityWatch:
                 self.slots.set_busy(True)
                 return
             failures = 0
+            if self.looks < FIRST_LOOKS:
+                self._first_look(working)
+                continue
             self.score = (1 - WEIGHT) * self.score + WEIGHT * working
             if self.score >= BUSY_AT:
                 self.slots.set_busy(True)

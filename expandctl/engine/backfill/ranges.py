@@ -1,4 +1,4 @@
-"""Split a backfill's key space into disjoint ranges, one per worker.
+"""Split a backfill's key space into disjoint ranges for the workers to take in turn.
 
 The rule, for every key type (integer, text, uuid, composite):
 
@@ -7,7 +7,9 @@ The rule, for every key type (integer, text, uuid, composite):
   ``end`` the largest key when the pass started;
 - the cut keys come from a block sample of that span (``TABLESAMPLE SYSTEM``
   of about :data:`SAMPLE_PAGES` pages, the whole table when it is smaller),
-  sorted by the key and cut into ``workers`` parts of equal row counts.
+  sorted by the key and cut into parts of equal row counts
+  (:data:`FINE_PARTS_PER_WORKER` per worker), which :func:`merge_parts` joins
+  into ranges that shrink toward the end of the pass.
   Sampling rows, not key values, keeps the parts even on skewed keys (ids
   with gaps, clustered text) where splitting ``min..max`` evenly would not;
 - range *i* is ``(cut[i-1], cut[i]]``, the first starts at ``lower`` and the
@@ -28,19 +30,54 @@ from typing import Any
 import psycopg
 
 from expandctl.engine.backfill.keyset import KeysetSql, batch_params
+from expandctl.model.backfill import MAX_WORKERS
 
 SAMPLE_PAGES = 500  # 4 MB of 8 kB pages: tens of thousands of keys, ~40 ms on any table
 AUTO_MAX_WORKERS = 4  # measured: past the cores, more connections only queue (performance.md)
 AUTO_ROWS_PER_WORKER = 100_000  # below this a worker's connection costs more than it saves
-# Ranges per worker: one that finishes early takes the next range instead of idling
-# while the slowest finishes alone (with one range each, that tail was up to a
-# quarter of a 2-worker pass: docs/performance.md).
-RANGES_PER_WORKER = 4
+# Equal parts per worker that the ranges are made of. The workers take ranges from
+# one queue, big ones first and small ones last (guided self-scheduling): the one
+# that runs out of ranges first waits for the other's last range, at most
+# 1/(FINE_PARTS_PER_WORKER * workers) of the pass. With four equal ranges per worker
+# that wait was 5-7 % of a 2-worker pass (docs/performance.md).
+FINE_PARTS_PER_WORKER = 16
+LEGACY_RANGES_PER_WORKER = 4  # passes split before the ranges shrank: equal ranges
+
+
+def range_sizes(parts: int, workers: int) -> list[int]:
+    """How many consecutive equal parts each range takes, in key order.
+
+    Each range takes half a worker's fair share of what is left: the first
+    range of a 2-worker pass is a quarter of it, the last ones one part each.
+    """
+    sizes: list[int] = []
+    left = parts
+    while left > 0:
+        take = max(1, -(-left // (2 * workers)))  # ceil
+        sizes.append(take)
+        left -= take
+    return sizes
+
+
+def merge_parts(parts: list[KeyRange], workers: int) -> list[KeyRange]:
+    """Consecutive ``parts`` joined into the ranges of :func:`range_sizes`."""
+    ranges: list[KeyRange] = []
+    start = 0
+    for size in range_sizes(len(parts), workers):
+        joined = parts[start : start + size]
+        ranges.append(KeyRange(joined[0].first, joined[-1].end))
+        start += size
+    return ranges
 
 
 def workers_of(ranges: int) -> int:
     """How many workers a pass cut into ``ranges`` key ranges was split for."""
-    return max(1, round(ranges / RANGES_PER_WORKER))
+    for workers in range(2, MAX_WORKERS + 1):
+        if len(range_sizes(workers * FINE_PARTS_PER_WORKER, workers)) == ranges:
+            return workers
+    # a small table (fewer distinct keys than parts), or a pass split by an
+    # earlier version into equal ranges
+    return max(1, round(ranges / LEGACY_RANGES_PER_WORKER))
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,10 @@ from expandctl.engine.backfill.health import Throttles
 from expandctl.engine.backfill.keyset import KeysetSql, batch_params, find_upper
 from expandctl.engine.backfill.models import BackfillProgress, BackfillResult
 from expandctl.engine.backfill.ranges import (
-    RANGES_PER_WORKER,
+    FINE_PARTS_PER_WORKER,
     auto_workers,
     cut_keys,
+    merge_parts,
     split,
     workers_of,
 )
@@ -289,11 +290,11 @@ class _Runner:
         existing = cps.load_ranges(self.conn, self.schema, self.migration_id, self.index, cp)
         if existing or cp.end_key is None or cp.last_key == cp.end_key:
             return existing
-        if self._workers(info) <= 1:
+        workers = self._workers(info)
+        if workers <= 1:
             return []
-        count = self._workers(info) * RANGES_PER_WORKER
-        cuts = cut_keys(self.conn, sql, cp.last_key, cp.end_key, count)
-        parts = split(cp.last_key, cuts, cp.end_key)
+        cuts = cut_keys(self.conn, sql, cp.last_key, cp.end_key, workers * FINE_PARTS_PER_WORKER)
+        parts = merge_parts(split(cp.last_key, cuts, cp.end_key), workers)
         if len(parts) <= 1:
             return []
         ranges = [
@@ -527,6 +528,9 @@ class _Runner:
         3. the checkpoint and COMMIT.
         ``cp`` is only advanced once the COMMIT went through.
         """
+        busy = self.slots is None or self.slots.busy  # one look for the whole batch
+        if self.slots is not None:
+            self.sizer.retarget(self._target_ms(busy))
         size = self.sizer.size
         lower = cp.last_key
         assert cp.end_key is not None
@@ -542,7 +546,7 @@ class _Runner:
                 self.migration_id,
                 lock_timeout_ms=self.lock_timeout_ms,
                 statement_timeout_ms=self.statement_timeout_ms,
-                wait_for_flush=self.slots is None or self.slots.busy,
+                wait_for_flush=busy,
             )
             # The lease row, FOR SHARE: a new owner's takeover waits for this COMMIT.
             owned = self.conn.execute(self.fence.query) if self.fence is not None else None
@@ -585,6 +589,17 @@ class _Runner:
         self.sizer.observe(scanned, elapsed_ms)
         self.limiter.add(updated)
         return scanned < size or after.last_key == cp.end_key
+
+    def _target_ms(self, busy: bool) -> int:
+        """How long a batch may keep its rows locked now.
+
+        While no other session works, nobody waits for those locks: a parallel
+        pass's batches grow to ``quiet_batch_ms``, which costs less per row
+        (measured: performance.md). Once others work they shrink back at the
+        next batch; the batch in flight then is the longest anyone waits.
+        """
+        target = self.spec.target_batch_ms
+        return target if busy else max(target, self.spec.quiet_batch_ms)
 
     @staticmethod
     def _advance(cp: cps.Checkpoint, after: cps.Checkpoint) -> None:

@@ -22,6 +22,7 @@ class BatchSizer:
     adaptive: bool = True
     smoothing: float = 0.5  # weight of the newest measurement
     ceiling: int = MAX_BATCH
+    learnt: bool = False  # the size comes from measured batches, not a first guess
 
     @classmethod
     def for_spec(cls, batch_size: int | str, target_ms: float) -> BatchSizer:
@@ -38,10 +39,25 @@ class BatchSizer:
         if rows <= 0 or rows < self.size // 2:
             # the last, short batch of a range says little about speed
             return
+        self.learnt = True
         ideal = rows * self.target_ms / max(elapsed_ms, 0.1)
         blended = (1 - self.smoothing) * self.size + self.smoothing * ideal
         bounded = min(self.size * 2.0, max(self.size / 2.0, blended))
         self.size = int(min(self.ceiling, max(MIN_BATCH, bounded)))
+
+    def retarget(self, target_ms: float) -> None:
+        """Aim at ``target_ms`` from the next batch: the size scales at once.
+
+        A parallel pass switches between its quiet and busy targets when other
+        sessions start or stop working; waiting for the halving steps of
+        :meth:`observe` would keep long batches going while they wait.
+        """
+        if not self.adaptive or target_ms == self.target_ms:
+            return
+        if self.learnt:  # a first guess was never aimed at either target
+            scaled = self.size * target_ms / self.target_ms
+            self.size = int(min(self.ceiling, max(MIN_BATCH, scaled)))
+        self.target_ms = target_ms
 
     def shrink(self) -> None:
         """After a lock or statement timeout, deadlock or serialization failure."""
