@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     import socket
 
 DIR_ENV = "EXPANDCTL_LINT_SERVER_DIR"
-SWITCH_ENV = "EXPANDCTL_LINT_SERVER"  # "0": never use the server
+SWITCH_ENV = "EXPANDCTL_LINT_SERVER"  # "0": never use the server; "auto": start one
+# "auto": a run that finds no server starts one in the background, at most once per
+# this many seconds per server (concurrent hook runs would otherwise each start one).
+AUTO_START_EVERY_S = 10.0
 PROTOCOL = 1
 # Until the server has accepted a request nothing ran: past this, lint in-process.
 HANDSHAKE_TIMEOUT_S = 5.0
@@ -200,6 +203,8 @@ def _run(argv: list[str]) -> int | None:
     ident = identity()
     path = server_paths(directory, ident)["socket"]
     if not os.path.exists(path):  # the common case without a server: nothing imported
+        if os.environ.get(SWITCH_ENV, "") == "auto":
+            _start_in_background(directory, ident)
         raise Unavailable(f"no lint server at {path}")
     try:
         check_dir(directory)
@@ -242,6 +247,36 @@ def _run(argv: list[str]) -> int | None:
         raise
     finally:
         forwarder.restore()
+
+
+def _start_in_background(directory: str, ident: dict[str, str]) -> None:
+    """``expandctl lint-server start``, detached: this run lints in-process meanwhile.
+
+    The start command takes the server's own lock and does nothing when a server
+    already runs, so a race between runs costs a process, not a second server.
+    """
+    import time
+
+    try:
+        check_dir(directory, create=True)
+        marker = server_paths(directory, ident)["lock"] + ".auto"
+        try:
+            if os.stat(marker).st_mtime > time.time() - AUTO_START_EVERY_S:
+                return  # another run started one a moment ago
+        except FileNotFoundError:
+            pass
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.utime(marker)
+        quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
+        os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "expandctl", "lint-server", "start"],
+            os.environ,
+            file_actions=quiet,
+            setsid=True,  # not in this terminal's process group: Ctrl-C here spares it
+        )
+    except (OSError, InsecureDir) as exc:
+        raise Unavailable(f"could not start a lint server: {exc}", loud=True) from None
 
 
 def _exchange(path: str, request: dict[str, Any], forwarder: _Forwarder) -> int:
