@@ -57,6 +57,8 @@ _CHUNKS_PER_WORKER = 4
 
 # One linted source as cached: FileResult's fields, findings as dicts.
 ResultData = dict[str, Any]
+# A plain file to lint and its cache key (None: not cached).
+PlainFile = tuple[Path, str | None]
 
 
 @dataclass(frozen=True)
@@ -307,10 +309,10 @@ def _results(
         for name, data in _lint_folders(targets, missing_folders, version, rules).items():
             found[name] = data
             _store(cache, keys.get(name), data)
-        plain = [(str(path), _read(path)) for path in missing_plain]
-        for result in _lint_plain_files(plain, request.phase, version, rules):
+        job = _PlainJob(request.phase, version, rules, cache)
+        chunks = _lint_plain_files([(path, keys.get(str(path))) for path in missing_plain], job)
+        for result in chunks:
             found[result["path"]] = [result]
-            _store(cache, keys.get(result["path"]), found[result["path"]])
         if targets.stdin:
             stdin = _lint_plain(request.stdin_text or "", "<stdin>", request.phase, version, rules)
             found[STDIN] = [_result_data(stdin)]
@@ -391,26 +393,44 @@ def _valid_results(stored: Any) -> bool:
     return True
 
 
-def _lint_plain_files(
-    sources: list[tuple[str, str]], phase: Phase | None, version: int, rules: RuleSet
-) -> Iterator[ResultData]:
-    """Lint independent plain files, on several cores when there are many; in order.
+@dataclass(frozen=True)
+class _PlainJob:
+    """What linting a plain file needs besides the file; forked workers inherit it."""
+
+    phase: Phase | None
+    version: int
+    rules: RuleSet
+    cache: LintCache | None  # each result is written here, under the key it comes with
+
+
+# The job of a forked worker, set by the pool's initializer: a fork copies it into
+# the worker, so the rules are never pickled (neither per chunk nor at start).
+_worker_job: _PlainJob | None = None
+
+
+def _lint_plain_files(files: list[PlainFile], job: _PlainJob) -> Iterator[ResultData]:
+    """Lint independent plain files (each with its cache key, or None), on several
+    cores when there are many; results in order, each written to the cache.
 
     Plain files share no context, so they split cleanly into contiguous chunks
     (order is kept). Worker processes are forked: they inherit the imported
-    parser and rules, so starting them costs milliseconds, not an import. They
-    send back plain dicts: cheaper to pickle than the findings' models.
+    parser, the rules and the cache, so starting them costs milliseconds, not an
+    import. The parent hands out paths, not contents: each worker reads its
+    files, lints them, writes their cache entries and sends back plain dicts
+    (cheaper to pickle than the findings' models), so reading, linting and
+    writing all run on every core instead of reading and writing on one.
     """
     workers = min(os.cpu_count() or 1, _MAX_WORKERS)
-    if workers < 2 or len(sources) < _PARALLEL_MIN_FILES:
-        yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
+    if workers < 2 or len(files) < _PARALLEL_MIN_FILES:
+        for path, key in files:
+            yield _lint_file(path, key, job)
         return
     import multiprocessing  # only here: a few files are linted without it
     from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
+        for path, key in files:
+            yield _lint_file(path, key, job)
         return
     # Imported before forking, so the workers share them instead of each
     # importing them again (the rules and sqlglot are in already).
@@ -418,19 +438,70 @@ def _lint_plain_files(
     from expandctl.lint.syntax import load_parser
 
     load_parser()
-    size = -(-len(sources) // (workers * _CHUNKS_PER_WORKER))
-    chunks = [sources[i : i + size] for i in range(0, len(sources), size)]
-    job = partial(_lint_chunk, phase=phase, version=version, rules=rules)
+    chunks = _chunks(files, workers * _CHUNKS_PER_WORKER)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for chunk in pool.map(job, chunks):
-            yield from chunk
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(job,),  # not pickled: the workers are forked
+    ) as pool:
+        for results, writes, error in pool.map(_lint_chunk, chunks):
+            if job.cache is not None:
+                job.cache.stats.writes += writes  # the workers' own copies counted them
+            yield from results
+            if error is not None:
+                raise error  # as the serial run would, after the files before it
 
 
-def _lint_chunk(
-    chunk: list[tuple[str, str]], *, phase: Phase | None, version: int, rules: RuleSet
-) -> list[ResultData]:
-    return [_result_data(_lint_plain(text, name, phase, version, rules)) for name, text in chunk]
+def _chunks(files: list[PlainFile], count: int) -> list[list[PlainFile]]:
+    """``files`` cut into about ``count`` contiguous runs of about equal bytes, so
+    that the workers finish together even when a few files are much larger."""
+    sizes = []
+    for path, _ in files:
+        try:
+            sizes.append(os.stat(path).st_size + 512)  # a file costs something even if empty
+        except OSError:
+            sizes.append(512)  # reading it says what is wrong
+    share = sum(sizes) / count
+    chunks: list[list[PlainFile]] = [[]]
+    filled = 0
+    for item, size in zip(files, sizes, strict=True):
+        if chunks[-1] and filled + size / 2 > share * len(chunks):
+            chunks.append([])
+        chunks[-1].append(item)
+        filled += size
+    return chunks
+
+
+def _start_worker(job: _PlainJob) -> None:
+    global _worker_job
+    _worker_job = job
+
+
+def _lint_chunk(chunk: list[PlainFile]) -> tuple[list[ResultData], int, LintError | None]:
+    """In a worker: the chunk's results, the cache entries written, and the error
+    that stopped it (raised by the parent once the results before it are out)."""
+    job = _worker_job
+    assert job is not None, "a worker of _lint_plain_files"
+    writes = job.cache.stats.writes if job.cache is not None else 0
+    results: list[ResultData] = []
+    error = None
+    try:
+        for path, key in chunk:
+            results.append(_lint_file(path, key, job))
+    except LintError as exc:
+        error = exc
+    if job.cache is not None:
+        writes = job.cache.stats.writes - writes
+    return results, writes, error
+
+
+def _lint_file(path: Path, key: str | None, job: _PlainJob) -> ResultData:
+    name = str(path)
+    data = _result_data(_lint_plain(_read(path), name, job.phase, job.version, job.rules))
+    _store(job.cache, key, [data])
+    return data
 
 
 def _lint_plain(
