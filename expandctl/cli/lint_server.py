@@ -86,6 +86,12 @@ def warm_up() -> None:
         sys.stdin, sys.stdout, sys.stderr = streams
         for name, kept in handlers.items():
             logging.getLogger(name).handlers[:] = kept
+    # The worker pool of a lint of many files (commands.lint._lint_plain_files):
+    # imported once here rather than by every child that lints a directory.
+    import concurrent.futures.process  # noqa: F401
+    import multiprocessing.connection  # noqa: F401
+    import multiprocessing.queues  # noqa: F401
+    import multiprocessing.synchronize  # noqa: F401
 
 
 def code_snapshot(package: str) -> dict[str, tuple[int, int] | None]:

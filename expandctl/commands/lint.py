@@ -310,8 +310,8 @@ def _results(
             found[name] = data
             _store(cache, keys.get(name), data)
         job = _PlainJob(request.phase, version, rules, cache)
-        chunks = _lint_plain_files([(path, keys.get(str(path))) for path in missing_plain], job)
-        for result in chunks:
+        plain = [(path, keys.get(str(path))) for path in missing_plain]
+        for result in _lint_plain_files(plain, job):  # each written to the cache as linted
             found[result["path"]] = [result]
         if targets.stdin:
             stdin = _lint_plain(request.stdin_text or "", "<stdin>", request.phase, version, rules)
