@@ -51,14 +51,12 @@ __all__ = ["STDIN", "LintOutcome", "LintRequest", "lint", "run_lint"]
 
 _PARALLEL_MIN_FILES = 64  # below this, forking costs more than it saves
 _MAX_WORKERS = 4
-# Chunks per worker: results come back while the others are still linted, so
-# they are written to the cache meanwhile instead of all at the end.
+# Chunks per worker: a worker that is done takes the next one, so the workers
+# finish within about one chunk of each other.
 _CHUNKS_PER_WORKER = 4
 
 # One linted source as cached: FileResult's fields, findings as dicts.
 ResultData = dict[str, Any]
-# A plain file to lint and its cache key (None: not cached).
-PlainFile = tuple[Path, str | None]
 
 
 @dataclass(frozen=True)
@@ -309,10 +307,10 @@ def _results(
         for name, data in _lint_folders(targets, missing_folders, version, rules).items():
             found[name] = data
             _store(cache, keys.get(name), data)
-        job = _PlainJob(request.phase, version, rules, cache)
-        plain = [(path, keys.get(str(path))) for path in missing_plain]
-        for result in _lint_plain_files(plain, job):  # each written to the cache as linted
+        job = _PlainJob(request.phase, version, rules)
+        for result in _lint_plain_files(missing_plain, job):
             found[result["path"]] = [result]
+            _store(cache, keys.get(result["path"]), found[result["path"]])
         if targets.stdin:
             stdin = _lint_plain(request.stdin_text or "", "<stdin>", request.phase, version, rules)
             found[STDIN] = [_result_data(stdin)]
@@ -400,7 +398,6 @@ class _PlainJob:
     phase: Phase | None
     version: int
     rules: RuleSet
-    cache: LintCache | None  # each result is written here, under the key it comes with
 
 
 # The job of a forked worker, set by the pool's initializer: a fork copies it into
@@ -408,29 +405,30 @@ class _PlainJob:
 _worker_job: _PlainJob | None = None
 
 
-def _lint_plain_files(files: list[PlainFile], job: _PlainJob) -> Iterator[ResultData]:
-    """Lint independent plain files (each with its cache key, or None), on several
-    cores when there are many; results in order, each written to the cache.
+def _lint_plain_files(paths: list[Path], job: _PlainJob) -> Iterator[ResultData]:
+    """Lint independent plain files, on several cores when there are many; in order.
 
     Plain files share no context, so they split cleanly into contiguous chunks
     (order is kept). Worker processes are forked: they inherit the imported
-    parser, the rules and the cache, so starting them costs milliseconds, not an
-    import. The parent hands out paths, not contents: each worker reads its
-    files, lints them, writes their cache entries and sends back plain dicts
-    (cheaper to pickle than the findings' models), so reading, linting and
-    writing all run on every core instead of reading and writing on one.
+    parser and the job (rules included), so starting them costs milliseconds,
+    not an import, and nothing but paths is sent to them. Each reads its
+    files itself and sends back plain dicts (cheaper to pickle than the
+    findings' models). The cache entries are written here, by the parent, as
+    chunks come back: written by the workers at the same time, the same 500
+    entries cost more system time (the filesystem serialises the creations)
+    and no wall time was gained (docs/performance.md).
     """
     workers = min(os.cpu_count() or 1, _MAX_WORKERS)
-    if workers < 2 or len(files) < _PARALLEL_MIN_FILES:
-        for path, key in files:
-            yield _lint_file(path, key, job)
+    if workers < 2 or len(paths) < _PARALLEL_MIN_FILES:
+        for path in paths:
+            yield _lint_file(path, job)
         return
     import multiprocessing  # only here: a few files are linted without it
     from concurrent.futures import ProcessPoolExecutor
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        for path, key in files:
-            yield _lint_file(path, key, job)
+        for path in paths:
+            yield _lint_file(path, job)
         return
     # Imported before forking, so the workers share them instead of each
     # importing them again (the rules and sqlglot are in already).
@@ -438,7 +436,7 @@ def _lint_plain_files(files: list[PlainFile], job: _PlainJob) -> Iterator[Result
     from expandctl.lint.syntax import load_parser
 
     load_parser()
-    chunks = _chunks(files, workers * _CHUNKS_PER_WORKER)
+    chunks = _chunks(paths, workers * _CHUNKS_PER_WORKER)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(
         max_workers=min(workers, len(chunks)),
@@ -446,30 +444,28 @@ def _lint_plain_files(files: list[PlainFile], job: _PlainJob) -> Iterator[Result
         initializer=_start_worker,
         initargs=(job,),  # not pickled: the workers are forked
     ) as pool:
-        for results, writes, error in pool.map(_lint_chunk, chunks):
-            if job.cache is not None:
-                job.cache.stats.writes += writes  # the workers' own copies counted them
+        for results, error in pool.map(_lint_chunk, chunks):
             yield from results
             if error is not None:
                 raise error  # as the serial run would, after the files before it
 
 
-def _chunks(files: list[PlainFile], count: int) -> list[list[PlainFile]]:
-    """``files`` cut into about ``count`` contiguous runs of about equal bytes, so
+def _chunks(paths: list[Path], count: int) -> list[list[Path]]:
+    """``paths`` cut into about ``count`` contiguous runs of about equal bytes, so
     that the workers finish together even when a few files are much larger."""
     sizes = []
-    for path, _ in files:
+    for path in paths:
         try:
             sizes.append(os.stat(path).st_size + 512)  # a file costs something even if empty
         except OSError:
             sizes.append(512)  # reading it says what is wrong
     share = sum(sizes) / count
-    chunks: list[list[PlainFile]] = [[]]
+    chunks: list[list[Path]] = [[]]
     filled = 0
-    for item, size in zip(files, sizes, strict=True):
+    for path, size in zip(paths, sizes, strict=True):
         if chunks[-1] and filled + size / 2 > share * len(chunks):
             chunks.append([])
-        chunks[-1].append(item)
+        chunks[-1].append(path)
         filled += size
     return chunks
 
@@ -479,29 +475,22 @@ def _start_worker(job: _PlainJob) -> None:
     _worker_job = job
 
 
-def _lint_chunk(chunk: list[PlainFile]) -> tuple[list[ResultData], int, LintError | None]:
-    """In a worker: the chunk's results, the cache entries written, and the error
-    that stopped it (raised by the parent once the results before it are out)."""
+def _lint_chunk(chunk: list[Path]) -> tuple[list[ResultData], LintError | None]:
+    """In a worker: the chunk's results, and the error that stopped it (raised by
+    the parent once the results before it are out)."""
     job = _worker_job
     assert job is not None, "a worker of _lint_plain_files"
-    writes = job.cache.stats.writes if job.cache is not None else 0
     results: list[ResultData] = []
-    error = None
     try:
-        for path, key in chunk:
-            results.append(_lint_file(path, key, job))
+        for path in chunk:
+            results.append(_lint_file(path, job))
     except LintError as exc:
-        error = exc
-    if job.cache is not None:
-        writes = job.cache.stats.writes - writes
-    return results, writes, error
+        return results, exc
+    return results, None
 
 
-def _lint_file(path: Path, key: str | None, job: _PlainJob) -> ResultData:
-    name = str(path)
-    data = _result_data(_lint_plain(_read(path), name, job.phase, job.version, job.rules))
-    _store(job.cache, key, [data])
-    return data
+def _lint_file(path: Path, job: _PlainJob) -> ResultData:
+    return _result_data(_lint_plain(_read(path), str(path), job.phase, job.version, job.rules))
 
 
 def _lint_plain(

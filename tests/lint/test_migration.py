@@ -86,13 +86,12 @@ def test_rollback_may_only_drop_what_its_forward_file_created(tmp_path: Path) ->
 
 @pytest.mark.parametrize("count", [3, 80])
 def test_parallel_and_serial_plain_linting_agree(count: int, tmp_path: Path) -> None:
-    files: list[tuple[Path, str | None]] = []
+    paths = []
     for i in range(count):
-        path = tmp_path / f"f{i}.sql"
-        path.write_text(f"CREATE INDEX i{i} ON t (a);\nSELECT {i};\n", encoding="utf-8")
-        files.append((path, None))
-    results = list(_lint_plain_files(files, _PlainJob(None, 15, rule_set(), None)))
-    assert [r["path"] for r in results] == [str(path) for path, _ in files]
+        paths.append(tmp_path / f"f{i}.sql")
+        paths[-1].write_text(f"CREATE INDEX i{i} ON t (a);\nSELECT {i};\n", encoding="utf-8")
+    results = list(_lint_plain_files(paths, _PlainJob(None, 15, rule_set())))
+    assert [r["path"] for r in results] == [str(path) for path in paths]
     assert all([f["rule_id"] for f in r["findings"]] == ["L101"] for r in results)
     assert sum(r["statements"] for r in results) == 2 * count
 
