@@ -314,8 +314,8 @@ def test_concurrent_runs_share_the_cache_safely(project: Path) -> None:
 
 
 def test_files_linted_by_workers_are_cached_as_serially(project: Path) -> None:
-    """From 64 files on, forked workers read, lint and cache the files: the
-    report, the counts and the entries are those of one process."""
+    """From 64 files on, forked workers read and lint the files: the report, the
+    counts and the entries are those of one process."""
     count = _PARALLEL_MIN_FILES + 6
     for i in range(count):
         _write(project / "many" / f"f{i:03}.sql", INDEX if i % 5 == 0 else SAFE)
