@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import io
 import json
 import logging
@@ -46,6 +47,12 @@ _WARM_MIGRATION = {
     "expand.sql": "ALTER TABLE users ADD COLUMN nickname text;\n",
     "expand.down.sql": "ALTER TABLE users DROP COLUMN nickname;\n",
 }
+_POOL_MODULES = (
+    "concurrent.futures.process",
+    "multiprocessing.connection",
+    "multiprocessing.queues",
+    "multiprocessing.synchronize",
+)
 _PEERCRED = struct.Struct("3i")
 # What a child takes over from the client; blocked across fork so that none is lost
 # (or handled by the server's handler) before the child has its own handlers.
@@ -86,6 +93,10 @@ def warm_up() -> None:
         sys.stdin, sys.stdout, sys.stderr = streams
         for name, kept in handlers.items():
             logging.getLogger(name).handlers[:] = kept
+    # The worker pool of a lint of many files (commands.lint._lint_plain_files):
+    # imported once here rather than by every child that lints a directory.
+    for name in _POOL_MODULES:
+        importlib.import_module(name)
 
 
 def code_snapshot(package: str) -> dict[str, tuple[int, int] | None]:

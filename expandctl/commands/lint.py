@@ -51,8 +51,8 @@ __all__ = ["STDIN", "LintOutcome", "LintRequest", "lint", "run_lint"]
 
 _PARALLEL_MIN_FILES = 64  # below this, forking costs more than it saves
 _MAX_WORKERS = 4
-# Chunks per worker: results come back while the others are still linted, so
-# they are written to the cache meanwhile instead of all at the end.
+# Chunks per worker: a worker that is done takes the next one, so the workers
+# finish within about one chunk of each other.
 _CHUNKS_PER_WORKER = 4
 
 # One linted source as cached: FileResult's fields, findings as dicts.
@@ -307,8 +307,8 @@ def _results(
         for name, data in _lint_folders(targets, missing_folders, version, rules).items():
             found[name] = data
             _store(cache, keys.get(name), data)
-        plain = [(str(path), _read(path)) for path in missing_plain]
-        for result in _lint_plain_files(plain, request.phase, version, rules):
+        job = _PlainJob(request.phase, version, rules)
+        for result in _lint_plain_files(missing_plain, job):
             found[result["path"]] = [result]
             _store(cache, keys.get(result["path"]), found[result["path"]])
         if targets.stdin:
@@ -391,26 +391,44 @@ def _valid_results(stored: Any) -> bool:
     return True
 
 
-def _lint_plain_files(
-    sources: list[tuple[str, str]], phase: Phase | None, version: int, rules: RuleSet
-) -> Iterator[ResultData]:
+@dataclass(frozen=True)
+class _PlainJob:
+    """What linting a plain file needs besides the file; forked workers inherit it."""
+
+    phase: Phase | None
+    version: int
+    rules: RuleSet
+
+
+# The job of a forked worker, set by the pool's initializer: a fork copies it into
+# the worker, so the rules are never pickled (neither per chunk nor at start).
+_worker_job: _PlainJob | None = None
+
+
+def _lint_plain_files(paths: list[Path], job: _PlainJob) -> Iterator[ResultData]:
     """Lint independent plain files, on several cores when there are many; in order.
 
     Plain files share no context, so they split cleanly into contiguous chunks
     (order is kept). Worker processes are forked: they inherit the imported
-    parser and rules, so starting them costs milliseconds, not an import. They
-    send back plain dicts: cheaper to pickle than the findings' models.
+    parser and the job (rules included), so starting them costs milliseconds,
+    not an import, and nothing but paths is sent to them. Each reads its
+    files itself and sends back plain dicts (cheaper to pickle than the
+    findings' models). The cache entries are written here, by the parent, as
+    chunks come back: written by the workers at the same time, the same 500
+    entries cost more system time (the filesystem serialises the creations)
+    and no wall time was gained (docs/performance.md).
     """
     workers = min(os.cpu_count() or 1, _MAX_WORKERS)
-    if workers < 2 or len(sources) < _PARALLEL_MIN_FILES:
-        yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
+    if workers < 2 or len(paths) < _PARALLEL_MIN_FILES:
+        for path in paths:
+            yield _lint_file(path, job)
         return
     import multiprocessing  # only here: a few files are linted without it
     from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
 
     if "fork" not in multiprocessing.get_all_start_methods():
-        yield from _lint_chunk(sources, phase=phase, version=version, rules=rules)
+        for path in paths:
+            yield _lint_file(path, job)
         return
     # Imported before forking, so the workers share them instead of each
     # importing them again (the rules and sqlglot are in already).
@@ -418,19 +436,61 @@ def _lint_plain_files(
     from expandctl.lint.syntax import load_parser
 
     load_parser()
-    size = -(-len(sources) // (workers * _CHUNKS_PER_WORKER))
-    chunks = [sources[i : i + size] for i in range(0, len(sources), size)]
-    job = partial(_lint_chunk, phase=phase, version=version, rules=rules)
+    chunks = _chunks(paths, workers * _CHUNKS_PER_WORKER)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        for chunk in pool.map(job, chunks):
-            yield from chunk
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(job,),  # not pickled: the workers are forked
+    ) as pool:
+        for results, error in pool.map(_lint_chunk, chunks):
+            yield from results
+            if error is not None:
+                raise error  # as the serial run would, after the files before it
 
 
-def _lint_chunk(
-    chunk: list[tuple[str, str]], *, phase: Phase | None, version: int, rules: RuleSet
-) -> list[ResultData]:
-    return [_result_data(_lint_plain(text, name, phase, version, rules)) for name, text in chunk]
+def _chunks(paths: list[Path], count: int) -> list[list[Path]]:
+    """``paths`` cut into about ``count`` contiguous runs of about equal bytes, so
+    that the workers finish together even when a few files are much larger."""
+    sizes = []
+    for path in paths:
+        try:
+            sizes.append(os.stat(path).st_size + 512)  # a file costs something even if empty
+        except OSError:
+            sizes.append(512)  # reading it says what is wrong
+    share = sum(sizes) / count
+    chunks: list[list[Path]] = [[]]
+    filled = 0
+    for path, size in zip(paths, sizes, strict=True):
+        if chunks[-1] and filled + size / 2 > share * len(chunks):
+            chunks.append([])
+        chunks[-1].append(path)
+        filled += size
+    return chunks
+
+
+def _start_worker(job: _PlainJob) -> None:
+    global _worker_job
+    _worker_job = job
+
+
+def _lint_chunk(chunk: list[Path]) -> tuple[list[ResultData], LintError | None]:
+    """In a worker: the chunk's results, and the error that stopped it (raised by
+    the parent once the results before it are out)."""
+    job = _worker_job
+    assert job is not None, "a worker of _lint_plain_files"
+    results: list[ResultData] = []
+    try:
+        for path in chunk:
+            results.append(_lint_file(path, job))
+    except LintError as exc:
+        return results, exc
+    return results, None
+
+
+def _lint_file(path: Path, job: _PlainJob) -> ResultData:
+    return _result_data(_lint_plain(_read(path), str(path), job.phase, job.version, job.rules))
 
 
 def _lint_plain(

@@ -183,7 +183,14 @@ class LintCache:
         self._made: set[Path] = set()  # shard folders known to exist
 
     def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / f"{key}{_SUFFIX}"
+        # 16 folders by the key's first hex digit. With 256 (two digits, as git
+        # does) a cold run of 500 files created ~250 folders of two entries each,
+        # and ext4 spent about twice the system time on the first entries of
+        # new folders: 0.1 s on a 2-core machine (docs/performance.md). A 64 MB
+        # cache of ~4 KB entries is ~1,000 entries a folder, fine for any
+        # filesystem's directory index. Entries of the old layout are never
+        # found; they count toward max_bytes and are pruned first (the oldest).
+        return self.directory / key[:1] / f"{key}{_SUFFIX}"
 
     def get(self, key: str, *, count: bool = True) -> Any | None:
         """The value stored under ``key``, or None (absent, corrupt, unreadable)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from json.encoder import encode_basestring  # C-accelerated, as with ensure_ascii=False
+from operator import attrgetter
 from typing import Any, Literal, Protocol
 
 # "info" is a note (a skipped psql command): shown, never failing the gate.
@@ -195,8 +196,8 @@ def report_json(report: ReportView) -> str:
         ("version", _scalar(report.version)),
         ("pg_version", _scalar(report.pg_version)),
         ("fail_on", _scalar(report.fail_on)),
-        ("files", _objects([_values(f, FILE_FIELDS) for f in report.files], "  ")),
-        ("findings", _objects([_values(f, FINDING_FIELDS) for f in report.findings], "  ")),
+        ("files", _objects(report.files, FILE_FIELDS, "  ")),
+        ("findings", _objects(report.findings, FINDING_FIELDS, "  ")),
         ("summary", _object(_values(report.summary, SUMMARY_FIELDS), "  ")),
     ]
     return _object(top, "")
@@ -225,7 +226,16 @@ def _object(items: Iterable[tuple[str, str]], pad: str) -> str:
     return f"{{\n{body}\n{pad}}}" if body else "{}"
 
 
-def _objects(objects: list[list[tuple[str, str]]], pad: str) -> str:
+def _objects(objects: Sequence[object], names: tuple[str, ...], pad: str) -> str:
+    """``[{...}, ...]`` of flat objects with the fields ``names``, as ``_object`` would
+    write each: one %-template for all of them (thousands of findings), filled
+    with each object's encoded values."""
+    if not objects:
+        return "[]"
+    assert len(names) > 1, "attrgetter returns a tuple"
     inner = pad + "  "
-    body = ",\n".join(inner + _object(items, inner) for items in objects)
-    return f"[\n{body}\n{pad}]" if body else "[]"
+    lines = ",\n".join(f'{inner}  "{name}": %s' for name in names)
+    template = inner + "{\n" + lines + "\n" + inner + "}"  # field names hold no "%"
+    values = attrgetter(*names)
+    body = ",\n".join(template % tuple(map(_scalar, values(item))) for item in objects)
+    return f"[\n{body}\n{pad}]"

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 import expandctl
 from expandctl.cli import cli
+from expandctl.commands.lint import _PARALLEL_MIN_FILES
 from expandctl.lint.cache import LintCache
 from tests.conftest import PROJECT_ROOT
 
@@ -310,3 +311,38 @@ def test_concurrent_runs_share_the_cache_safely(project: Path) -> None:
             outputs.append(stdout)
     assert len(set(outputs)) == 1
     assert json.loads(outputs[0])["summary"]["errors"] == 2
+
+
+def test_files_linted_by_workers_are_cached_as_serially(project: Path) -> None:
+    """From 64 files on, forked workers read and lint the files: the report, the
+    counts and the entries are those of one process."""
+    count = _PARALLEL_MIN_FILES + 6
+    for i in range(count):
+        _write(project / "many" / f"f{i:03}.sql", INDEX if i % 5 == 0 else SAFE)
+    fresh = CliRunner().invoke(cli, ["lint", "--no-cache", "--format", "json", "many"])
+    first = _lint("many")
+    assert first.exit_code == fresh.exit_code == 1
+    assert first.stdout == fresh.stdout
+    assert _stats(first) == f"lint cache: 0 hit(s), {count} miss(es), {count + 2} written"
+    assert len(_entries(project)) == count + 2  # the files, the config's facts, the report
+    _write(project / "many" / "f001.sql", INDEX)
+    again = _lint("many")
+    assert _stats(again) == f"lint cache: {count - 1} hit(s), 1 miss(es), 2 written"
+    assert (
+        again.stdout
+        == CliRunner().invoke(cli, ["lint", "--no-cache", "--format", "json", "many"]).stdout
+    )
+
+
+def test_an_unreadable_file_among_many_fails_as_it_does_alone(project: Path) -> None:
+    """A worker that cannot read a file stops the run with the loader's error,
+    the first in file order, as one process would."""
+    for i in range(_PARALLEL_MIN_FILES + 6):
+        _write(project / "many" / f"f{i:03}.sql", SAFE)
+    for bad in ("f040.sql", "f055.sql"):
+        (project / "many" / bad).write_bytes(b"SELECT 1;\x01\n")
+    many = CliRunner().invoke(cli, ["lint", "many"])
+    alone = CliRunner().invoke(cli, ["lint", "many/f040.sql"])
+    assert many.exit_code == alone.exit_code == 2
+    assert "f040.sql:1" in many.stderr
+    assert many.stderr == alone.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from expandctl.commands.lint import _lint_plain_files
+from expandctl.commands.lint import _lint_plain_files, _PlainJob
 from expandctl.lint import lint_migration, rule_set
 from expandctl.loader.migrations import load_migration
 from expandctl.model.phases import Phase
@@ -85,10 +85,13 @@ def test_rollback_may_only_drop_what_its_forward_file_created(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize("count", [3, 80])
-def test_parallel_and_serial_plain_linting_agree(count: int) -> None:
-    sources = [(f"f{i}.sql", f"CREATE INDEX i{i} ON t (a);\nSELECT {i};\n") for i in range(count)]
-    results = list(_lint_plain_files(sources, None, 15, rule_set()))
-    assert [r["path"] for r in results] == [name for name, _ in sources]
+def test_parallel_and_serial_plain_linting_agree(count: int, tmp_path: Path) -> None:
+    paths = []
+    for i in range(count):
+        paths.append(tmp_path / f"f{i}.sql")
+        paths[-1].write_text(f"CREATE INDEX i{i} ON t (a);\nSELECT {i};\n", encoding="utf-8")
+    results = list(_lint_plain_files(paths, _PlainJob(None, 15, rule_set())))
+    assert [r["path"] for r in results] == [str(path) for path in paths]
     assert all([f["rule_id"] for f in r["findings"]] == ["L101"] for r in results)
     assert sum(r["statements"] for r in results) == 2 * count
 
