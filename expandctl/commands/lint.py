@@ -419,17 +419,13 @@ def _lint_plain_files(paths: list[Path], job: _PlainJob) -> Iterator[ResultData]
     and no wall time was gained (docs/performance.md).
     """
     workers = min(os.cpu_count() or 1, _MAX_WORKERS)
-    if workers < 2 or len(paths) < _PARALLEL_MIN_FILES:
+    if workers < 2 or len(paths) < _PARALLEL_MIN_FILES or not _can_fork():
         for path in paths:
             yield _lint_file(path, job)
         return
-    import multiprocessing  # only here: a few files are linted without it
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    if "fork" not in multiprocessing.get_all_start_methods():
-        for path in paths:
-            yield _lint_file(path, job)
-        return
     # Imported before forking, so the workers share them instead of each
     # importing them again (the rules and sqlglot are in already).
     import expandctl.lint.runner  # noqa: F401
@@ -448,6 +444,12 @@ def _lint_plain_files(paths: list[Path], job: _PlainJob) -> Iterator[ResultData]
             yield from results
             if error is not None:
                 raise error  # as the serial run would, after the files before it
+
+
+def _can_fork() -> bool:
+    import multiprocessing  # only here: a few files are linted without it
+
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _chunks(paths: list[Path], count: int) -> list[list[Path]]:
