@@ -265,8 +265,8 @@ def _start_in_background(directory: str, ident: dict[str, str]) -> None:
                 return  # another run started one a moment ago
         except FileNotFoundError:
             pass
-        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        os.utime(marker)
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.utime(marker)  # its time says when the last start was
         quiet = [(os.POSIX_SPAWN_OPEN, fd, os.devnull, os.O_RDWR, 0) for fd in (0, 1, 2)]
         os.posix_spawn(
             sys.executable,

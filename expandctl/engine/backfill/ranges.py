@@ -70,14 +70,18 @@ def merge_parts(parts: list[KeyRange], workers: int) -> list[KeyRange]:
     return ranges
 
 
+# The number of ranges each worker count's full plan makes: distinct for 2..MAX_WORKERS.
+_WORKERS_BY_RANGES = {
+    len(range_sizes(workers * FINE_PARTS_PER_WORKER, workers)): workers
+    for workers in range(2, MAX_WORKERS + 1)
+}
+
+
 def workers_of(ranges: int) -> int:
     """How many workers a pass cut into ``ranges`` key ranges was split for."""
-    for workers in range(2, MAX_WORKERS + 1):
-        if len(range_sizes(workers * FINE_PARTS_PER_WORKER, workers)) == ranges:
-            return workers
-    # a small table (fewer distinct keys than parts), or a pass split by an
-    # earlier version into equal ranges
-    return max(1, round(ranges / LEGACY_RANGES_PER_WORKER))
+    # Not in the plans: a small table (fewer distinct keys than parts), or a pass
+    # split by an earlier version into equal ranges.
+    return _WORKERS_BY_RANGES.get(ranges) or max(1, round(ranges / LEGACY_RANGES_PER_WORKER))
 
 
 @dataclass(frozen=True)
