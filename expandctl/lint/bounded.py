@@ -15,7 +15,7 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
-from expandctl.lint.tokens import DIALECT
+from expandctl.lint.glot import DIALECT
 
 _RANGE = (exp.LT, exp.LTE, exp.GT, exp.GTE)
 _LOWER = {exp.GT: "lower", exp.GTE: "lower", exp.LT: "upper", exp.LTE: "upper"}

@@ -12,9 +12,10 @@ nothing is silently passed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from expandctl.lint import actions as a
 from expandctl.lint.columns import read_column
-from expandctl.lint.do_block import NestedReader, is_catalog_check, read_do_block
 from expandctl.lint.tokens import (
     PUNCT,
     STRING,
@@ -25,6 +26,9 @@ from expandctl.lint.tokens import (
     render,
     split_top_level,
 )
+
+if TYPE_CHECKING:  # do_block loads sqlglot: imported when a DO statement is met
+    from expandctl.lint.do_block import NestedReader
 
 # CREATE <kind> that only adds a new object (no lock on existing tables).
 _CREATE_KINDS: tuple[tuple[str, ...], ...] = (
@@ -139,6 +143,8 @@ def _dynamic(cur: Cursor) -> list[a.Action]:
 
 
 def _do(cur: Cursor, read_nested: NestedReader) -> list[a.Action]:
+    from expandctl.lint.do_block import is_catalog_check, read_do_block
+
     if is_catalog_check(cur.toks):
         return [a.Dynamic(what="a DO block", catalog_check=True)]
     # a plpgsql body is read: its static statements are linted like top-level ones

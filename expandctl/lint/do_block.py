@@ -23,7 +23,8 @@ from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
 
 from expandctl.lint import actions as a
 from expandctl.lint.bounded import writes_bounded
-from expandctl.lint.tokens import DIALECT, STRING, WORD, Tok
+from expandctl.lint.glot import DIALECT
+from expandctl.lint.tokens import STRING, WORD, Tok
 
 # Reads one statement of a DO body like a top-level one (``source.read_actions``):
 # passed in, because the reader of statements is the one that calls this module.

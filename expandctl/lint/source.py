@@ -17,15 +17,11 @@ import re
 import sys
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Any
-
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
 from expandctl.errors import LintError
 from expandctl.lint import actions as a
-from expandctl.lint.bounded import bounded_where
 from expandctl.lint.classify import classify
+from expandctl.lint.dml import read_write
 from expandctl.lint.input_actions import (
     CopyDataRows,
     InvalidSyntax,
@@ -34,10 +30,11 @@ from expandctl.lint.input_actions import (
     TemplateFile,
 )
 from expandctl.lint.syntax import find_syntax_problems
-from expandctl.lint.tokens import nesting_depth, parse_tokens, tokenize
+from expandctl.lint.tokens import nesting_depth, tokenize
 from expandctl.model.sql_split import Placeholder, ScannedSql, SqlStatement, split_script
 
 _DML_FIRST = frozenset({"UPDATE", "DELETE", "WITH", "MERGE"})
+_PLAIN_WRITES = frozenset({"UPDATE", "DELETE"})
 _FIRST_WORD = re.compile(r"[A-Za-z_]+")
 _QUICK_HARMLESS = frozenset(
     {"SELECT", "INSERT", "COMMENT", "SET", "RESET", "SHOW", "GRANT", "ANALYZE", "NOTIFY"}
@@ -53,18 +50,12 @@ _INSERT_INTO = re.compile(
     rf"INSERT\s+INTO\s+(?P<name>{_IDENT}(?:\s*\.\s*{_IDENT})?)", re.IGNORECASE
 )
 _PLAIN = re.compile(r"[a-z_][a-z0-9_$]*")
-# Node types that are whole statements; anything else parsed from an unknown
-# first word is a misreading, not a known statement.
-_STATEMENT_NODES = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge)
 # sqlglot's parser recurses once per level; deeper SQL is left unverified
 # rather than risk exhausting the stack.
 MAX_NESTING = 100
 # sqlglot's time doubles with each nested ARRAY[...] (20 levels: 40 s); real
 # SQL nests arrays two or three deep.
 MAX_ARRAY_NESTING = 8
-# What sqlglot raises on input it does not expect: its own errors, and for a
-# few malformed inputs a plain Python error from inside the parser.
-_PARSER_FAILURES = (SqlglotError, RecursionError, TypeError, IndexError, ValueError, KeyError)
 BOM = "\ufeff"
 # Control characters other than tab, LF and CR (PostgreSQL cuts a statement at a NUL).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -220,7 +211,7 @@ def read_actions(sql: str) -> list[a.Action]:
     tokenised = tokenize(sql)
     if tokenised is None:
         return [a.Unknown(reason="the text cannot be tokenised (an unterminated string?)")]
-    raw, toks = tokenised
+    toks = tokenised
     if not toks:
         return [a.Harmless(what="empty")]
     if toks[0].word not in _DML_FIRST:
@@ -231,13 +222,11 @@ def read_actions(sql: str) -> list[a.Action]:
         return [a.Unknown(reason=f"it is nested more than {MAX_NESTING} levels deep")]
     if nesting_depth(toks, "[", "]") > MAX_ARRAY_NESTING:
         return [a.Unknown(reason=f"it nests arrays more than {MAX_ARRAY_NESTING} levels deep")]
-    try:
-        tree = parse_tokens(raw, sql)
-    except _PARSER_FAILURES as exc:
-        return [a.Unknown(reason=f"sqlglot cannot parse it: {_first_line(exc)}")]
-    if tree is None:
-        return [a.Unknown(reason="sqlglot reads no statement in it")]
-    return _from_tree(tree, toks[0].text.upper())
+    if toks[0].word in _PLAIN_WRITES and (write := read_write(sql, toks)) is not None:
+        return [write]
+    from expandctl.lint.tree_actions import read_tree  # loads sqlglot: only DML gets here
+
+    return read_tree(sql, toks[0].text.upper())
 
 
 def _refuse_control_characters(text: str) -> None:
@@ -284,54 +273,3 @@ def _fold(name: str) -> str:
         else:
             parts.append(part.lower())
     return ".".join(parts)
-
-
-def _from_tree(tree: Any, first_word: str) -> list[a.Action]:
-    if tree is None:
-        return [a.Harmless(what="empty")]
-    if isinstance(tree, exp.Command):
-        return [a.Unknown(reason=f"sqlglot reads {first_word} only as an opaque command")]
-    if not isinstance(tree, _STATEMENT_NODES):
-        # e.g. "FOO BAR" parses as a column with an alias: not a statement we know
-        return [a.Unknown(reason=f"{first_word} is not a statement the linter knows")]
-    writes = [node for node in tree.walk() if isinstance(node, exp.Update | exp.Delete)]
-    if writes:
-        return [_write(node) for node in writes]
-    return [a.Harmless(what=type(tree).__name__)]
-
-
-def _write(node: exp.Update | exp.Delete) -> a.Action:
-    verb = "UPDATE" if isinstance(node, exp.Update) else "DELETE"
-    where = node.args.get("where")
-    condition = where.this if where is not None else None
-    trivial = isinstance(condition, exp.Boolean) and condition.this is True
-    if isinstance(condition, exp.EQ) and condition.left == condition.right:
-        trivial = isinstance(condition.left, exp.Literal)
-    table = node.this if isinstance(node.this, exp.Table) else node.find(exp.Table)
-    return a.WriteRows(
-        table=table_name(table) if table is not None else None,
-        verb=verb,
-        where=where is not None,
-        trivial_where=trivial,
-        bounded=bounded_where(where),  # judged on this tree: L112 need not parse again
-    )
-
-
-def table_name(table: exp.Table) -> str:
-    parts = [table.args.get("db"), table.args.get("this")]
-    names = []
-    for part in parts:
-        if isinstance(part, exp.Identifier):
-            names.append(part.this if part.quoted else part.this.lower())
-    return ".".join(names)
-
-
-def _first_line(exc: Exception) -> str:
-    if isinstance(exc, RecursionError):
-        return "nested too deeply"
-    if not isinstance(exc, SqlglotError):
-        return "the parser does not understand it"
-    errors = getattr(exc, "errors", None) or []
-    if errors:
-        return str(errors[0].get("description") or "syntax error")
-    return str(exc).splitlines()[0] if str(exc) else "syntax error"

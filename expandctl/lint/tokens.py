@@ -1,52 +1,33 @@
-"""sqlglot's tokens reduced to what the rules need, and a cursor to walk them.
+"""A statement's tokens, reduced to what the rules need, and a cursor to walk them.
 
-Comments and string literals are never words, so a keyword inside either can
-never look like a statement. Tokenising once per statement is cheap (sqlglot's
-compiled tokenizer); the same tokens feed the parser when a parse is needed.
+The tokens come from PostgreSQL's own scanner (libpg_query, via pglast), so
+strings, dollar quotes, quoted names and comments are read exactly as the
+server reads them, and sqlglot (the analysis parser, ``glot``) is loaded only
+for the statements that need a tree. Comments and string literals are never
+words, so a keyword inside either can never look like a statement.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import TokenError
-from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
-
-# sqlglot logs a warning for every statement it keeps as an opaque Command;
-# the linter reports those itself, so the log line would only be noise.
-logging.getLogger("sqlglot").setLevel(logging.ERROR)
-
-DIALECT = Dialect.get_or_raise("postgres")
-# One tokenizer for every statement: building one per call costs more than tokenising.
-_TOKENIZER = DIALECT.tokenizer()
-_COMMANDS = frozenset(DIALECT.tokenizer_class.COMMANDS)
+from pglast.parser import ParseError, scan
 
 WORD, QUOTED, STRING, NUMBER, PUNCT = range(5)
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
-
-_STRING_TYPES = frozenset(
-    {
-        TokenType.STRING,
-        TokenType.NATIONAL_STRING,
-        TokenType.RAW_STRING,
-        TokenType.HEREDOC_STRING,
-        TokenType.BIT_STRING,
-        TokenType.HEX_STRING,
-        TokenType.BYTE_STRING,
-        TokenType.UNICODE_STRING,
-    }
-)
-
-
-# A token type -> its kind, for the types that are not words or punctuation.
-_KINDS: dict[Any, int] = {
-    **dict.fromkeys(_STRING_TYPES, STRING),
-    TokenType.IDENTIFIER: QUOTED,
-    TokenType.NUMBER: NUMBER,
+_SKIPPED = frozenset({"SQL_COMMENT", "C_COMMENT"})
+# Scanner token names -> our kinds, for those that are not words or punctuation.
+_KINDS = {
+    "SCONST": STRING,
+    "USCONST": STRING,
+    "BCONST": STRING,
+    "XCONST": STRING,
+    "ICONST": NUMBER,
+    "FCONST": NUMBER,
 }
+# The pieces of a (possibly continued: 'a' <newline> 'b') quoted string.
+_QUOTED_PIECES = re.compile(r"'((?:[^']|'')*)'")
 
 
 class Tok(NamedTuple):
@@ -71,53 +52,68 @@ class Tok(NamedTuple):
 # Tok(...) without the generated __new__'s Python frame: a statement has dozens of tokens.
 _tok = tuple.__new__
 
-# (sqlglot's token type, text) -> our tokens. Migrations repeat a few hundred
+# (scanner's token name, text) -> our token. Migrations repeat a few hundred
 # keywords, names and literals; looking them up is five times cheaper than
 # building them again. Bounded: a huge file of distinct literals clears it.
-_CONVERTED: dict[tuple[Any, str], tuple[Tok, ...]] = {}
+_CONVERTED: dict[tuple[str, str], Tok] = {}
 _CONVERTED_MAX = 50_000
 
 
-def _convert(token_type: Any, text: str) -> tuple[Tok, ...]:
-    kind = _KINDS.get(token_type)
-    if kind is not None:
-        return (_tok(Tok, ("", text, kind)),)
-    if text[:1].isalpha() or text[:1] == "_":
-        # multi-word keywords ("PRIMARY KEY", "DOUBLE PRECISION") become single words
-        return tuple(_tok(Tok, (part.upper(), part, WORD)) for part in text.split())
-    return (_tok(Tok, ("", text, PUNCT)),)
+def _convert(name: str, kind: str, text: str) -> Tok:
+    if name == "IDENT":
+        if text[:1] == '"':
+            return _tok(Tok, ("", text[1:-1].replace('""', '"'), QUOTED))
+        if text[:2] in ("U&", "u&"):  # U&"d\0061t": kept as written, escapes and all
+            return _tok(Tok, ("", text[3:-1], QUOTED))
+        return _tok(Tok, (text.upper(), text, WORD))
+    if kind != "NO_KEYWORD":
+        return _tok(Tok, (text.upper(), text, WORD))
+    found = _KINDS.get(name)
+    if found == STRING:
+        return _tok(Tok, ("", string_value(text), STRING))
+    if found is not None:
+        return _tok(Tok, ("", text, found))
+    return _tok(Tok, ("", text, PUNCT))
 
 
-def tokenize(sql: str) -> tuple[list[Token], list[Tok]] | None:
-    """sqlglot's raw tokens and our reduced ones; None when the text cannot be tokenised."""
+def string_value(literal: str) -> str:
+    """A string constant's value as written between its quotes (``''`` read as ``'``):
+    ``'it''s'``, ``E'..'``, ``$tag$..$tag$``, ``B'01'``, ``X'ff'``, ``U&'..'``."""
+    if literal[:1] == "$":
+        tag = literal[: literal.index("$", 1) + 1]
+        return literal[len(tag) : -len(tag)]
+    if literal[:1] in "Ee":  # backslash escapes: \' and \\ read as ' and \
+        body = literal[2:-1]
+        return re.sub(r"\\(['\\\\])|''", lambda m: m.group(1) or "'", body)
+    return "".join(piece.replace("''", "'") for piece in _QUOTED_PIECES.findall(literal))
+
+
+def tokenize(sql: str) -> list[Tok] | None:
+    """The statement's tokens, comments left out; None when PostgreSQL's scanner
+    rejects the text (an unterminated string, quoted name or comment)."""
     try:
-        raw = _TOKENIZER.tokenize(sql)
-        # sqlglot keeps the rest of a "command" (VACUUM, LOCK, DO ...) as one
-        # string token; the rules need its words, so read that rest again.
-        rest = raw[1:]
-        if raw and raw[0].token_type in _COMMANDS and len(raw) == 2:
-            rest = _TOKENIZER.tokenize(sql[raw[0].end + 1 :])
-    except TokenError:
+        scanned = scan(sql)
+    except ParseError:
         return None
-    toks: list[Tok] = []
-    extend = toks.extend
+    # The scanner counts bytes of UTF-8; slice bytes only when they differ from characters.
+    data: str | bytes = sql if sql.isascii() else sql.encode()
     converted = _CONVERTED
     if len(converted) > _CONVERTED_MAX:
         converted.clear()
-    for token in raw[:1] + rest:
-        key = (token.token_type, token.text)
+    toks: list[Tok] = []
+    append = toks.append
+    for token in scanned:
+        name = token.name
+        if name in _SKIPPED:
+            continue
+        piece = data[token.start : token.end + 1]
+        text = piece if isinstance(piece, str) else piece.decode()
+        key = (name, text)
         found = converted.get(key)
         if found is None:
-            found = converted[key] = _convert(*key)
-        extend(found)
-    return raw, toks
-
-
-def parse_tokens(raw: list[Token], sql: str) -> Any:
-    """Parse already-tokenised SQL with sqlglot (raises sqlglot's ParseError);
-    None when there is nothing to parse (sqlglot returns no tree for ``ELSE 1``)."""
-    trees = DIALECT.parser().parse(raw, sql)
-    return trees[0] if trees else None
+            found = converted[key] = _convert(name, token.kind, text)
+        append(found)
+    return toks
 
 
 def nesting_depth(toks: list[Tok], opening: str = "([", closing: str = ")]") -> int:

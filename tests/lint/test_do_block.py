@@ -86,9 +86,9 @@ def test_catalog_checks_written_by_hand(body: str) -> None:
     ],
 )
 def test_anything_else_is_not_a_catalog_check(sql: str) -> None:
-    tokenised = tokenize(sql)
-    assert tokenised is not None
-    assert not is_catalog_check(tokenised[1])
+    toks = tokenize(sql)
+    assert toks is not None
+    assert not is_catalog_check(toks)
 
 
 # --- a DO block's statements are read like top-level ones ---------------------

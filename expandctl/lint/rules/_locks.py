@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import re
 
-from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
-
 from expandctl.lint import actions as a
 from expandctl.lint.context import LintContext, norm
 from expandctl.lint.rules.add_column_rewrite import rewrite_reason
 from expandctl.lint.source import Statement
-from expandctl.lint.tokens import DIALECT
 
 # Migration tools record the applied version in the same transaction; that
 # one-row write is part of every tool's pattern and takes no time.
@@ -145,20 +141,6 @@ def _tables_read(statement: Statement) -> tuple[str, ...] | None:
     text = statement.sql.text
     if not _READS_ROWS.search(text):
         return ()  # INSERT ... VALUES / DEFAULT VALUES: the rows are in the text
-    try:
-        tree = DIALECT.parse(text)[0]
-    except (ParseError, TokenError):
-        return None
-    if not isinstance(tree, exp.Insert):
-        return None
-    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-    return tuple(_name(table) for table in tree.find_all(exp.Table) if table is not target)
+    from expandctl.lint.tree_actions import tables_read_by_insert  # loads sqlglot
 
-
-def _name(table: exp.Table) -> str:
-    schema = table.args.get("db")
-    quoted = isinstance(table.this, exp.Identifier) and table.this.quoted
-    name = table.name if quoted else table.name.lower()
-    if isinstance(schema, exp.Identifier):
-        return f"{schema.name}.{name}"
-    return name
+    return tables_read_by_insert(text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from expandctl.lint.actions import Action, WriteRows
-from expandctl.lint.bounded import writes_bounded
 from expandctl.lint.context import LintContext
 from expandctl.lint.rule import Rule, Violation
 from expandctl.lint.rules._util import display
@@ -65,6 +64,8 @@ def _bounded(action: WriteRows, statement: Statement) -> bool:
     if action.bounded is not None:
         return action.bounded
     writes = [x for x in statement.actions if isinstance(x, WriteRows)]
+    from expandctl.lint.bounded import writes_bounded  # loads sqlglot
+
     answers = writes_bounded(statement.sql.text)
     if answers is None or len(answers) != len(writes):
         return True  # cannot tell which WHERE is whose: keep the old answer (it has one)
