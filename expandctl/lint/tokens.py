@@ -95,8 +95,6 @@ def tokenize(sql: str) -> list[Tok] | None:
         scanned = scan(sql)
     except ParseError:
         return None
-    # The scanner counts bytes of UTF-8; slice bytes only when they differ from characters.
-    data: str | bytes = sql if sql.isascii() else sql.encode()
     converted = _CONVERTED
     if len(converted) > _CONVERTED_MAX:
         converted.clear()
@@ -106,8 +104,7 @@ def tokenize(sql: str) -> list[Tok] | None:
         name = token.name
         if name in _SKIPPED:
             continue
-        piece = data[token.start : token.end + 1]
-        text = piece if isinstance(piece, str) else piece.decode()
+        text = sql[token.start : token.end + 1]  # pglast's offsets count characters
         key = (name, text)
         found = converted.get(key)
         if found is None:

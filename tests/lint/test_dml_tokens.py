@@ -23,7 +23,7 @@ from expandctl.lint.tokens import tokenize
 from expandctl.lint.tree_actions import read_tree
 
 COLUMNS = ["id", "user_id", "ctid", "email", "created_at", "t.id", '"ID"', '"Email"',
-           "x.email_norm", "s.t.batch", "status", "date", "user", "level", "key", "current_date"]
+           "x.email_norm", "s.t.batch", "status", "date", "user", "level", "key", "current_date"]  # fmt: skip
 VALUES = ["5", "-5", "1.5", "'a'", "'it''s'", ":lo", "$1", "?", "true", "NULL", "now()",
           "4 + 1000", "'2024-01-01'::date", "5::bigint", "5::numeric(10, 2)", "5::int[]",
           "CAST(5 AS int)", "date '2024-01-01'", "interval '1 day'", "other.col", "lower(email)",
