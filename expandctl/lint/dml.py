@@ -148,71 +148,75 @@ def _bounded(terms: list[list[Tok]]) -> bool | None:
     """``bounded._bounded_conjunction`` on tokens; None where it cannot be sure."""
     ranges: dict[str, set[str]] = {}
     for term in terms:
-        column = _column(term)
-        if column is None:
-            if _column_like(term):
-                return None  # a name sqlglot may read otherwise, or a function call
-            continue
-        name, i = column
-        if i >= len(term):
-            continue
-        op = term[i]
-        rest = term[i + 1 :]
-        if op.kind == WORD and op.word == "BETWEEN":
-            answer = _between(rest)
-        elif op.kind == WORD and op.word == "IN":
-            answer = _in_list(rest)
-        elif op.kind == PUNCT and op.text in _COMPARISONS:
-            constant = _constant(rest)
-            if constant is None:
-                return None
-            if not constant:
-                continue
-            if op.text == "=":
-                return True
-            if name in ("id", "ctid") or name.endswith(_KEY_SUFFIX):
-                return True
-            ranges.setdefault(name, set()).add(_RANGE_OPS[op.text])
-            continue
-        elif op.kind == PUNCT and op.text in ("<>", "!="):
-            continue
-        elif op.kind == WORD and op.word in ("IS", "LIKE", "ILIKE", "NOT"):
-            if any(t.kind == PUNCT and t.text == "(" for t in rest):
-                return None  # NOT IN (SELECT ...), IS DISTINCT FROM f(...): the parser's
-            continue
-        else:
+        judged = _judge(term)
+        if judged is None:
             return None
-        if answer is None or answer:
-            return answer
-    reversed_sides = [_reversed(term) for term in terms]
-    if any(side is None for side in reversed_sides):
-        return None
-    for side in reversed_sides:
-        if side:
-            name, which = side
+        if judged is _SMALL_SET:
+            return True
+        if judged is not _NO_BOUND:
+            name, side = judged
             if name in ("id", "ctid") or name.endswith(_KEY_SUFFIX):
-                return True
-            ranges.setdefault(name, set()).add(which)
+                return True  # a one-sided bound on a key is a batch
+            ranges.setdefault(name, set()).add(side)
     return any(len(sides) == 2 for sides in ranges.values())
 
 
-def _reversed(term: list[Tok]) -> tuple[str, str] | tuple[()] | None:
-    """``<constant> < col``: (col, side); () when the term is not of that form."""
-    if not term or _column(term) is not None:
-        return ()
-    for i in range(1, len(term)):
-        tok = term[i]
-        if tok.kind == PUNCT and tok.text in _COMPARISONS:
-            constant = _constant(term[:i])
-            column = _column(term[i + 1 :])
-            if not constant:
-                return None if constant is None else ()
-            if column is None or column[1] != len(term) - i - 1:
-                return None if column is not None or _column_like(term[i + 1 :]) else ()
-            if tok.text == "=":
-                return None  # <constant> = col: a small set, let the parser confirm
-            return column[0], _FLIP[_RANGE_OPS[tok.text]]
-    return ()
+# What one term of the condition does: limits the rows to a small set, bounds a
+# column on one side ((column, "lower" | "upper")), or neither.
+_SMALL_SET = ("", "small set")
+_NO_BOUND = ("", "")
+_Judged = tuple[str, str]
+
+
+def _judge(term: list[Tok]) -> _Judged | None:
+    column = _column(term)
+    if column is not None:
+        name, i = column
+        return _column_first(name, term[i:])
+    if _column_like(term):
+        return None  # a name sqlglot may read otherwise, or a function call
+    return _constant_first(term)
+
+
+def _column_first(name: str, rest: list[Tok]) -> _Judged | None:
+    """``col = c``, ``col < c``, ``col BETWEEN c AND c``, ``col IN (c, ...)``, ``col IS NULL``..."""
+    if not rest:
+        return _NO_BOUND  # a boolean column alone
+    op, operand = rest[0], rest[1:]
+    if op.kind == WORD and op.word in ("BETWEEN", "IN"):
+        small = _between(operand) if op.word == "BETWEEN" else _in_list(operand)
+        return None if small is None else (_SMALL_SET if small else _NO_BOUND)
+    if op.kind == WORD and op.word in ("IS", "LIKE", "ILIKE", "NOT"):
+        if any(t.kind == PUNCT and t.text in ("(", "[") for t in operand):
+            return None  # NOT IN (SELECT ...), IS DISTINCT FROM f(...): the parser's
+        return _NO_BOUND
+    if op.kind == PUNCT and op.text in ("<>", "!="):
+        return _NO_BOUND
+    if op.kind != PUNCT or op.text not in _COMPARISONS:
+        return None
+    constant = _constant(operand)
+    if constant is None:
+        return None
+    if not constant:
+        return _NO_BOUND  # col = f(), col < now(): no bound
+    return _SMALL_SET if op.text == "=" else (name, _RANGE_OPS[op.text])
+
+
+def _constant_first(term: list[Tok]) -> _Judged | None:
+    """``c < col``: a bound on col's other side; a term of constants bounds nothing."""
+    for i, tok in enumerate(term):
+        if tok.kind != PUNCT or tok.text not in _COMPARISONS or i == 0:
+            continue
+        constant = _constant(term[:i])
+        if constant is None:
+            return None
+        column = _column(term[i + 1 :])
+        if not constant or (column is None and not _column_like(term[i + 1 :])):
+            return _NO_BOUND  # constant = constant, f() < col ...: no bound of a column
+        if column is None or column[1] != len(term) - i - 1 or tok.text == "=":
+            return None  # c = col is a small set: let the parser confirm it
+        return column[0], _FLIP[_RANGE_OPS[tok.text]]
+    return _NO_BOUND
 
 
 def _column(term: list[Tok]) -> tuple[str, int] | None:
