@@ -41,6 +41,9 @@ _WARM_SQL = (
     "CREATE TABLE warm (id bigint PRIMARY KEY, email text);\n"
     "ALTER TABLE users ADD COLUMN nickname text NOT NULL DEFAULT '';\n"
     "CREATE INDEX users_email_idx ON users (email);\n"
+    # DML with OR and a DO block: what loads sqlglot (lint.glot), imported on first use
+    "UPDATE warm SET email = lower(email) WHERE id = 1 OR id = 2;\n"
+    "DO $$ BEGIN NULL; END $$;\n"
 )
 _WARM_MIGRATION = {
     "migration.toml": 'description = "Warm up the linter"\n',

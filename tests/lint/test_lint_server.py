@@ -714,3 +714,30 @@ def test_the_client_does_not_use_a_socket_served_by_another_user(
     assert done.returncode == 1, done.stderr
     assert b"L101" in done.stdout
     assert b"served by uid 65534, not by you; linting in-process" in done.stderr
+
+
+def test_the_warm_up_loads_what_a_request_may_need_sqlglot_included(tmp_path: Path) -> None:
+    """sqlglot is imported on first use by the linter; the server imports it up front
+    so that a request with DML does not pay for it."""
+    script = (
+        "import json, sys\n"
+        "before = 'sqlglot' in sys.modules\n"
+        "from expandctl.cli.lint_server import warm_up\n"
+        "warm_up()\n"
+        "print(json.dumps([before, sorted(m for m in sys.modules if m.startswith('expandctl.lint'))"
+        ", 'sqlglot' in sys.modules]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    before, modules, after = json.loads(done.stdout.splitlines()[-1])
+    assert before is False
+    assert after is True
+    for name in ("expandctl.lint.tree_actions", "expandctl.lint.do_block", "expandctl.lint.dml"):
+        assert name in modules
