@@ -450,7 +450,7 @@ def test_quiet_batches_grow_to_quiet_batch_ms(pg_database: PgDatabase) -> None:
 
     with pg_database.connect(autocommit=True) as conn:
         reset_backfill(conn, schema=SCHEMA, migration_id=MIGRATION)
-        conn.execute("DELETE FROM users WHERE id > 3000")  # small batches: keep it short
+        conn.execute("DELETE FROM users WHERE id > 6000")  # enough batches to shrink, still short
         conn.execute("UPDATE users SET email_norm = NULL")
     busy = _batch_sizes(pg_database, busy=True)
     assert max(busy) <= 1_000 and min(busy) < 250  # shrank towards 5 ms from the first guess
