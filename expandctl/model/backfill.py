@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from expandctl.model.durations import Duration, PgTimeout
 from expandctl.model.sql_slots import SqlText
@@ -106,3 +106,14 @@ class BackfillSpec(BaseModel):
         if value is not None and not value:
             raise ValueError("key must name at least one column (or be left out)")
         return value
+
+    @model_validator(mode="after")
+    def _busy_workers_exist(self) -> BackfillSpec:
+        # With workers = "auto" the count is known only at run time: capped there.
+        if isinstance(self.workers, int) and self.workers_when_busy > self.workers:
+            raise ValueError(
+                f"workers_when_busy ({self.workers_when_busy}) is more than workers "
+                f"({self.workers}): at most {self.workers} can run at once; lower "
+                "workers_when_busy or raise workers"
+            )
+        return self

@@ -454,3 +454,10 @@ def test_quiet_batches_grow_to_quiet_batch_ms(pg_database: PgDatabase) -> None:
         conn.execute("UPDATE users SET email_norm = NULL")
     busy = _batch_sizes(pg_database, busy=True)
     assert max(busy) <= 1_000 and min(busy) < 250  # shrank towards 5 ms from the first guess
+
+
+def test_more_busy_workers_than_workers_is_refused_unless_the_count_is_auto() -> None:
+    with pytest.raises(pydantic.ValidationError, match=r"workers_when_busy \(3\) is more than"):
+        spec(workers=2, workers_when_busy=3)
+    assert spec(workers="auto", workers_when_busy=3).workers_when_busy == 3  # capped at run time
+    assert spec(workers=3, workers_when_busy=3).workers_when_busy == 3
