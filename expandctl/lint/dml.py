@@ -35,6 +35,9 @@ _NOT_COLUMNS = frozenset(
 )  # fmt: skip
 # E'..', B'..', X'..', U&'..' and dollar quotes: sqlglot reads some as no literal.
 _SPECIAL_LITERAL = re.compile(r"(?i)(?<![\w$'])(?:[bxe]|u&)'|\$\w*\$")
+# Words that continue a type name after its first: double precision, character
+# varying, timestamp with(out) time zone.
+_TYPE_WORDS = frozenset({"PRECISION", "VARYING", "WITH", "WITHOUT", "TIME", "ZONE"})
 # Clauses that end the table name of the statement.
 _AFTER_TABLE = frozenset({"SET", "WHERE", "USING", "RETURNING", "AS", "FROM"})
 
@@ -316,13 +319,14 @@ def _literal_end(toks: list[Tok], i: int) -> int | None:
 
 
 def _type_to_end(toks: list[Tok], i: int) -> bool:
-    """``int``, ``bigint[]``, ``varchar(10)``, ``double precision``: plain type words."""
-    words = 0
-    while i < len(toks) and toks[i].kind == WORD:
-        words += 1
-        i += 1
-    if not words:
+    """``int``, ``bigint[]``, ``varchar(10)``, ``double precision``: a type name and
+    nothing after it. Only the words of multi-word types may follow the first: in
+    ``'x'::text IS NOT TRUE`` the cast ends at ``text``, and the term is no constant."""
+    if i >= len(toks) or toks[i].kind != WORD:
         return False
+    i += 1
+    while i < len(toks) and toks[i].kind == WORD and toks[i].word in _TYPE_WORDS:
+        i += 1
     if _is(toks, i, "(") and i + 2 < len(toks) and toks[i + 1].kind == NUMBER:
         if not _is(toks, i + 2, ")"):
             return False

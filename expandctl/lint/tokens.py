@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 from pglast.parser import ParseError, scan
 
+from expandctl.lint.literals import string_value, unicode_unescape
+
 WORD, QUOTED, STRING, NUMBER, PUNCT = range(5)
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
 _SKIPPED = frozenset({"SQL_COMMENT", "C_COMMENT"})
@@ -26,8 +28,6 @@ _KINDS = {
     "ICONST": NUMBER,
     "FCONST": NUMBER,
 }
-# The pieces of a (possibly continued: 'a' <newline> 'b') quoted string.
-_QUOTED_PIECES = re.compile(r"'((?:[^']|'')*)'")
 
 
 class Tok(NamedTuple):
@@ -63,9 +63,9 @@ def _convert(name: str, kind: str, text: str) -> Tok:
     if name == "IDENT":
         if text[:1] == '"':
             return _tok(Tok, ("", text[1:-1].replace('""', '"'), QUOTED))
-        if text[:2] in ("U&", "u&"):  # U&"d\0061t": kept as written, escapes and all
-            return _tok(Tok, ("", text[3:-1], QUOTED))
         return _tok(Tok, (text.upper(), text, WORD))
+    if name == "UIDENT":  # U&"d\0061ta" (a UESCAPE clause after it is not read)
+        return _tok(Tok, ("", unicode_unescape(text[3:-1].replace('""', '"')), QUOTED))
     if kind != "NO_KEYWORD":
         return _tok(Tok, (text.upper(), text, WORD))
     found = _KINDS.get(name)
@@ -76,24 +76,12 @@ def _convert(name: str, kind: str, text: str) -> Tok:
     return _tok(Tok, ("", text, PUNCT))
 
 
-def string_value(literal: str) -> str:
-    """A string constant's value as written between its quotes (``''`` read as ``'``):
-    ``'it''s'``, ``E'..'``, ``$tag$..$tag$``, ``B'01'``, ``X'ff'``, ``U&'..'``."""
-    if literal[:1] == "$":
-        tag = literal[: literal.index("$", 1) + 1]
-        return literal[len(tag) : -len(tag)]
-    if literal[:1] in "Ee":  # backslash escapes: \' and \\ read as ' and \
-        body = literal[2:-1]
-        return re.sub(r"\\(['\\\\])|''", lambda m: m.group(1) or "'", body)
-    return "".join(piece.replace("''", "'") for piece in _QUOTED_PIECES.findall(literal))
-
-
 def tokenize(sql: str) -> list[Tok] | None:
     """The statement's tokens, comments left out; None when PostgreSQL's scanner
     rejects the text (an unterminated string, quoted name or comment)."""
     try:
         scanned = scan(sql)
-    except ParseError:
+    except (ParseError, UnicodeEncodeError):  # a lone surrogate is no UTF-8
         return None
     converted = _CONVERTED
     if len(converted) > _CONVERTED_MAX:

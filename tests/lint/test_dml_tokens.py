@@ -23,12 +23,15 @@ from expandctl.lint.tokens import tokenize
 from expandctl.lint.tree_actions import read_tree
 
 COLUMNS = ["id", "user_id", "ctid", "email", "created_at", "t.id", '"ID"', '"Email"',
-           "x.email_norm", "s.t.batch", "status", "date", "user", "level", "key", "current_date"]  # fmt: skip
+           "x.email_norm", "s.t.batch", "status", "date", "user", "level", "key",
+           "current_date"]  # fmt: skip
 VALUES = ["5", "-5", "1.5", "'a'", "'it''s'", ":lo", "$1", "?", "true", "NULL", "now()",
           "4 + 1000", "'2024-01-01'::date", "5::bigint", "5::numeric(10, 2)", "5::int[]",
           "CAST(5 AS int)", "date '2024-01-01'", "interval '1 day'", "other.col", "lower(email)",
           "(SELECT 1)", "ARRAY[1, 2]", "E'x'", "+5", "%(lo)s", ":'v'", "$$a$$", "B'01'",
-          "'a' || 'b'", "(5)", "- 5", "x::int", "N'x'"]  # fmt: skip
+          "'a' || 'b'", "(5)", "- 5", "x::int", "N'x'", "'x'::text IS NOT TRUE",
+          "$1::bigint IS NOT NULL", "5::int ISNULL", "'a'::text LIKE 'b'", "1::int AT TIME ZONE c",
+          "'2024-01-01'::timestamp with time zone", "5::double precision"]  # fmt: skip
 COMPARISONS = ["=", "<", "<=", ">", ">=", "<>", "!="]
 HEADS = ["UPDATE t SET c = 1", "UPDATE s.t AS x SET c = lower(c) FROM u", "DELETE FROM t",
          'DELETE FROM "T" USING u', "UPDATE ONLY t SET c = 1", "UPDATE t x SET c = (SELECT 1)",
@@ -107,6 +110,7 @@ def test_the_token_reader_agrees_with_sqlglot_wherever_it_answers(seed: int) -> 
         ("UPDATE t SET c = 1 WHERE created_at >= '2024-01-01' AND created_at < '2024-02-01'", True),
         ("DELETE FROM t WHERE account_id = 7", True),
         ("UPDATE t SET c = 1 WHERE status IN ('a', 'b')", True),
+        ("UPDATE t SET c = 1 WHERE id = $1::bigint", True),
     ],
 )
 def test_common_migration_dml_is_read_from_tokens(sql: str, bounded: bool) -> None:
@@ -139,3 +143,22 @@ def test_heads_and_columns_cover_both_verbs() -> None:
     verbs = {head.split()[0] for head in HEADS}
     assert verbs == {"UPDATE", "DELETE"}
     assert len(set(itertools.chain(COLUMNS, VALUES))) == len(COLUMNS) + len(VALUES)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE users SET nickname = NULL WHERE status = 'x'::text IS NOT TRUE",
+        "DELETE FROM users WHERE id = $1::bigint IS NOT NULL",
+        "DELETE FROM users WHERE id BETWEEN 1::int AND 5::int IS NULL",
+        "DELETE FROM users WHERE id IN (1, 2::int IS NULL)",
+    ],
+)
+def test_a_cast_ends_at_its_type(sql: str) -> None:
+    """``(id = $1::bigint) IS NOT NULL`` may match every row: not a bounded write."""
+    toks = tokenize(sql)
+    assert toks is not None
+    fast = read_write(sql, toks)
+    assert fast is None or fast.bounded is False
+    (action,) = read_actions(sql)
+    assert isinstance(action, a.WriteRows) and action.bounded is False

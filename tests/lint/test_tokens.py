@@ -32,7 +32,10 @@ def test_words_names_strings_numbers_and_punctuation() -> None:
     [
         ("'plain'", "plain"),
         ("'a''b'", "a'b"),
-        ("E'a\\'b\\\\c\\n'", "a'b\\c\\n"),
+        ("E'a\\'b\\\\c\\n'", "a'b\\c\n"),
+        ("E'\\t\\x41\\101\\u00e9\\U0001F600\\q'", "\tAA\u00e9\U0001f600q"),
+        ("E'a\\n'\n'b\\n'", "a\nb\n"),
+        ("U&'d\\0061t\\+000061'", "data"),
         ("$$body $x$ 'q'$$", "body $x$ 'q'"),
         ("$fn$ SELECT 1; $fn$", " SELECT 1; "),
         ("'con'\n'tinued'", "continued"),
@@ -62,3 +65,18 @@ def test_offsets_count_characters_in_non_ascii_text() -> None:
     assert len(actions) == 1
     column = actions[0].column  # type: ignore[attr-defined]
     assert (actions[0].table, column.name, column.default) == ('"ü€"', '"😀"', "'é'")  # type: ignore[attr-defined]
+
+
+def test_unicode_escaped_names_are_read_as_their_name() -> None:
+    toks = _toks('DROP TABLE U&"d\\0061ta", U&"W\\00e4rme"')
+    assert [(t.kind, t.text) for t in toks[2:]] == [
+        (QUOTED, "data"),
+        (PUNCT, ","),
+        (QUOTED, "Wärme"),
+    ]
+    assert toks[2].name == "data"
+
+
+def test_a_do_body_written_as_an_escape_string_is_read() -> None:
+    actions = read_actions("DO E'BEGIN\\n  ALTER TABLE users DROP COLUMN email;\\nEND'")
+    assert [type(x).__name__ for x in actions] == ["DropColumn"]
