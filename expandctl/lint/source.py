@@ -208,10 +208,9 @@ def read_actions(sql: str) -> list[a.Action]:
     quick = _quick_read(sql)
     if quick is not None:
         return quick
-    tokenised = tokenize(sql)
-    if tokenised is None:
+    toks = tokenize(sql)
+    if toks is None:
         return [a.Unknown(reason="the text cannot be tokenised (an unterminated string?)")]
-    toks = tokenised
     if not toks:
         return [a.Harmless(what="empty")]
     if toks[0].word not in _DML_FIRST:
