@@ -120,6 +120,16 @@ def lint(request: LintRequest, load_config: Callable[[], LintConfig]) -> LintOut
     ``load_config``: ``loader.config.load_lint_config`` as the CLI's options say."""
     config = _Config(load_config)
     cache, source = _open_cache(request) if request.use_cache else (None, None)
+    try:
+        return _lint(request, config, cache, source)
+    finally:
+        if cache is not None:
+            cache.close()  # writes this run's entries (one transaction) and prunes
+
+
+def _lint(
+    request: LintRequest, config: _Config, cache: LintCache | None, source: Path | None
+) -> LintOutcome:
     fingerprint = code_fingerprint() if cache is not None else ""
     facts = _facts(request, config, cache, source, fingerprint)
     version = request.pg_version if request.pg_version is not None else facts.pg_version
@@ -156,11 +166,8 @@ def lint(request: LintRequest, load_config: Callable[[], LintConfig]) -> LintOut
     from expandctl.lint.formats import render
 
     text = render(report, request.output_format, color=request.color)
-    if cache is not None:
-        if report_key is not None:
-            cache.put(report_key, {"text": text, "failed": report.failed})
-        if cache.stats.writes:
-            cache.prune()
+    if cache is not None and report_key is not None:
+        cache.put(report_key, {"text": text, "failed": report.failed})
     return LintOutcome(text, report.failed, cache.stats if cache else None, note)
 
 
@@ -519,8 +526,9 @@ def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) ->
     findings: list[FindingRecord] = []
     files: list[FileRecord] = []
     root = cwd.resolve()  # once: resolving is a system call per path component
+    folders: dict[str, str] = {}
     for result in results:
-        shown = _relative(result["path"], root)
+        shown = _relative(result["path"], root, folders)
         files.append(
             FileRecord(
                 path=shown,
@@ -548,14 +556,29 @@ def _report(results: list[ResultData], version: int, fail_on: str, cwd: Path) ->
     )
 
 
-def _relative(path: str, root: Path) -> str:
-    """Paths relative to ``root`` (where lint runs, resolved), as CI annotations and SARIF want."""
+def _relative(path: str, root: Path, folders: dict[str, str]) -> str:
+    """Paths relative to ``root`` (where lint runs, resolved), as CI annotations and SARIF want.
+
+    ``folders``: resolved folders by folder as given, shared across a report, so
+    500 files of one folder resolve it once (a system call per component) and
+    each file costs one ``lstat`` (a symlinked file is resolved whole)."""
     if path.startswith("<"):
         return path
     file_part, sep, anchor = path.partition("#")
     try:
-        rel = os.path.relpath(Path(file_part).resolve(), root)
+        rel = os.path.relpath(_resolved(file_part, folders), root)
     except ValueError:
         return path
     shown = file_part if rel.startswith("..") else rel
     return f"{shown}{sep}{anchor}"
+
+
+def _resolved(file_part: str, folders: dict[str, str]) -> str:
+    """``Path(file_part).resolve()``, with the folder's resolution reused."""
+    folder, name = os.path.split(file_part)
+    if name in ("", ".", "..") or os.path.islink(file_part):
+        return str(Path(file_part).resolve())
+    real = folders.get(folder)
+    if real is None:
+        real = folders[folder] = str(Path(folder).resolve())
+    return os.path.join(real, name)

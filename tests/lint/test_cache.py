@@ -7,6 +7,7 @@ the exit code, and the ``-v`` statistics line on stderr. No timings.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ import expandctl
 from expandctl.cli import cli
 from expandctl.commands.lint import _PARALLEL_MIN_FILES
 from expandctl.lint.cache import LintCache
+from expandctl.lint.cache_store import DATABASE_NAME
 from tests.conftest import PROJECT_ROOT
 
 INDEX = "CREATE INDEX users_email_idx ON users (email);\n"
@@ -59,8 +61,25 @@ def _stats(result: Result) -> str:
     return lines[0]
 
 
-def _entries(project: Path) -> list[Path]:
-    return sorted((project / ".expandctl" / "cache" / "lint").glob("*/*.entry"))
+def _database(folder: Path) -> Path:
+    return folder / ".expandctl" / "cache" / "lint" / DATABASE_NAME
+
+
+def _entries(database: Path) -> list[tuple[str, str, bytes]]:
+    """(key, checksum, payload) of every entry, read with SQLite itself."""
+    with sqlite3.connect(database) as db:
+        rows = db.execute("SELECT key, checksum, payload FROM entries ORDER BY key").fetchall()
+    db.close()
+    return rows
+
+
+def _rewrite(database: Path, rows: list[tuple[str, str, bytes]]) -> None:
+    with sqlite3.connect(database) as db:
+        db.executemany(
+            "UPDATE entries SET checksum = ?, payload = ? WHERE key = ?",
+            [(checksum, payload, key) for key, checksum, payload in rows],
+        )
+    db.close()
 
 
 def test_a_repeated_run_is_a_cached_report_identical_to_linting(project: Path) -> None:
@@ -163,8 +182,7 @@ def test_no_cache_neither_reads_nor_writes(project: Path) -> None:
     assert "lint cache" not in result.stderr
     assert not (project / ".expandctl").exists()
     _lint("sql")
-    for entry in _entries(project):  # even a poisoned cache is not read
-        entry.write_bytes(b"garbage")
+    _database(project).write_bytes(b"garbage")  # even a poisoned cache is not read
     result = CliRunner().invoke(cli, ["lint", "--no-cache", "sql"])
     assert result.exit_code == 1
     assert "L101" in result.stdout
@@ -172,38 +190,50 @@ def test_no_cache_neither_reads_nor_writes(project: Path) -> None:
 
 @pytest.mark.parametrize(
     "damage",
-    ["truncate", "garbage", "empty", "payload-edited", "wrong-key", "a-directory"],
+    ["truncate", "garbage", "empty", "payload-edited", "moved", "a-directory"],
 )
 def test_a_corrupt_entry_is_linted_again_never_trusted(project: Path, damage: str) -> None:
     first = _lint("sql", "migrations")
-    entries = _entries(project)
-    assert entries
-    for entry in entries:
-        raw = entry.read_bytes()
-        if damage == "truncate":
-            entry.write_bytes(raw[: len(raw) // 2])
-        elif damage == "garbage":
-            entry.write_bytes(b"\x00\xff not an entry")
-        elif damage == "empty":
-            entry.write_bytes(b"")
-        elif damage == "payload-edited":  # findings removed, checksum left as it was
-            header, _, payload = raw.partition(b"\n")
+    database = _database(project)
+    entries = _entries(database)
+    assert len(entries) == 6  # two files, two folders, the config's facts, the report
+    raw = database.read_bytes()
+    if damage == "truncate":
+        database.write_bytes(raw[: len(raw) // 2])
+    elif damage == "garbage":
+        database.write_bytes(b"\x00\xff not a database" * 100)
+    elif damage == "empty":
+        database.write_bytes(b"")
+    elif damage == "payload-edited":  # findings removed, checksum left as it was
+        edited = []
+        for key, checksum, payload in entries:
             data = json.loads(payload)
             if isinstance(data, list):
                 for item in data:
                     item["findings"] = []
             elif isinstance(data, dict) and "text" in data:  # a cached report
                 data.update(text="", failed=False)
-            entry.write_bytes(header + b"\n" + json.dumps(data).encode())
-        elif damage == "wrong-key":  # a valid entry under another entry's name
-            entry.write_bytes(entries[0].read_bytes() if entry != entries[0] else b"")
-        elif damage == "a-directory":
-            entry.unlink()
-            entry.mkdir()
+            edited.append((key, checksum, json.dumps(data).encode()))
+        _rewrite(database, edited)
+    elif damage == "moved":  # a valid entry under another entry's key
+        shifted = entries[1:] + entries[:1]
+        _rewrite(
+            database,
+            [(key, *other[1:]) for (key, _, _), other in zip(entries, shifted, strict=True)],
+        )
+    elif damage == "a-directory":
+        for suffix in ("-wal", "-shm", ""):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        database.mkdir()
     again = _lint("sql", "migrations")
     assert again.exit_code == first.exit_code == 1
     assert again.stdout == first.stdout
     assert "0 hit(s)" in _stats(again)
+    if damage != "a-directory":  # a damaged file was set aside: the next runs cache again
+        _lint("sql", "migrations")
+        assert _stats(_lint("sql", "migrations")) == (
+            "lint cache: report hit (nothing linted, nothing rendered)"
+        )
 
 
 def test_an_unwritable_cache_folder_only_turns_the_cache_off(
@@ -222,7 +252,7 @@ def test_cache_dir_can_be_set_by_environment(
     elsewhere = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("EXPANDCTL_CACHE_DIR", str(elsewhere))
     _lint("sql")
-    assert list(elsewhere.glob("*/*.entry"))
+    assert (elsewhere / DATABASE_NAME).is_file()
     assert (elsewhere / ".gitignore").read_text(encoding="utf-8") == "*\n"
     assert not (project / ".expandctl").exists()
 
@@ -281,17 +311,40 @@ def test_a_removed_required_migration_is_an_error_not_a_hit(project: Path) -> No
 
 
 def test_entries_are_bounded_least_recently_used_first(tmp_path: Path) -> None:
-    cache = LintCache(tmp_path / "c", max_bytes=4000)
     keys = [f"{i:064x}" for i in range(12)]
+    cache = LintCache(tmp_path / "c", max_bytes=10**6)
     for key in keys:
         cache.put(key, {"text": "x" * 300})
+    cache.close()
+    assert cache.stats.writes == 12
+    cache = LintCache(tmp_path / "c", max_bytes=4000)
     assert cache.get(keys[0]) is not None  # used again: the newest now
+    cache.close()
+    cache = LintCache(tmp_path / "c", max_bytes=4000)
     removed = cache.prune()
     assert removed > 0
-    sizes = sum(p.stat().st_size for p in (tmp_path / "c").glob("*/*.entry"))
-    assert sizes <= 4000 * 0.8
+    with sqlite3.connect(tmp_path / "c" / DATABASE_NAME) as db:
+        (stored,) = db.execute("SELECT sum(size) FROM entries").fetchone()
+    db.close()
+    assert stored <= 4000 * 0.8
     assert cache.get(keys[0]) is not None
     assert cache.get(keys[1]) is None  # the least recently used went first
+    cache.close()
+
+
+def test_entries_of_the_old_layout_are_removed(tmp_path: Path) -> None:
+    """Earlier versions kept each entry in a file, in one- or two-hex-digit folders."""
+    folder = tmp_path / "c"
+    old = _write(folder / "a" / f"{'a' * 64}.entry", "expandctl-lint-cache 1 ...")
+    _write(folder / "3f" / ".tmp-1-1", "half")
+    kept = _write(folder / "notes" / "mine.txt", "not ours")
+    cache = LintCache(folder)
+    cache.put("k", [1])
+    cache.close()
+    assert not old.exists() and not old.parent.exists()
+    assert not (folder / "3f").exists()
+    assert kept.is_file()
+    assert LintCache(folder).get("k") == [1]
 
 
 def test_concurrent_runs_share_the_cache_safely(project: Path) -> None:
@@ -324,7 +377,8 @@ def test_files_linted_by_workers_are_cached_as_serially(project: Path) -> None:
     assert first.exit_code == fresh.exit_code == 1
     assert first.stdout == fresh.stdout
     assert _stats(first) == f"lint cache: 0 hit(s), {count} miss(es), {count + 2} written"
-    assert len(_entries(project)) == count + 2  # the files, the config's facts, the report
+    # the files, the config's facts, the report
+    assert len(_entries(_database(project))) == count + 2
     _write(project / "many" / "f001.sql", INDEX)
     again = _lint("many")
     assert _stats(again) == f"lint cache: {count - 1} hit(s), 1 miss(es), 2 written"
