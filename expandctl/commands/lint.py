@@ -157,18 +157,34 @@ def _lint(
     report_key = None
     if cache is not None and not targets.stdin and all(keys.values()):
         report_key = _report_key(request, targets, keys)
-        stored = cache.get(report_key, count=False)
-        if isinstance(stored, dict) and isinstance(stored.get("text"), str):
+        stored = _stored_report(cache.get_bytes(report_key))
+        if stored is not None:
             cache.stats.report_hit = True
-            return LintOutcome(stored["text"], bool(stored.get("failed")), cache.stats, note)
+            return LintOutcome(stored[0], stored[1], cache.stats, note)
     results = _results(request, targets, keys, cache, config, version)
     report = _report(results, version, request.fail_on, request.cwd)
     from expandctl.lint.formats import render
 
     text = render(report, request.output_format, color=request.color)
     if cache is not None and report_key is not None:
-        cache.put(report_key, {"text": text, "failed": report.failed})
+        cache.put_bytes(report_key, _REPORT_FAILED[report.failed] + text.encode())
     return LintOutcome(text, report.failed, cache.stats if cache else None, note)
+
+
+# A cached report: whether it failed, then its text as printed.
+_REPORT_FAILED = {True: b"failed\n", False: b"passed\n"}
+
+
+def _stored_report(payload: bytes | None) -> tuple[str, bool] | None:
+    if payload is None:
+        return None
+    verdict, newline, text = payload.partition(b"\n")
+    if not newline or verdict not in (b"failed", b"passed"):
+        return None  # another entry's shape: render again
+    try:
+        return text.decode(), verdict == b"failed"
+    except UnicodeDecodeError:
+        return None
 
 
 def run_lint(

@@ -8,8 +8,9 @@ mostly system time, more than linting a quarter of the files
 Safety, as before:
 
 - concurrent runs (parallel CI jobs, pre-commit and an editor) share the file
-  through SQLite's locking; WAL journaling lets readers go on while one run
-  writes, and two runs writing the same key write the same bytes;
+  through SQLite's locking (a run waits up to 10 s for another's write
+  transaction, a few milliseconds long), and two runs writing the same key
+  write the same bytes;
 - every entry carries a SHA-256 of its key and payload: an edited, moved or
   unreadable entry is a miss (linted again), never an error and never a
   result; a file that is not a database, or a damaged one, is set aside and
@@ -97,7 +98,16 @@ class LintCache:
 
     def put(self, key: str, value: Any) -> None:
         """Store ``value`` under ``key`` (written by ``close``)."""
-        payload = json.dumps(value, separators=(",", ":")).encode()
+        self.put_bytes(key, json.dumps(value, separators=(",", ":")).encode())
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """What ``put_bytes`` stored under ``key``; not counted as a hit or miss.
+
+        For a rendered report (megabytes of text): encoding it as a JSON string
+        cost more than writing it."""
+        return self._lookup(key, decode=False)
+
+    def put_bytes(self, key: str, payload: bytes) -> None:
         self._pending[key] = (_checksum(key, payload), payload, self._tick())
 
     def close(self) -> None:
@@ -143,10 +153,10 @@ class LintCache:
         self._clock = max(time.time_ns(), self._clock + 1)
         return self._clock
 
-    def _lookup(self, key: str) -> Any | None:
+    def _lookup(self, key: str, *, decode: bool = True) -> Any | None:
         pending = self._pending.get(key)
         if pending is not None:
-            return json.loads(pending[1])
+            return _decoded(pending[1]) if decode else pending[1]
         db = self._open(create=False)
         if db is None:
             return None
@@ -159,7 +169,10 @@ class LintCache:
             return None
         if row is None:
             return None
-        value = _value(key, row)
+        payload = _payload(key, row)
+        if payload is None:
+            return None
+        value = _decoded(payload) if decode else payload
         if value is not None:
             self._used[key] = self._tick()
         return value
@@ -235,8 +248,11 @@ def _connect(directory: Path, path: Path, *, create: bool) -> sqlite3.Connection
     try:
         if fresh:
             db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only before the first table
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")  # WAL: a crash loses entries, never the file
+        # No fsync: a cache may lose its last run's entries in a power cut. A page
+        # torn by one is a damaged file (set aside) or an entry whose checksum
+        # fails (a miss), never a result. The rollback journal writes each page
+        # once; WAL wrote it twice (log, then checkpoint) and cost 3x the time.
+        db.execute("PRAGMA synchronous = OFF")
         db.execute(_SCHEMA)
     except BaseException:
         db.close()
@@ -266,12 +282,17 @@ def _checksum(key: str, payload: bytes) -> str:
     return hashlib.sha256(key.encode() + b"\n" + payload).hexdigest()
 
 
-def _value(key: str, row: tuple[Any, ...]) -> Any | None:
+def _payload(key: str, row: tuple[Any, ...]) -> bytes | None:
+    """An entry's payload, if it is intact."""
     stored_format, checksum, payload = row
     if stored_format != CACHE_FORMAT or not isinstance(payload, bytes):
         return None
     if _checksum(key, payload) != checksum:
         return None
+    return payload
+
+
+def _decoded(payload: bytes) -> Any | None:
     try:
         return json.loads(payload)
     except ValueError:
@@ -289,8 +310,8 @@ def _damaged(exc: BaseException) -> bool:
 
 
 def _set_aside(path: Path) -> bool:
-    """Remove a damaged database (and its WAL files); whether it is gone."""
-    for suffix in ("-wal", "-shm", ""):
+    """Remove a damaged database (and its journal files); whether it is gone."""
+    for suffix in ("-journal", "-wal", "-shm", ""):
         try:
             os.unlink(f"{path}{suffix}")
         except FileNotFoundError:

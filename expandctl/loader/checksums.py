@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 from expandctl.model.manifest import Manifest
 from expandctl.model.phases import Phase
-from expandctl.model.sql_split import find_comments, split_statements
+from expandctl.model.sql_split import DOLLAR_TAG, find_comments, split_statements
 from expandctl.model.sqlfiles import SqlFile
 
 MANIFEST_NAME = "migration.toml"
-_DOLLAR_TAG = re.compile(r"\$([A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
 
 
 def phase_checksum(file_checksums: dict[str, str]) -> str:
@@ -111,7 +109,7 @@ def _quoted_end(text: str, i: int) -> int:
                 j += 1
         return len(text)
     if char == "$" and (i == 0 or not _wordish(text[i - 1])):
-        tag = _DOLLAR_TAG.match(text, i)
+        tag = DOLLAR_TAG.match(text, i)
         if tag:
             end = text.find(tag.group(0), tag.end())
             return len(text) if end < 0 else end + len(tag.group(0))

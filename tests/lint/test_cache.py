@@ -207,12 +207,13 @@ def test_a_corrupt_entry_is_linted_again_never_trusted(project: Path, damage: st
     elif damage == "payload-edited":  # findings removed, checksum left as it was
         edited = []
         for key, checksum, payload in entries:
+            if payload.startswith(b"failed\n"):  # the rendered report: now it passes
+                edited.append((key, checksum, b"passed\n{}"))
+                continue
             data = json.loads(payload)
             if isinstance(data, list):
                 for item in data:
                     item["findings"] = []
-            elif isinstance(data, dict) and "text" in data:  # a cached report
-                data.update(text="", failed=False)
             edited.append((key, checksum, json.dumps(data).encode()))
         _rewrite(database, edited)
     elif damage == "moved":  # a valid entry under another entry's key
