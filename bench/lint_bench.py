@@ -35,6 +35,7 @@ client's memory). Exit code 0 when all that could be measured hold, 1 otherwise.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -50,6 +51,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SQUAWK_VENV = HERE / ".venv-squawk"
+BUILD_DIR = HERE / ".build-mypyc"
 TARGET_COLD_RATIO = 2.0
 TARGET_WARM_RATIO = 1.0
 TARGET_ONE_FILE_S = 0.15
@@ -210,6 +212,124 @@ def server_status(expandctl: list[str], env: dict[str, str], cwd: Path) -> dict[
     return status
 
 
+def compiled_build() -> Path | None:
+    """This tree's mypyc-compiled wheel (docs/building.md), installed under
+    ``bench/.build-mypyc/<sources' hash>/``; built when the sources changed (a few
+    minutes on 2 cores), reused otherwise. None, with a note, when it cannot be built."""
+    target = BUILD_DIR / _sources_hash()
+    if (target / ".complete").is_file():
+        return target
+    shutil.rmtree(BUILD_DIR, ignore_errors=True)  # builds of older sources
+    wheels = BUILD_DIR / "wheels"
+    print("building the mypyc wheel (once per source change, a few minutes)...", flush=True)
+    steps = [
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target)],
+    ]
+    for number, command in enumerate(steps):
+        if number == 1:
+            command.extend(str(wheel) for wheel in wheels.glob("expandctl-*.whl"))
+        done = subprocess.run(
+            command, env={**os.environ, "EXPANDCTL_MYPYC": "1"}, capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+            print(f"mypyc build: failed, skipped ({tail})")
+            return None
+    (target / ".complete").touch()
+    return target
+
+
+def _sources_hash() -> str:
+    """What the compiled build is made of: the package's sources and the build files."""
+    sha = hashlib.sha256()
+    files = sorted(ROOT.glob("expandctl/**/*.py"))
+    files += [p for p in (ROOT / "setup.py", ROOT / "pyproject.toml") if p.is_file()]
+    files += sorted(ROOT.glob("build_backend/**/*.py"))
+    for path in files:
+        sha.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return sha.hexdigest()[:16]
+
+
+@dataclass
+class BuildTimings:
+    """One build's rows: the corpus and one file, cold and warm."""
+
+    cold: Timing
+    warm: Timing
+    one_cold: Timing
+    one_warm: Timing
+    served: Served | None = None
+
+
+def bench_build(
+    label: str,
+    pythonpath: Path,
+    work: Path,
+    paths: list[Path],
+    args: argparse.Namespace,
+    rows: list[tuple[str, Timing | None, str]],
+    *,
+    server: bool,
+) -> BuildTimings:
+    """Time one build of expandctl (its package found on ``pythonpath``)."""
+    one = paths[0]
+    cache = work / "cache"
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+        "PYTHONPATH": str(pythonpath),
+        # An installed package has its .pyc files; without them every run
+        # would time compiling expandctl's sources. The warm-up runs write
+        # them here, outside the source tree.
+        "PYTHONPYCACHEPREFIX": str(work / "pycache" / label),
+        "EXPANDCTL_CACHE_DIR": str(cache),
+        "NO_COLOR": "1",
+        # the in-process rows never reach a lint server the user may be running
+        "EXPANDCTL_LINT_SERVER": "0",
+    }
+    expandctl = [sys.executable, "-m", "expandctl"]
+    lint_corpus = [*expandctl, "lint", "--format", "json", "corpus"]
+    lint_one = [*expandctl, "lint", "--format", "json", f"corpus/{one.name}"]
+
+    def empty_cache() -> None:
+        shutil.rmtree(cache, ignore_errors=True)
+
+    changes = iter(range(10**6))
+    last = paths[-1]
+    original = last.read_text(encoding="utf-8")
+
+    def change_one_file() -> None:
+        last.write_text(f"ALTER TABLE users ADD COLUMN c{next(changes)} text;\n", encoding="utf-8")
+
+    def run(what: str, command: list[str], **kwargs: object) -> Timing:
+        timing = measure(command, args.runs, env=env, cwd=work, **kwargs)  # type: ignore[arg-type]
+        rows.append((f"{label} {what}", timing, ""))
+        return timing
+
+    empty_cache()
+    # one warm-up each so the files, binaries and .pyc files are in place
+    measure(lint_corpus, 1, env=env, cwd=work)
+    measure(lint_one, 1, env=env, cwd=work)
+    measure([*expandctl, "--help"], 1, env=env, cwd=work)
+    cold = run("corpus, cold (empty cache)", lint_corpus, before=empty_cache)
+    measure(lint_corpus, 1, env=env, cwd=work)  # fill the cache
+    warm = run("corpus, warm (cached)", lint_corpus)
+    run("corpus, 1 file changed", lint_corpus, before=change_one_file)
+    last.write_text(original, encoding="utf-8")  # the next build lints the same corpus
+    one_cold = run("one file, cold", lint_one, before=empty_cache)
+    measure(lint_one, 1, env=env, cwd=work)
+    one_warm = run("one file, warm", lint_one)
+    run("--help", [*expandctl, "--help"])
+    served = None
+    if server:
+        served = bench_server(work, env, expandctl, (lint_corpus, lint_one), empty_cache, args.runs)
+        if served is not None:
+            rows.append((f"{label} corpus, cold, lint-server", served.corpus, ""))
+            rows.append((f"{label} one file, cold, lint-server", served.one, ""))
+    empty_cache()
+    return BuildTimings(cold, warm, one_cold, one_warm, served)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--squawk", help="squawk binary, or the npm prefix it was installed into")
@@ -217,68 +337,29 @@ def main() -> int:
     parser.add_argument("--statements", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-server", action="store_true", help="skip the lint-server rows")
+    parser.add_argument(
+        "--build",
+        choices=["pure", "mypyc", "both"],
+        default="both",
+        help="which builds to time: the pure-Python source tree, the mypyc-compiled"
+        " wheel (built once into bench/.build-mypyc, see docs/building.md), or both",
+    )
     args = parser.parse_args()
     squawk = find_squawk(args.squawk)
+    builds: list[tuple[str, Path]] = []
+    if args.build in ("pure", "both"):
+        builds.append(("pure", ROOT))
+    if args.build in ("mypyc", "both"):
+        compiled = compiled_build()
+        if compiled is not None:
+            builds.append(("mypyc", compiled))
     rows: list[tuple[str, Timing | None, str]] = []
+    timings: dict[str, BuildTimings] = {}
     with tempfile.TemporaryDirectory(prefix="expandctl-lint-bench-") as tmp:
         work = Path(tmp)
         corpus = work / "corpus"
         corpus.mkdir()
         paths = generate(corpus, args.files, args.statements)
-        one = corpus / paths[0].name
-        cache = work / "cache"
-        env = {
-            **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-            "PYTHONPATH": str(ROOT),
-            # An installed package has its .pyc files; without them every run
-            # would time compiling expandctl's sources. The warm-up runs write
-            # them here, outside the source tree.
-            "PYTHONPYCACHEPREFIX": str(work / "pycache"),
-            "EXPANDCTL_CACHE_DIR": str(cache),
-            "NO_COLOR": "1",
-            # the in-process rows never reach a lint server the user may be running
-            "EXPANDCTL_LINT_SERVER": "0",
-        }
-        expandctl = [sys.executable, "-m", "expandctl"]
-        lint_corpus = [*expandctl, "lint", "--format", "json", "corpus"]
-        lint_one = [*expandctl, "lint", "--format", "json", f"corpus/{one.name}"]
-
-        def empty_cache() -> None:
-            shutil.rmtree(cache, ignore_errors=True)
-
-        changes = iter(range(10**6))
-
-        def change_one_file() -> None:
-            paths[-1].write_text(
-                f"ALTER TABLE users ADD COLUMN c{next(changes)} text;\n", encoding="utf-8"
-            )
-
-        def run(label: str, command: list[str], runs: int, **kwargs: object) -> Timing:
-            timing = measure(command, runs, env=env, cwd=work, **kwargs)  # type: ignore[arg-type]
-            rows.append((label, timing, ""))
-            return timing
-
-        # one warm-up each so the files, binaries and .pyc files are in place
-        measure(lint_corpus, 1, env=env, cwd=work)
-        measure(lint_one, 1, env=env, cwd=work)
-        measure([*expandctl, "--help"], 1, env=env, cwd=work)
-        cold = run(
-            "expandctl corpus, cold (empty cache)", lint_corpus, args.runs, before=empty_cache
-        )
-        measure(lint_corpus, 1, env=env, cwd=work)  # fill the cache
-        warm = run("expandctl corpus, warm (cached)", lint_corpus, args.runs)
-        run("expandctl corpus, 1 file changed", lint_corpus, args.runs, before=change_one_file)
-        one_cold = run("expandctl one file, cold", lint_one, args.runs, before=empty_cache)
-        measure(lint_one, 1, env=env, cwd=work)
-        one_warm = run("expandctl one file, warm", lint_one, args.runs)
-        run("expandctl --help", [*expandctl, "--help"], args.runs)
-        served = None
-        if not args.no_server:
-            commands = (lint_corpus, lint_one)
-            served = bench_server(work, env, expandctl, commands, empty_cache, args.runs)
-        if served is not None:
-            rows.append(("expandctl corpus, cold, lint-server", served.corpus, ""))
-            rows.append(("expandctl one file, cold, lint-server", served.one, ""))
         theirs = theirs_one = None
         if squawk is not None:
             squawk_corpus = [
@@ -287,82 +368,108 @@ def main() -> int:
                 "json",
                 *(f"corpus/{p.name}" for p in paths),
             ]
-            measure(squawk_corpus, 1, env=env, cwd=work)
-            theirs = run(f"squawk corpus ({squawk.name})", squawk_corpus, args.runs)
-            theirs_one = run(
-                "squawk one file",
-                [str(squawk), "--reporter", "json", f"corpus/{one.name}"],
-                args.runs,
-            )
+            measure(squawk_corpus, 1, cwd=work)
+            theirs = measure(squawk_corpus, args.runs, cwd=work)
+            rows.append((f"squawk corpus ({squawk.name})", theirs, ""))
+            squawk_one = [str(squawk), "--reporter", "json", f"corpus/{paths[0].name}"]
+            theirs_one = measure(squawk_one, args.runs, cwd=work)
+            rows.append(("squawk one file", theirs_one, ""))
+        for number, (label, pythonpath) in enumerate(builds):
+            # the lint server once, for the last build (the release build when both run)
+            server = not args.no_server and number == len(builds) - 1
+            timings[label] = bench_build(label, pythonpath, work, paths, args, rows, server=server)
+        if squawk is not None:  # again after ours: the better of both stands
+            again = measure(squawk_corpus, args.runs, cwd=work)
+            if again.wall < theirs.wall:  # type: ignore[union-attr]
+                theirs = again
+                rows[0] = (f"squawk corpus ({squawk.name})", theirs, "")
     load = os.getloadavg()
     print(
         f"corpus: {args.files} files, {args.statements} statements; best of {args.runs} runs;"
         f" load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (a shared machine: noisy)"
     )
-    print(f"{'':40}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'exit':>6}")
+    print(f"{'':44}{'wall s':>9}{'cpu s':>9}{'peak MB':>9}{'exit':>6}")
     for label, timing, _ in rows:
         if timing is not None:
             print(
-                f"{label:40}{timing.wall:>9.3f}{timing.cpu:>9.3f}{timing.mb:>9.1f}{timing.code:>6}"
+                f"{label:44}{timing.wall:>9.3f}{timing.cpu:>9.3f}{timing.mb:>9.1f}{timing.code:>6}"
             )
-    met = True
     if theirs is None or theirs_one is None:
         print(
             "squawk: not found, skipped (pass --squawk PATH; e.g. "
             "npm install --prefix /tmp/squawk squawk-cli, then --squawk /tmp/squawk)"
         )
-    else:
+    verdicts = {label: verdict(label, t, theirs, theirs_one) for label, t in timings.items()}
+    if "pure" in timings and "mypyc" in timings:
+        for what in ("cold", "warm", "one_cold"):
+            ratio = getattr(timings["pure"], what).wall / getattr(timings["mypyc"], what).wall
+            print(f"{'pure / mypyc, ' + what.replace('_', ' '):44}{ratio:>8.2f}x wall")
+    release = "mypyc" if "mypyc" in verdicts else next(iter(verdicts), None)
+    met = release is not None and verdicts[release]
+    print(f"targets met ({release} build)" if met else f"targets NOT met ({release} build)")
+    return 0 if met else 1
+
+
+def verdict(
+    label: str, ours: BuildTimings, theirs: Timing | None, theirs_one: Timing | None
+) -> bool:
+    """Print one build's ratios and targets; whether all that could be measured hold."""
+    met = True
+    if theirs is not None and theirs_one is not None:
         checks = [
-            ("corpus cold / squawk", cold, theirs, TARGET_COLD_RATIO),
-            ("corpus warm / squawk", warm, theirs, TARGET_WARM_RATIO),
+            ("corpus cold / squawk", ours.cold, TARGET_COLD_RATIO),
+            ("corpus warm / squawk", ours.warm, TARGET_WARM_RATIO),
         ]
-        for label, ours, other, target in checks:
-            ratio = ours.wall / other.wall
+        for what, timing, target in checks:
+            ratio = timing.wall / theirs.wall
             ok = ratio <= target
             met &= ok
             # squawk runs on several threads and its wall time varies most: CPU too
-            cpu = f"{ours.cpu / other.cpu:.2f}x CPU" if other.cpu else "CPU n/a"
-            verdict = "met" if ok else "MISSED"
-            print(f"{label:40}{ratio:>8.2f}x  ({cpu}; target <= {target:g}x wall) {verdict}")
-        print(f"{'one file cold / squawk':40}{one_cold.wall / theirs_one.wall:>8.1f}x")
-    ok = one_warm.wall <= TARGET_ONE_FILE_S and one_warm.mb <= TARGET_ONE_FILE_MB
+            cpu = f"{timing.cpu / theirs.cpu:.2f}x CPU" if theirs.cpu else "CPU n/a"
+            shown = f"{label} {what}"
+            print(
+                f"{shown:44}{ratio:>8.2f}x  ({cpu}; target <= {target:g}x wall)"
+                f" {'met' if ok else 'MISSED'}"
+            )
+        shown = f"{label} one file cold / squawk"
+        print(f"{shown:44}{ours.one_cold.wall / theirs_one.wall:>8.1f}x")
+    ok = ours.one_warm.wall <= TARGET_ONE_FILE_S and ours.one_warm.mb <= TARGET_ONE_FILE_MB
     met &= ok
     print(
-        f"{'one file warm':40}{one_warm.wall:>8.3f}s, {one_warm.mb:.0f} MB "
+        f"{label + ' one file warm':44}{ours.one_warm.wall:>8.3f}s, {ours.one_warm.mb:.0f} MB "
         f"(target <= {TARGET_ONE_FILE_S} s, {TARGET_ONE_FILE_MB} MB) {'met' if ok else 'MISSED'}"
     )
+    served = ours.served
     if served is not None:
         through = served.one
         ok = through.wall <= TARGET_ONE_FILE_S and through.mb <= TARGET_ONE_FILE_MB
         met &= ok
         print(
-            f"{'one file cold, lint-server':40}{through.wall:>8.3f}s, {through.mb:.0f} MB client "
-            f"(target <= {TARGET_ONE_FILE_S} s, {TARGET_ONE_FILE_MB} MB) "
-            f"{'met' if ok else 'MISSED'}"
+            f"{label + ' one file cold, lint-server':44}{through.wall:>8.3f}s, {through.mb:.0f} MB"
+            f" client (target <= {TARGET_ONE_FILE_S} s, {TARGET_ONE_FILE_MB} MB)"
+            f" {'met' if ok else 'MISSED'}"
         )
         print(
-            f"{'':40}opt-in, started beforehand: the server resides at {served.server_mb:.0f} MB;"
+            f"{'':44}opt-in, started beforehand: the server resides at {served.server_mb:.0f} MB;"
             f" its largest child peaked at {served.child_mb:.0f} MB (pages shared with it"
             " included)"
         )
-        print(
-            f"{'corpus cold, lint-server / in-process':40}{served.corpus.wall / cold.wall:>8.2f}x"
-            " wall"
-        )
+        shown = f"{label} corpus cold, lint-server / in-process"
+        print(f"{shown:44}{served.corpus.wall / ours.cold.wall:>8.2f}x wall")
         if theirs is not None:
             ratio = served.corpus.wall / theirs.wall
-            verdict = "met" if ratio <= TARGET_COLD_RATIO else "missed"
+            shown = f"{label} corpus cold, lint-server / squawk"
             print(
-                f"{'corpus cold, lint-server / squawk':40}{ratio:>8.2f}x  (opt-in server; "
-                f"target <= {TARGET_COLD_RATIO:g}x wall) {verdict}"
+                f"{shown:44}{ratio:>8.2f}x  (opt-in server; target <= {TARGET_COLD_RATIO:g}x"
+                f" wall) {'met' if ratio <= TARGET_COLD_RATIO else 'missed'}"
             )
-    ok_cold = one_cold.wall <= TARGET_ONE_FILE_S and one_cold.mb <= TARGET_ONE_FILE_MB
+    one = ours.one_cold
+    ok_cold = one.wall <= TARGET_ONE_FILE_S and one.mb <= TARGET_ONE_FILE_MB
     print(
-        f"{'one file cold':40}{one_cold.wall:>8.3f}s, {one_cold.mb:.0f} MB "
+        f"{label + ' one file cold':44}{one.wall:>8.3f}s, {one.mb:.0f} MB "
         f"({'met' if ok_cold else 'over the one-file target: parser import, see docs'})"
     )
-    print("targets met" if met else "targets NOT met")
-    return 0 if met else 1
+    return met
 
 
 if __name__ == "__main__":
