@@ -236,6 +236,9 @@ def compiled_build() -> Path | None:
             tail = " | ".join(done.stderr.strip().splitlines()[-3:])
             print(f"mypyc build: failed, skipped ({tail})")
             return None
+    if not list((target / "expandctl" / "lint").glob("tokens.*.so")):
+        print("mypyc build: the wheel holds no compiled module (EXPANDCTL_MYPYC ignored?), skipped")
+        return None
     (target / ".complete").touch()
     return target
 
