@@ -122,3 +122,60 @@ def test_the_target_finders_names_are_the_loaders(name: str) -> None:
         assert ours.pattern == canonical.pattern
     else:
         assert ours == canonical
+
+
+# Registers an exit handler and an object freed only by the interpreter's teardown.
+EXIT_WRAPPER = """
+import atexit, sys
+from pathlib import Path
+MARKS = Path(sys.argv[1])
+atexit.register(lambda: (MARKS / "exit-handler").write_text("ran"))
+class FreedAtTeardown:
+    def __del__(self):
+        (MARKS / "teardown").write_text("ran")
+kept = FreedAtTeardown()
+sys.argv = ["expandctl", *sys.argv[2:]]
+from expandctl.cli import main
+main()
+"""
+
+
+def test_lint_leaves_without_teardown_its_output_flushed_its_exit_handlers_run(
+    tmp_path: Path,
+) -> None:
+    """``expandctl lint`` skips the interpreter's teardown (tens of ms after a big
+    run): the report still arrives whole through a pipe, with the exit code."""
+    sql = tmp_path / "many.sql"
+    sql.write_text("CREATE INDEX i ON users (email);\n" * 2000, encoding="utf-8")
+    env = {"PYTHONPATH": str(PROJECT_ROOT), "NO_COLOR": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            EXIT_WRAPPER,
+            str(tmp_path),
+            "lint",
+            "--no-cache",
+            "--format",
+            "json",
+            str(sql),
+        ],
+        cwd=tmp_path,
+        env={**env, "EXPANDCTL_LINT_SERVER": "0"},
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)  # complete: every byte flushed before leaving
+    assert report["summary"]["errors"] == 2000
+    assert (tmp_path / "exit-handler").read_text() == "ran"
+    assert not (tmp_path / "teardown").exists()
+    other = subprocess.run(
+        [sys.executable, "-c", EXIT_WRAPPER, str(tmp_path), "--help"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert other.returncode == 0
+    assert (tmp_path / "teardown").read_text() == "ran"  # other commands end as usual
