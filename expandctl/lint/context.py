@@ -78,9 +78,13 @@ class LintContext:
         """Created earlier in this file or migration: empty, nobody waits on its locks."""
         if table is None:
             return False
-        known = self.file_created | self.migration_created
         name = norm(table)
-        return ("table", name) in known or ("materialized view", name) in known
+        # Looked up in each set, never in their union: building it per question
+        # made a file of n statements cost n^2 (20,000 ADD COLUMNs: 20 s).
+        created = (self.file_created, self.migration_created)
+        return any(
+            (kind, name) in found for kind in ("table", "materialized view") for found in created
+        )
 
     def is_filled_table(self, table: str | None) -> bool:
         """A new table filled from existing data: its rows are a full copy, not none."""
@@ -128,8 +132,8 @@ class LintContext:
             keys.add(("renamed table", name))
         if kind == "column" and "." in name:
             keys.add(("table", name.rsplit(".", 1)[0]))
-        mine = self.file_created | (self.forward_created if self.rollback else set())
-        return bool(keys & mine)
+        sets = (self.file_created, self.forward_created) if self.rollback else (self.file_created,)
+        return any(key in found for key in keys for found in sets)  # no union: see is_new_table
 
     def retired(self, kind: str, name: str) -> bool:
         """Declared in ``retires``, and we are in contract where retiring happens."""
