@@ -211,8 +211,8 @@ def server_status(expandctl: list[str], env: dict[str, str], cwd: Path) -> dict[
 
 
 @dataclass
-class BuildTimings:
-    """One build's rows: the corpus and one file, cold and warm."""
+class Ours:
+    """expandctl's rows the verdict reads: the corpus and one file, cold and warm."""
 
     cold: Timing
     warm: Timing
@@ -222,26 +222,24 @@ class BuildTimings:
     served: Served | None = None
 
 
-def bench_build(
-    label: str,
-    pythonpath: Path,
+def bench_expandctl(
     work: Path,
     paths: list[Path],
     args: argparse.Namespace,
     rows: list[tuple[str, Timing | None, str]],
     *,
     server: bool,
-) -> BuildTimings:
-    """Time one build of expandctl (its package found on ``pythonpath``)."""
+) -> Ours:
+    """Time this tree's expandctl on the corpus, one file and the corpus as one file."""
     one = paths[0]
     cache = work / "cache"
     env = {
         **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
-        "PYTHONPATH": str(pythonpath),
+        "PYTHONPATH": str(ROOT),
         # An installed package has its .pyc files; without them every run
         # would time compiling expandctl's sources. The warm-up runs write
         # them here, outside the source tree.
-        "PYTHONPYCACHEPREFIX": str(work / "pycache" / label),
+        "PYTHONPYCACHEPREFIX": str(work / "pycache"),
         "EXPANDCTL_CACHE_DIR": str(cache),
         "NO_COLOR": "1",
         # the in-process rows never reach a lint server the user may be running
@@ -255,15 +253,15 @@ def bench_build(
         shutil.rmtree(cache, ignore_errors=True)
 
     changes = iter(range(10**6))
-    last = paths[-1]
-    original = last.read_text(encoding="utf-8")
 
     def change_one_file() -> None:
-        last.write_text(f"ALTER TABLE users ADD COLUMN c{next(changes)} text;\n", encoding="utf-8")
+        paths[-1].write_text(
+            f"ALTER TABLE users ADD COLUMN c{next(changes)} text;\n", encoding="utf-8"
+        )
 
     def run(what: str, command: list[str], **kwargs: object) -> Timing:
         timing = measure(command, args.runs, env=env, cwd=work, **kwargs)  # type: ignore[arg-type]
-        rows.append((f"{label} {what}", timing, ""))
+        rows.append((f"expandctl {what}", timing, ""))
         return timing
 
     empty_cache()
@@ -275,7 +273,6 @@ def bench_build(
     measure(lint_corpus, 1, env=env, cwd=work)  # fill the cache
     warm = run("corpus, warm (cached)", lint_corpus)
     run("corpus, 1 file changed", lint_corpus, before=change_one_file)
-    last.write_text(original, encoding="utf-8")  # the next build lints the same corpus
     one_cold = run("one file, cold", lint_one, before=empty_cache)
     measure(lint_one, 1, env=env, cwd=work)
     one_warm = run("one file, warm", lint_one)
@@ -288,10 +285,10 @@ def bench_build(
     if server:
         served = bench_server(work, env, expandctl, (lint_corpus, lint_one), empty_cache, args.runs)
         if served is not None:
-            rows.append((f"{label} corpus, cold, lint-server", served.corpus, ""))
-            rows.append((f"{label} one file, cold, lint-server", served.one, ""))
+            rows.append(("expandctl corpus, cold, lint-server", served.corpus, ""))
+            rows.append(("expandctl one file, cold, lint-server", served.one, ""))
     empty_cache()
-    return BuildTimings(cold, warm, one_cold, one_warm, big, served)
+    return Ours(cold, warm, one_cold, one_warm, big, served)
 
 
 def main() -> int:
@@ -331,7 +328,7 @@ def main() -> int:
                 [str(squawk), "--reporter", "json", "all.sql"], args.runs, cwd=work
             )
             rows.append(("squawk the corpus as one file", theirs_big, ""))
-        ours = bench_build("expandctl", ROOT, work, paths, args, rows, server=not args.no_server)
+        ours = bench_expandctl(work, paths, args, rows, server=not args.no_server)
         if squawk is not None:  # again after ours: the better of both stands
             again = measure(squawk_corpus, args.runs, cwd=work)
             if again.wall < theirs.wall:  # type: ignore[union-attr]
@@ -356,15 +353,13 @@ def main() -> int:
     else:
         ratio = ours.big.wall / theirs_big.wall
         print(f"{'expandctl the corpus as one file / squawk':44}{ratio:>8.2f}x wall (no target)")
-    met = verdict("expandctl", ours, theirs, theirs_one)
+    met = verdict(ours, theirs, theirs_one)
     print("targets met" if met else "targets NOT met")
     return 0 if met else 1
 
 
-def verdict(
-    label: str, ours: BuildTimings, theirs: Timing | None, theirs_one: Timing | None
-) -> bool:
-    """Print one build's ratios and targets; whether all that could be measured hold."""
+def verdict(ours: Ours, theirs: Timing | None, theirs_one: Timing | None) -> bool:
+    """Print the ratios and targets; whether all that could be measured hold."""
     met = True
     if theirs is not None and theirs_one is not None:
         checks = [
@@ -377,17 +372,17 @@ def verdict(
             met &= ok
             # squawk runs on several threads and its wall time varies most: CPU too
             cpu = f"{timing.cpu / theirs.cpu:.2f}x CPU" if theirs.cpu else "CPU n/a"
-            shown = f"{label} {what}"
+            shown = f"expandctl {what}"
             print(
                 f"{shown:44}{ratio:>8.2f}x  ({cpu}; target <= {target:g}x wall)"
                 f" {'met' if ok else 'MISSED'}"
             )
-        shown = f"{label} one file cold / squawk"
+        shown = "expandctl one file cold / squawk"
         print(f"{shown:44}{ours.one_cold.wall / theirs_one.wall:>8.1f}x")
     ok = ours.one_warm.wall <= TARGET_ONE_FILE_S and ours.one_warm.mb <= TARGET_ONE_FILE_MB
     met &= ok
     print(
-        f"{label + ' one file warm':44}{ours.one_warm.wall:>8.3f}s, {ours.one_warm.mb:.0f} MB "
+        f"{'expandctl one file warm':44}{ours.one_warm.wall:>8.3f}s, {ours.one_warm.mb:.0f} MB "
         f"(target <= {TARGET_ONE_FILE_S} s, {TARGET_ONE_FILE_MB} MB) {'met' if ok else 'MISSED'}"
     )
     served = ours.served
@@ -396,7 +391,7 @@ def verdict(
         ok = through.wall <= TARGET_ONE_FILE_S and through.mb <= TARGET_ONE_FILE_MB
         met &= ok
         print(
-            f"{label + ' one file cold, lint-server':44}{through.wall:>8.3f}s, {through.mb:.0f} MB"
+            f"{'expandctl one file cold, lint-server':44}{through.wall:>8.3f}s, {through.mb:.0f} MB"
             f" client (target <= {TARGET_ONE_FILE_S} s, {TARGET_ONE_FILE_MB} MB)"
             f" {'met' if ok else 'MISSED'}"
         )
@@ -405,11 +400,11 @@ def verdict(
             f" its largest child peaked at {served.child_mb:.0f} MB (pages shared with it"
             " included)"
         )
-        shown = f"{label} corpus cold, lint-server / in-process"
+        shown = "expandctl corpus cold, lint-server / in-process"
         print(f"{shown:44}{served.corpus.wall / ours.cold.wall:>8.2f}x wall")
         if theirs is not None:
             ratio = served.corpus.wall / theirs.wall
-            shown = f"{label} corpus cold, lint-server / squawk"
+            shown = "expandctl corpus cold, lint-server / squawk"
             print(
                 f"{shown:44}{ratio:>8.2f}x  (opt-in server; target <= {TARGET_COLD_RATIO:g}x"
                 f" wall) {'met' if ratio <= TARGET_COLD_RATIO else 'missed'}"
@@ -417,7 +412,7 @@ def verdict(
     one = ours.one_cold
     ok_cold = one.wall <= TARGET_ONE_FILE_S and one.mb <= TARGET_ONE_FILE_MB
     print(
-        f"{label + ' one file cold':44}{one.wall:>8.3f}s, {one.mb:.0f} MB "
+        f"{'expandctl one file cold':44}{one.wall:>8.3f}s, {one.mb:.0f} MB "
         f"({'met' if ok_cold else 'over the one-file target: parser import, see docs'})"
     )
     return met
