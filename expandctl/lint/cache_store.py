@@ -117,10 +117,7 @@ class LintCache:
             wrote = self._write()
             if wrote:
                 self.prune()
-        if self._db is not None:
-            with contextlib.suppress(Exception):  # closing a broken handle
-                self._db.close()
-            self._db = None
+        self._drop_connection()
 
     def prune(self) -> int:
         """Remove least recently used entries until at most ``max_bytes`` remain
@@ -232,8 +229,11 @@ class LintCache:
         if _damaged(exc):
             _set_aside(self.path)  # the next run starts afresh; this one goes on without
         self._off = True
+        self._drop_connection()
+
+    def _drop_connection(self) -> None:
         if self._db is not None:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # closing a broken handle
                 self._db.close()
             self._db = None
 
