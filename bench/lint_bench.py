@@ -9,8 +9,10 @@ lints the same SQL) in a temporary folder and times whole processes, best of
 - corpus, cold: ``expandctl lint`` with an empty cache (a first CI run);
 - corpus, warm: the same files again, all cached;
 - corpus, one file changed: one file differs from the cached run;
-- squawk on the same corpus;
+- squawk on the same corpus, before and after expandctl (the better run stands);
 - one file: expandctl cold and warm, squawk, and ``expandctl --help``;
+- the corpus concatenated into one file (no cache), expandctl and squawk: no
+  target, but a cost that grows faster than the file shows there;
 - with ``expandctl lint-server`` started before timing (docs/lint-server.md):
   the corpus and one file, cold (empty cache). The peak memory shown is the
   client process's; the server's resident size and its children's largest
