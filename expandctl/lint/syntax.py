@@ -50,15 +50,15 @@ class SyntaxProblem:
 
 def load_parser() -> None:
     """Import PostgreSQL's parser now (before forking workers that will all use it)."""
-    import pglast.parser  # noqa: F401
+    import expandctl.lint.pg_parser  # noqa: F401
 
 
 @cache
 def grammar_version() -> int:
     """The PostgreSQL major version whose grammar pglast carries."""
-    import pglast.parser
+    from expandctl.lint.pg_parser import get_postgresql_version
 
-    major: int = pglast.parser.get_postgresql_version()[0]
+    major: int = get_postgresql_version()[0]
     return major
 
 
@@ -75,12 +75,12 @@ def find_syntax_problems(
     ``variables``: (start, end) of psql variables / bind parameters."""
     if not statements:
         return {}
-    import pglast.parser
+    from expandctl.lint.pg_parser import ParseError, split
 
     def rejects(sql: str) -> tuple[str, int | None] | None:
         try:
-            pglast.parser.split(sql, with_parser=True, only_slices=True)
-        except pglast.parser.ParseError as exc:
+            split(sql, with_parser=True, only_slices=True)
+        except ParseError as exc:
             message, index = [*exc.args, None, None][:2]
             return str(message), index if isinstance(index, int) else None
         return None

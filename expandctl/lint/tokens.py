@@ -12,9 +12,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from pglast.parser import ParseError, scan
-
 from expandctl.lint.literals import string_value, unicode_unescape
+from expandctl.lint.pg_parser import ParseError, scan
 
 WORD, QUOTED, STRING, NUMBER, PUNCT = range(5)
 _PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_$]*")
