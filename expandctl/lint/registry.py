@@ -65,6 +65,7 @@ from expandctl.lint.rules.unused_suppression import UnusedSuppression
 from expandctl.lint.rules.unverifiable_statement import UnverifiableStatement
 from expandctl.lint.rules.write_system_catalog import WriteSystemCatalog
 from expandctl.model.lint_config import LintOptions
+from expandctl.model.phases import Phase
 
 RULES: tuple[Rule, ...] = (
     # locking
@@ -165,15 +166,24 @@ def resolve(keys: Iterable[str], *, what: str) -> set[str]:
     return ids
 
 
+@dataclass(frozen=True)
+class RuleDispatch:
+    """Which rules a file of one phase (and direction) runs, and where: the
+    same for every such file, so worked out once per rule set."""
+
+    applicable: tuple[Rule, ...]
+    by_type: dict[type[Action], tuple[Rule, ...]]  # the rules that look at an action type
+    every: tuple[Rule, ...]  # rules with a check of their own that see every action
+    finishing: tuple[Rule, ...]  # rules with a check at the end of the file
+
+
 @dataclass
 class RuleSet:
     """The enabled rules with their effective severity."""
 
     severities: dict[str, Severity]
     rules: tuple[Rule, ...] = field(init=False)
-    _dispatch: dict[tuple[str, bool], tuple[dict[type[Action], list[Rule]], list[Rule]]] = field(
-        init=False, default_factory=dict
-    )
+    _dispatch: dict[tuple[Phase, bool], RuleDispatch] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.rules = tuple(r for r in RULES if r.id in self.severities)
@@ -181,21 +191,29 @@ class RuleSet:
     def enabled(self, rule_id: str) -> bool:
         return rule_id in self.severities
 
-    def dispatch(
-        self, phase: str, rollback: bool, applicable: list[Rule]
-    ) -> tuple[dict[type[Action], list[Rule]], list[Rule]]:
-        """Rules by the action types they check, plus those that see every action."""
+    def dispatch(self, phase: Phase, rollback: bool) -> RuleDispatch:
+        """The rules of a file in ``phase`` (a ``.down.sql`` one when ``rollback``)."""
         key = (phase, rollback)
-        if key not in self._dispatch:
-            by_type: dict[type[Action], list[Rule]] = {}
-            generic: list[Rule] = []
-            for rule in applicable:
-                if not rule.actions:
-                    generic.append(rule)
-                for action_type in rule.actions:
-                    by_type.setdefault(action_type, []).append(rule)
-            self._dispatch[key] = (by_type, generic)
-        return self._dispatch[key]
+        found = self._dispatch.get(key)
+        if found is None:
+            found = self._dispatch[key] = _dispatch(
+                tuple(r for r in self.rules if r.applies(phase, rollback))
+            )
+        return found
+
+
+def _dispatch(applicable: tuple[Rule, ...]) -> RuleDispatch:
+    by_type: dict[type[Action], tuple[Rule, ...]] = {}
+    for rule in applicable:
+        for action_type in rule.actions:
+            by_type[action_type] = (*by_type.get(action_type, ()), rule)
+    # A rule without a check (or finish) of its own is never called for it.
+    return RuleDispatch(
+        applicable=applicable,
+        by_type=by_type,
+        every=tuple(r for r in applicable if not r.actions and type(r).check is not Rule.check),
+        finishing=tuple(r for r in applicable if type(r).finish is not Rule.finish),
+    )
 
 
 def rule_set(

@@ -66,5 +66,7 @@ class Rule:
         return iter(())
 
     @classmethod
-    def applies(cls, ctx: LintContext) -> bool:
-        return ctx.phase in cls.phases and (cls.rollback or not ctx.rollback)
+    def applies(cls, phase: Phase, rollback: bool) -> bool:
+        """Whether the rule runs on a file of ``phase`` (a ``.down.sql`` one when
+        ``rollback``); only these two decide it (the registry remembers the answer)."""
+        return phase in cls.phases and (cls.rollback or not rollback)

@@ -161,11 +161,8 @@ def _lint_planned(
 ) -> SourceResult:
     ctx.phase, ctx.pg_version, ctx.rollback = phase, pg_version, rollback
     ruleset = rules if rules is not None else rule_set()
-    applicable = [r for r in ruleset.rules if r.applies(ctx)]
-    by_type, generic = ruleset.dispatch(phase.value, rollback, applicable)
-    # Per action type, the rules that look at it; rules without a check of their
-    # own (file-level ones) are never called per action.
-    every = tuple(r for r in generic if type(r).check is not Rule.check)
+    dispatch = ruleset.dispatch(phase, rollback)
+    by_type, every = dispatch.by_type, dispatch.every
     checks: dict[type, tuple[Rule, ...]] = {}
     hits: list[tuple[Rule, Statement, Violation]] = []
     for planned in source.statements:
@@ -187,7 +184,7 @@ def _lint_planned(
         for action in note.actions:
             for rule in by_type.get(type(action), ()):
                 hits.extend((rule, note, v) for v in rule.check(action, note, ctx))
-    for rule in applicable:
+    for rule in dispatch.finishing:
         hits.extend((rule, statement, v) for statement, v in rule.finish(ctx))
     result = SourceResult(
         path=source.path, phase=phase, rollback=rollback, statements=len(source.statements)
