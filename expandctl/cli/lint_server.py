@@ -50,12 +50,8 @@ _WARM_MIGRATION = {
     "expand.sql": "ALTER TABLE users ADD COLUMN nickname text;\n",
     "expand.down.sql": "ALTER TABLE users DROP COLUMN nickname;\n",
 }
-_POOL_MODULES = (
-    "concurrent.futures.process",
-    "multiprocessing.connection",
-    "multiprocessing.queues",
-    "multiprocessing.synchronize",
-)
+# What a lint of many files adds (commands.lint._lint_plain_files forks workers).
+_POOL_MODULES = ("expandctl.commands.forked",)
 _PEERCRED = struct.Struct("3i")
 # What a child takes over from the client; blocked across fork so that none is lost
 # (or handled by the server's handler) before the child has its own handlers.
@@ -96,8 +92,7 @@ def warm_up() -> None:
         sys.stdin, sys.stdout, sys.stderr = streams
         for name, kept in handlers.items():
             logging.getLogger(name).handlers[:] = kept
-    # The worker pool of a lint of many files (commands.lint._lint_plain_files):
-    # imported once here rather than by every child that lints a directory.
+    # Imported once here rather than by every child that lints a directory.
     for name in _POOL_MODULES:
         importlib.import_module(name)
 

@@ -423,56 +423,38 @@ class _PlainJob:
     rules: RuleSet
 
 
-# The job of a forked worker, set by the pool's initializer: a fork copies it into
-# the worker, so the rules are never pickled (neither per chunk nor at start).
-_worker_job: _PlainJob | None = None
-
-
 def _lint_plain_files(paths: list[Path], job: _PlainJob) -> Iterator[ResultData]:
     """Lint independent plain files, on several cores when there are many; in order.
 
     Plain files share no context, so they split cleanly into contiguous chunks
-    (order is kept). Worker processes are forked: they inherit the imported
-    parser and the job (rules included), so starting them costs milliseconds,
-    not an import, and nothing but paths is sent to them. Each reads its
-    files itself and sends back plain dicts (cheaper to pickle than the
-    findings' models). The cache entries are written here, by the parent, as
-    chunks come back: written by the workers at the same time, the same 500
-    entries cost more system time (the filesystem serialises the creations)
-    and no wall time was gained (docs/performance.md).
+    (order is kept), linted by this process and forked children
+    (``commands.forked``): they inherit the imported parser and the job (rules
+    included), so starting them costs milliseconds, not an import, and only
+    chunk numbers go to them. Each reads its files itself and sends back plain
+    dicts (cheaper to pickle than the findings' models). The cache entries are
+    written here, by the parent: written by the workers at the same time, the
+    same 500 entries cost more system time and no wall time was gained
+    (docs/performance.md).
     """
     workers = min(os.cpu_count() or 1, _MAX_WORKERS)
-    if workers < 2 or len(paths) < _PARALLEL_MIN_FILES or not _can_fork():
+    if workers < 2 or len(paths) < _PARALLEL_MIN_FILES:
         for path in paths:
             yield _lint_file(path, job)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
 
     # Imported before forking, so the workers share them instead of each
     # importing them again (the rules and sqlglot are in already).
     import expandctl.lint.runner  # noqa: F401
+    from expandctl.commands.forked import map_forked
     from expandctl.lint.syntax import load_parser
 
     load_parser()
     chunks = _chunks(paths, workers * _CHUNKS_PER_WORKER)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(chunks)),
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(job,),  # not pickled: the workers are forked
-    ) as pool:
-        for results, error in pool.map(_lint_chunk, chunks):
-            yield from results
-            if error is not None:
-                raise error  # as the serial run would, after the files before it
-
-
-def _can_fork() -> bool:
-    import multiprocessing  # only here: a few files are linted without it
-
-    return "fork" in multiprocessing.get_all_start_methods()
+    for results, error in map_forked(partial(_lint_chunk, job=job), chunks, workers):
+        yield from results
+        if error is not None:
+            raise error  # as the serial run would, after the files before it
 
 
 def _chunks(paths: list[Path], count: int) -> list[list[Path]]:
@@ -495,16 +477,9 @@ def _chunks(paths: list[Path], count: int) -> list[list[Path]]:
     return chunks
 
 
-def _start_worker(job: _PlainJob) -> None:
-    global _worker_job
-    _worker_job = job
-
-
-def _lint_chunk(chunk: list[Path]) -> tuple[list[ResultData], LintError | None]:
-    """In a worker: the chunk's results, and the error that stopped it (raised by
-    the parent once the results before it are out)."""
-    job = _worker_job
-    assert job is not None, "a worker of _lint_plain_files"
+def _lint_chunk(chunk: list[Path], job: _PlainJob) -> tuple[list[ResultData], LintError | None]:
+    """The chunk's results, and the error that stopped it (raised by the parent
+    once the results before it are out)."""
     results: list[ResultData] = []
     try:
         for path in chunk:

@@ -1,0 +1,179 @@
+"""commands.forked: chunks worked on by this process and forked children.
+
+Real processes throughout: what is checked is what comes back, in which order,
+from whom, and that no child outlives the call however it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from expandctl.commands.forked import MAX_CHUNKS, map_forked
+from expandctl.errors import LintError
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+
+PARENT = os.getpid()
+CHUNKS = list(range(16))
+STEP_S = 0.05  # long enough per chunk that the child takes some before the parent is done
+
+
+def _gone(pid: int) -> bool:
+    """Reaped (not a child of ours any more) and no longer running."""
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def _wait_for(path: Path) -> int:
+    deadline = time.monotonic() + 30
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.01)
+    return int(path.read_text())
+
+
+def test_results_come_back_in_chunk_order_from_this_process_and_a_child() -> None:
+    def whose(chunk: int) -> tuple[int, int]:
+        time.sleep(STEP_S)
+        return chunk, os.getpid()
+
+    results = map_forked(whose, CHUNKS, 2)
+    assert [chunk for chunk, _ in results] == CHUNKS
+    pids = {pid for _, pid in results}
+    assert PARENT in pids and len(pids) == 2  # the parent worked too
+    (child,) = pids - {PARENT}
+    assert _gone(child)
+
+
+def test_one_process_works_alone() -> None:
+    assert map_forked(lambda chunk: (chunk, os.getpid()), CHUNKS, 1) == [
+        (chunk, PARENT) for chunk in CHUNKS
+    ]
+
+
+def test_more_chunks_than_the_queue_holds_are_refused_before_any_fork() -> None:
+    assert len(map_forked(lambda chunk: chunk, range(MAX_CHUNKS), 2)) == MAX_CHUNKS
+    with pytest.raises(ValueError, match=f"at most {MAX_CHUNKS}"):
+        map_forked(lambda chunk: chunk, range(MAX_CHUNKS + 1), 2)
+
+
+def test_an_exception_in_a_child_is_raised_here_with_its_traceback(tmp_path: Path) -> None:
+    started = tmp_path / "child.pid"
+
+    def fails_in_the_child(chunk: int) -> int:
+        if os.getpid() == PARENT:
+            time.sleep(STEP_S)
+            return chunk
+        started.write_text(str(os.getpid()))
+        raise ValueError(f"chunk {chunk} is bad")
+
+    with pytest.raises(ValueError, match=r"chunk \d+ is bad") as raised:
+        map_forked(fails_in_the_child, CHUNKS, 2)
+    notes = "\n".join(getattr(raised.value, "__notes__", []))
+    assert "in a forked lint worker process" in notes
+    assert "fails_in_the_child" in notes  # the child's own traceback
+    assert _gone(int(started.read_text()))
+
+
+def test_an_exception_that_does_not_pickle_still_says_what_happened(tmp_path: Path) -> None:
+    class Local(Exception):  # a local class: pickle cannot find it by name
+        pass
+
+    def fails_in_the_child(chunk: int) -> int:
+        if os.getpid() == PARENT:
+            time.sleep(STEP_S)
+            return chunk
+        raise Local("only the traceback can tell")
+
+    with pytest.raises(RuntimeError, match="a lint worker process failed") as raised:
+        map_forked(fails_in_the_child, CHUNKS, 2)
+    assert "only the traceback can tell" in "\n".join(raised.value.__notes__)
+
+
+def test_a_child_killed_by_a_signal_is_a_lint_error(tmp_path: Path) -> None:
+    started = tmp_path / "child.pid"
+
+    def dies_in_the_child(chunk: int) -> int:
+        if os.getpid() == PARENT:
+            time.sleep(STEP_S)
+            return chunk
+        started.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+        return chunk
+
+    with pytest.raises(LintError, match="killed by signal 9") as raised:
+        map_forked(dies_in_the_child, CHUNKS, 2)
+    assert "run again" in (raised.value.hint or "")
+    assert _gone(int(started.read_text()))
+
+
+def test_when_the_parent_fails_the_children_are_stopped_and_reaped(tmp_path: Path) -> None:
+    started = tmp_path / "child.pid"
+
+    def parent_fails(chunk: int) -> int:
+        if os.getpid() == PARENT:
+            _wait_for(started)  # the child is working on its chunk now
+            raise KeyError("the parent's own chunk failed")
+        started.write_text(str(os.getpid()))
+        time.sleep(600)  # would hold the run for ten minutes if it were not killed
+        return chunk
+
+    with pytest.raises(KeyError, match="the parent's own chunk failed"):
+        map_forked(parent_fails, CHUNKS, 2)
+    assert _gone(int(started.read_text()))
+
+
+def _group(pgid: int) -> list[int]:
+    """The live processes of a process group (zombies included until reaped)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue  # gone meanwhile
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid:  # state, ppid, pgrp
+                members.append(int(entry))
+    return members
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no worker processes")
+def test_ctrl_c_during_a_parallel_lint_ends_it_and_its_workers(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole foreground group: the parent and its forked workers."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    statements = "".join(f"ALTER TABLE t{i} ADD COLUMN c{i} text;\n" for i in range(40))
+    for i in range(1500):
+        (corpus / f"{i:04}.sql").write_text(statements, encoding="utf-8")
+    lint = subprocess.Popen(
+        [sys.executable, "-m", "expandctl", "lint", "--no-cache", str(corpus)],
+        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 60
+    while len(_group(lint.pid)) < 2:  # the workers are forked: linting has begun
+        assert lint.poll() is None, lint.stderr.read() if lint.stderr else ""
+        assert time.monotonic() < deadline, "no worker was ever forked"
+        time.sleep(0.005)
+    os.killpg(lint.pid, signal.SIGINT)
+    _, stderr = lint.communicate(timeout=60)
+    assert lint.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert _group(lint.pid) == []  # no worker left behind
