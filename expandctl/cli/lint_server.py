@@ -51,7 +51,7 @@ _WARM_MIGRATION = {
     "expand.down.sql": "ALTER TABLE users DROP COLUMN nickname;\n",
 }
 # What a lint of many files adds (commands.lint._lint_plain_files forks workers).
-_POOL_MODULES = ("expandctl.commands.forked",)
+_MANY_FILES_MODULES = ("expandctl.commands.forked",)
 _PEERCRED = struct.Struct("3i")
 # What a child takes over from the client; blocked across fork so that none is lost
 # (or handled by the server's handler) before the child has its own handlers.
@@ -93,7 +93,7 @@ def warm_up() -> None:
         for name, kept in handlers.items():
             logging.getLogger(name).handlers[:] = kept
     # Imported once here rather than by every child that lints a directory.
-    for name in _POOL_MODULES:
+    for name in _MANY_FILES_MODULES:
         importlib.import_module(name)
 
 

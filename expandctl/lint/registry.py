@@ -171,7 +171,6 @@ class RuleDispatch:
     """Which rules a file of one phase (and direction) runs, and where: the
     same for every such file, so worked out once per rule set."""
 
-    applicable: tuple[Rule, ...]
     by_type: dict[type[Action], tuple[Rule, ...]]  # the rules that look at an action type
     every: tuple[Rule, ...]  # rules with a check of their own that see every action
     finishing: tuple[Rule, ...]  # rules with a check at the end of the file
@@ -209,7 +208,6 @@ def _dispatch(applicable: tuple[Rule, ...]) -> RuleDispatch:
             by_type[action_type] = (*by_type.get(action_type, ()), rule)
     # A rule without a check (or finish) of its own is never called for it.
     return RuleDispatch(
-        applicable=applicable,
         by_type=by_type,
         every=tuple(r for r in applicable if not r.actions and type(r).check is not Rule.check),
         finishing=tuple(r for r in applicable if type(r).finish is not Rule.finish),
