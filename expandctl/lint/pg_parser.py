@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import threading
 import types
 from collections.abc import Callable
 
@@ -46,23 +47,31 @@ def _load_without_tree() -> None:
         return  # the plain import says what is wrong
     package = importlib.util.module_from_spec(spec)
     finished = False
+    finishing = threading.RLock()  # another thread waits until __init__ has run
 
     def finish() -> None:
         """Run the package's own ``__init__`` in place, once."""
         nonlocal finished
-        if finished:
-            return
-        finished = True
-        package.__dict__.pop("__getattr__", None)
-        for name in _TREE_MODULES:
-            if isinstance(package.__dict__.get(name), _StandIn):
-                del package.__dict__[name]  # __init__ imports the real one
-        assert spec is not None and spec.loader is not None
-        spec.loader.exec_module(package)
+        with finishing:
+            if finished:
+                return  # done, or running in this very thread (its own imports)
+            finished = True
+            for name in _TREE_MODULES:
+                if isinstance(package.__dict__.get(name), _StandIn):
+                    del package.__dict__[name]  # __init__ imports the real one
+            assert spec is not None and spec.loader is not None
+            spec.loader.exec_module(package)
+            # Only now: until here, what __init__ has not defined yet leads the
+            # other threads to finish(), where they wait for it.
+            if package.__dict__.get("__getattr__") is package_attribute:
+                del package.__dict__["__getattr__"]
 
     def package_attribute(name: str) -> object:  # PEP 562: only for what is missing
         finish()
-        return getattr(package, name)
+        try:
+            return package.__dict__[name]
+        except KeyError:
+            raise AttributeError(f"module {_PACKAGE!r} has no attribute {name!r}") from None
 
     sys.modules[_PACKAGE] = package
     try:

@@ -104,3 +104,25 @@ def test_pglast_imported_first_is_used_as_it_is() -> None:
         " 'scan': [t.name for t in pg_parser.scan('SELECT 1')]}))\n"
     )
     assert seen == {"enums": True, "same": True, "scan": ["SELECT", "ICONST"]}
+
+
+def test_threads_that_reach_for_pglast_at_once_all_find_it_whole() -> None:
+    seen = _run(
+        "import json, threading\n"
+        "from expandctl.lint import pg_parser\n"
+        "import pglast\n"
+        "start = threading.Barrier(8)\n"
+        "found, failed = [], []\n"
+        "def use():\n"
+        "    start.wait()\n"
+        "    try:\n"
+        "        found.append(type(pglast.parse_sql('SELECT 1')[0].stmt).__name__)\n"
+        "    except Exception as exc:\n"
+        "        failed.append(repr(exc))\n"
+        "threads = [threading.Thread(target=use) for _ in range(8)]\n"
+        "for t in threads: t.start()\n"
+        "for t in threads: t.join()\n"
+        "print(json.dumps({'found': sorted(set(found)), 'count': len(found),"
+        " 'failed': failed}))\n"
+    )
+    assert seen == {"found": ["SelectStmt"], "count": 8, "failed": []}
