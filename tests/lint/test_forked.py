@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,21 +71,30 @@ def test_more_chunks_than_the_queue_holds_are_refused_before_any_fork() -> None:
         map_forked(lambda chunk: chunk, range(MAX_CHUNKS + 1), 2)
 
 
-def test_an_exception_in_a_child_is_raised_here_with_its_traceback(tmp_path: Path) -> None:
-    started = tmp_path / "child.pid"
+def _in_the_child(started: Path, then: Callable[[int], int]) -> Callable[[int], int]:
+    """A chunk's work: the parent's takes a moment; a child notes its pid in
+    ``started``, then does ``then``."""
 
-    def fails_in_the_child(chunk: int) -> int:
+    def work(chunk: int) -> int:
         if os.getpid() == PARENT:
             time.sleep(STEP_S)
             return chunk
         started.write_text(str(os.getpid()))
+        return then(chunk)
+
+    return work
+
+
+def test_an_exception_in_a_child_is_raised_here_with_its_traceback(tmp_path: Path) -> None:
+    def bad_chunk(chunk: int) -> int:
         raise ValueError(f"chunk {chunk} is bad")
 
+    started = tmp_path / "child.pid"
     with pytest.raises(ValueError, match=r"chunk \d+ is bad") as raised:
-        map_forked(fails_in_the_child, CHUNKS, 2)
+        map_forked(_in_the_child(started, bad_chunk), CHUNKS, 2)
     notes = "\n".join(getattr(raised.value, "__notes__", []))
     assert "in a forked lint worker process" in notes
-    assert "fails_in_the_child" in notes  # the child's own traceback
+    assert "bad_chunk" in notes  # the child's own traceback
     assert _gone(int(started.read_text()))
 
 
@@ -92,30 +102,24 @@ def test_an_exception_that_does_not_pickle_still_says_what_happened(tmp_path: Pa
     class Local(Exception):  # a local class: pickle cannot find it by name
         pass
 
-    def fails_in_the_child(chunk: int) -> int:
-        if os.getpid() == PARENT:
-            time.sleep(STEP_S)
-            return chunk
+    def bad_chunk(chunk: int) -> int:
         raise Local("only the traceback can tell")
 
+    started = tmp_path / "child.pid"
     with pytest.raises(RuntimeError, match="a lint worker process failed") as raised:
-        map_forked(fails_in_the_child, CHUNKS, 2)
+        map_forked(_in_the_child(started, bad_chunk), CHUNKS, 2)
     assert "only the traceback can tell" in "\n".join(raised.value.__notes__)
+    assert _gone(int(started.read_text()))
 
 
 def test_a_child_killed_by_a_signal_is_a_lint_error(tmp_path: Path) -> None:
-    started = tmp_path / "child.pid"
-
-    def dies_in_the_child(chunk: int) -> int:
-        if os.getpid() == PARENT:
-            time.sleep(STEP_S)
-            return chunk
-        started.write_text(str(os.getpid()))
+    def killed(chunk: int) -> int:
         os.kill(os.getpid(), signal.SIGKILL)
         return chunk
 
+    started = tmp_path / "child.pid"
     with pytest.raises(LintError, match="killed by signal 9") as raised:
-        map_forked(dies_in_the_child, CHUNKS, 2)
+        map_forked(_in_the_child(started, killed), CHUNKS, 2)
     assert "run again" in (raised.value.hint or "")
     assert _gone(int(started.read_text()))
 
