@@ -4,91 +4,121 @@ without pglast's tree modules.
 The linter asks libpg_query to scan and to split, never for a tree. Imported
 the usual way, ``pglast.parser`` first runs pglast's package ``__init__`` (all
 its enums) and then imports ``pglast.ast`` itself: about 30 ms of the 0.13 s an
-``expandctl lint one.sql`` takes, for modules the lint path never touches. So
-the extension is loaded under pglast's package module before that ``__init__``
-has run, with stand-ins for ``ast`` and ``enums``. Anything that asks more of
-pglast later (``pglast.parse_sql``, ``pglast.__version__``, an enum, a tree)
-first runs the package's ``__init__``, as a plain import would have, so other
-code in the same process sees pglast as usual. A pglast laid out otherwise
-than expected takes the plain import.
+``expandctl lint one.sql`` takes, for modules the lint path never touches.
+
+So the extension is loaded alone: under a bare ``pglast`` package module (its
+``__init__`` not run) holding what the extension's own imports ask for
+(``Error``, and stand-ins for ``ast`` and ``enums``), which is then taken out
+of ``sys.modules`` again. When other code imports pglast later, the import
+system runs pglast's real ``__init__`` as always (it reuses the loaded
+extension), and a finder left for that one import then leaves everything as
+the plain import would have: the extension's ``ast`` and ``enums`` the real
+modules, ``pglast.parser`` and ``pglast.error`` attributes of the package.
+Until then, the stand-ins forward any use to the real modules by importing
+them. A pglast laid out otherwise than expected takes the plain import.
+
+One window is not covered: a thread importing pglast for the first time
+while another runs this module's load may get the bare package.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
-import threading
 import types
-from collections.abc import Callable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # importlib.abc imports importlib.resources: 10 ms, for two base classes
+    from importlib.abc import Loader
 
 _PACKAGE = "pglast"
-_TREE_MODULES = ("ast", "enums")  # what the extension imports and never uses here
+_TREE_MODULES = ("ast", "enums")  # what the extension imports and the lint path never uses
 
 
 class _StandIn(types.ModuleType):
-    """A module the parser holds on to but the lint path never uses: the first
-    attribute asked of it runs pglast's ``__init__`` and imports the real one."""
-
-    def __init__(self, name: str, finish: Callable[[], None]) -> None:
-        super().__init__(name)
-        self._finish = finish
+    """The extension's ``ast`` or ``enums`` until pglast is imported for real:
+    the first use imports the real module (pglast's ``__init__`` first)."""
 
     def __getattr__(self, attribute: str) -> object:
-        self._finish()
         return getattr(importlib.import_module(self.__name__), attribute)
 
 
-def _load_without_tree() -> None:
+class _ThenAsPlain:
+    """pglast's own loader; then what a plain import would have left behind."""
+
+    def __init__(self, loader: Loader, finder: _PackageFinder) -> None:
+        self._loader = loader
+        self._finder = finder
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        self._loader.exec_module(module)  # pglast's __init__: the extension is reused
+        prefix = _PACKAGE + "."
+        for name, loaded in list(sys.modules.items()):  # parser, error: loaded before it
+            if name.startswith(prefix) and "." not in name[len(prefix) :]:
+                module.__dict__.setdefault(name[len(prefix) :], loaded)
+        parser = sys.modules[prefix + "parser"]
+        for name in _TREE_MODULES:
+            if isinstance(getattr(parser, name, None), _StandIn):
+                setattr(parser, name, importlib.import_module(prefix + name))
+        self._finder.done()
+
+    def __getattr__(self, name: str) -> object:  # resources and the like: pglast's loader
+        return getattr(self._loader, name)
+
+
+class _PackageFinder:
+    """Finds pglast as the path finder does, with ``_ThenAsPlain`` as its loader;
+    leaves ``sys.meta_path`` once pglast has been imported."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != _PACKAGE:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenAsPlain(spec.loader, self)  # type: ignore[assignment]
+        return spec
+
+    def done(self) -> None:
+        if self in sys.meta_path:
+            sys.meta_path.remove(self)
+
+
+def _load_parser_alone() -> None:
     if _PACKAGE in sys.modules:
-        return  # imported already (by other code, or here): nothing left to save
+        return  # imported already (by other code): nothing left to save
     spec = importlib.util.find_spec(_PACKAGE)
-    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+    if spec is None or spec.submodule_search_locations is None:
         return  # the plain import says what is wrong
-    package = importlib.util.module_from_spec(spec)
-    finished = False
-    finishing = threading.RLock()  # another thread waits until __init__ has run
-
-    def finish() -> None:
-        """Run the package's own ``__init__`` in place, once."""
-        nonlocal finished
-        with finishing:
-            if finished:
-                return  # done, or running in this very thread (its own imports)
-            finished = True
-            for name in _TREE_MODULES:
-                if isinstance(package.__dict__.get(name), _StandIn):
-                    del package.__dict__[name]  # __init__ imports the real one
-            assert spec is not None and spec.loader is not None
-            spec.loader.exec_module(package)
-            # Only now: until here, what __init__ has not defined yet leads the
-            # other threads to finish(), where they wait for it.
-            if package.__dict__.get("__getattr__") is package_attribute:
-                del package.__dict__["__getattr__"]
-
-    def package_attribute(name: str) -> object:  # PEP 562: only for what is missing
-        finish()
-        try:
-            return package.__dict__[name]
-        except KeyError:
-            raise AttributeError(f"module {_PACKAGE!r} has no attribute {name!r}") from None
-
-    sys.modules[_PACKAGE] = package
+    bare = importlib.util.module_from_spec(spec)
+    sys.modules[_PACKAGE] = bare
     try:
-        error = importlib.import_module(f"{_PACKAGE}.error")
-        package.__dict__.update(
-            Error=error.Error,  # the extension's ``from . import Error``
-            __getattr__=package_attribute,
-            **{name: _StandIn(f"{_PACKAGE}.{name}", finish) for name in _TREE_MODULES},
-        )
+        bare.__dict__["Error"] = importlib.import_module(f"{_PACKAGE}.error").Error
+        for name in _TREE_MODULES:
+            bare.__dict__[name] = _StandIn(f"{_PACKAGE}.{name}")
         importlib.import_module(f"{_PACKAGE}.parser")
-    except Exception:
-        # Another layout: forget what was loaded here; the plain import follows.
+    except BaseException as exc:
+        # Another layout, or interrupted: forget all of it; the plain import follows.
         for name in [n for n in sys.modules if n == _PACKAGE or n.startswith(_PACKAGE + ".")]:
             del sys.modules[name]
+        if not isinstance(exc, Exception):
+            raise
+        return
+    del sys.modules[_PACKAGE]  # the real package is imported when asked for
+    sys.meta_path.insert(0, _PackageFinder())
 
 
-_load_without_tree()
+_load_parser_alone()
 
 # Loaded above (or by the plain import, if that could not be done).
 from pglast.parser import (  # noqa: E402

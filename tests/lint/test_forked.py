@@ -124,6 +124,90 @@ def test_a_child_killed_by_a_signal_is_a_lint_error(tmp_path: Path) -> None:
     assert _gone(int(started.read_text()))
 
 
+def test_a_base_exception_in_a_child_is_raised_as_it_is(tmp_path: Path) -> None:
+    def asks_to_exit(chunk: int) -> int:
+        raise SystemExit(f"chunk {chunk} asked to stop")
+
+    started = tmp_path / "child.pid"
+    with pytest.raises(SystemExit, match=r"chunk \d+ asked to stop"):
+        map_forked(_in_the_child(started, asks_to_exit), CHUNKS, 2)
+    assert _gone(int(started.read_text()))
+
+
+def test_a_child_that_leaves_without_a_word_is_a_lint_error(tmp_path: Path) -> None:
+    def leaves(chunk: int) -> int:
+        os._exit(0)
+
+    started = tmp_path / "child.pid"
+    with pytest.raises(LintError, match="exited with status 0 before sending its results"):
+        map_forked(_in_the_child(started, leaves), CHUNKS, 2)
+    assert _gone(int(started.read_text()))
+
+
+def test_with_sigchld_ignored_results_and_failures_still_come_back(tmp_path: Path) -> None:
+    """An ignored SIGCHLD (inherited from a launcher) has the kernel reap the
+    children: their exit status is never seen, so the payload says how they ended."""
+    def whose(chunk: int) -> tuple[int, int]:
+        time.sleep(STEP_S)
+        return chunk, os.getpid()
+
+    def bad_chunk(chunk: int) -> int:
+        raise ValueError("told through the pipe")
+
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        results = map_forked(whose, CHUNKS, 2)
+        with pytest.raises(ValueError, match="told through the pipe"):
+            map_forked(_in_the_child(tmp_path / "child.pid", bad_chunk), CHUNKS, 2)
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+    assert [chunk for chunk, _ in results] == CHUNKS
+    assert len({pid for _, pid in results}) == 2
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_children_of_a_parent_killed_outright_stop_after_their_chunk(tmp_path: Path) -> None:
+    """SIGKILL leaves the parent no time to stop them: each notices after its
+    chunk that nobody will read its results, and stops."""
+    log, parent_file = tmp_path / "chunks.log", tmp_path / "parent.pid"
+    script = (
+        "import os, signal, sys, time\n"
+        "from expandctl.commands.forked import map_forked\n"
+        "PARENT = os.getpid()\n"
+        "open(sys.argv[2], 'w').write(str(PARENT))\n"
+        "def work(chunk):\n"
+        "    with open(sys.argv[1], 'a') as out:\n"
+        "        out.write(f'{os.getpid()} {chunk}\\n')\n"
+        "    if os.getpid() == PARENT and chunk >= 4:\n"
+        "        os.kill(PARENT, signal.SIGKILL)\n"
+        "    time.sleep(0.2)\n"
+        "    return chunk\n"
+        "map_forked(work, list(range(400)), 2)\n"
+    )
+    parent = subprocess.run(
+        [sys.executable, "-c", script, str(log), str(parent_file)],
+        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
+    assert parent.returncode == -signal.SIGKILL
+    writers = {int(line.split()[0]) for line in log.read_text().splitlines()}
+    children = writers - {int(parent_file.read_text())}
+    assert len(children) == 1
+    deadline = time.monotonic() + 30  # all 400 chunks would take 80 s
+    while any(_running(pid) for pid in children):
+        assert time.monotonic() < deadline, "an orphaned child went on working"
+        time.sleep(0.05)
+    assert len(log.read_text().splitlines()) < 40  # of the 400 queued
+
+
 def test_when_the_parent_fails_the_children_are_stopped_and_reaped(tmp_path: Path) -> None:
     started = tmp_path / "child.pid"
 

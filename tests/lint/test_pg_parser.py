@@ -39,6 +39,16 @@ print(json.dumps({{
     "same_parser": pglast.parser.scan is pg_parser.scan,
     "same_error": pg_parser.ParseError is pglast.parser.ParseError
         and issubclass(pg_parser.ParseError, pglast.Error),
+    # what the plain import leaves behind: the extension's own tree modules,
+    # the package's submodule attributes, no finder of ours left
+    "as_plain": [
+        pglast.parser.ast is sys.modules["pglast.ast"],
+        pglast.parser.enums is sys.modules["pglast.enums"],
+        pglast.ast is sys.modules["pglast.ast"],
+        pglast.parser is sys.modules["pglast.parser"],
+        pglast.error is sys.modules["pglast.error"],
+        not any("pg_parser" in type(f).__module__ for f in sys.meta_path),
+    ],
 }}))
 """
 
@@ -78,6 +88,8 @@ def test_a_cold_lint_loads_the_parser_but_not_pglasts_tree(tmp_path: Path) -> No
         "import pglast.ast",
         "from pglast import enums; enums.ConstrType",  # the stand-in the extension holds
         "pg_parser.split('SELECT 1; SELECT 2', with_parser=True)",  # only what lint uses
+        # a tree from the extension alone, through its stand-ins for ast and enums
+        "sys.modules['pglast.parser'].parse_sql('SELECT 1')",
     ],
 )
 def test_pglast_is_whole_for_other_code_after_the_lint_path(first_touch: str) -> None:
@@ -91,6 +103,7 @@ def test_pglast_is_whole_for_other_code_after_the_lint_path(first_touch: str) ->
         "enums_is_real": True,
         "same_parser": True,
         "same_error": True,
+        "as_plain": [True] * 6,
     }
     assert str(seen["version"]).startswith("v")
 
@@ -126,3 +139,29 @@ def test_threads_that_reach_for_pglast_at_once_all_find_it_whole() -> None:
         " 'failed': failed}))\n"
     )
     assert seen == {"found": ["SelectStmt"], "count": 8, "failed": []}
+
+
+def test_a_failed_first_import_of_pglast_can_be_tried_again() -> None:
+    """An error while pglast's __init__ runs (here: its enums cannot be
+    imported, once) is the importer's, and a second import works, as it would
+    without the lint path."""
+    seen = _run(
+        "import importlib.abc, json, sys\n"
+        "from expandctl.lint import pg_parser\n"
+        "class FailOnce(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'pglast.enums':\n"
+        "            sys.meta_path.remove(self)\n"
+        "            raise ImportError('enums are not there this time')\n"
+        "sys.meta_path.insert(0, FailOnce())\n"
+        "try:\n"
+        "    import pglast\n"
+        "    first = 'imported'\n"
+        "except ImportError as exc:\n"
+        "    first = str(exc)\n"
+        "import pglast\n"
+        "print(json.dumps({'first': first,"
+        " 'second': type(pglast.parse_sql('SELECT 1')[0].stmt).__name__,"
+        " 'tree': pglast.parser.ast is sys.modules['pglast.ast']}))\n"
+    )
+    assert seen == {"first": "enums are not there this time", "second": "SelectStmt", "tree": True}
