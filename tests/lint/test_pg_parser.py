@@ -123,12 +123,12 @@ def test_threads_that_reach_for_pglast_at_once_all_find_it_whole() -> None:
     seen = _run(
         "import json, threading\n"
         "from expandctl.lint import pg_parser\n"
-        "import pglast\n"
         "start = threading.Barrier(8)\n"
         "found, failed = [], []\n"
         "def use():\n"
         "    start.wait()\n"
         "    try:\n"
+        "        import pglast  # the first import, in eight threads at once\n"
         "        found.append(type(pglast.parse_sql('SELECT 1')[0].stmt).__name__)\n"
         "    except Exception as exc:\n"
         "        failed.append(repr(exc))\n"
