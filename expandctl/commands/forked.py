@@ -59,8 +59,8 @@ def map_forked(work: Callable[[T], R], chunks: Sequence[T], processes: int) -> l
     children: list[_Child[R]] = []
     try:
         for _ in range(min(processes, len(chunks)) - 1):
-            with _interrupts_held():  # a forked child is in the list before Ctrl-C lands
-                child = _fork(work, chunks, queue, children)
+            with _interrupts_held() as mask:  # a forked child is listed before Ctrl-C lands
+                child = _fork(work, chunks, queue, children, mask)
                 if child is None:
                     break  # no more processes to be had: the ones running share the work
                 children.append(child)
@@ -100,12 +100,12 @@ def _take(
 
 
 @contextlib.contextmanager
-def _interrupts_held() -> Iterator[None]:
-    """SIGINT and SIGTERM wait (pending) until the block is done."""
+def _interrupts_held() -> Iterator[set[int | signal.Signals]]:
+    """SIGINT and SIGTERM wait (pending) until the block is done; yields the mask before."""
     held = {signal.SIGINT, signal.SIGTERM}
     before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
-        yield
+        yield before
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
@@ -153,7 +153,11 @@ class _Child(Generic[R]):
 
 
 def _fork(
-    work: Callable[[T], R], chunks: Sequence[T], queue: int, siblings: list[_Child[R]]
+    work: Callable[[T], R],
+    chunks: Sequence[T],
+    queue: int,
+    siblings: list[_Child[R]],
+    mask: set[int | signal.Signals],
 ) -> _Child[R] | None:
     try:
         read, write = os.pipe()
@@ -170,18 +174,23 @@ def _fork(
         os.close(read)
         for sibling in siblings:  # so that only the parent holds their read ends
             sibling.pipe.close()
-        _child_main(work, chunks, queue, write, parent)
+        _child_main(work, chunks, queue, write, parent, mask)
     os.close(write)
     return _Child(pid, os.fdopen(read, "rb"))
 
 
 def _child_main(
-    work: Callable[[T], R], chunks: Sequence[T], queue: int, results: int, parent: int
+    work: Callable[[T], R],
+    chunks: Sequence[T],
+    queue: int,
+    results: int,
+    parent: int,
+    mask: set[int | signal.Signals],
 ) -> None:
     try:
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends the child at once
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the parent's, before the hold
         try:
             payload = _RESULTS + pickle.dumps(
                 _take(work, chunks, queue, parent), pickle.HIGHEST_PROTOCOL
