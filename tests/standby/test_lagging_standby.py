@@ -152,8 +152,12 @@ def test_time_limit_holds_while_replay_is_paused(
     watch = Watch(f"standby {STANDBY_NAME}")
     _advance_stalled(primary_project, watch, standby.resume_replay)
     _assert_held_then_finished(primary_project, watch)
-    # A batch or two, not 2 s worth of writing (replay_lag alone needs that long).
-    assert watch.filled_at_hold <= 2 * BATCH, watch.filled_at_hold
+    # A few batches, not 2 s worth of writing (replay_lag alone needs that long:
+    # eight batches or more at pause_ms 200). Stall is seen at the second look
+    # after the standby's flush report shows WAL waiting; a report that arrives
+    # after the next look (a slow host; 2 of 3 full CI runs on 2026-12-01) costs
+    # one more batch.
+    assert watch.filled_at_hold <= 3 * BATCH, watch.filled_at_hold
     reason = watch.reason()
     assert reason.startswith(f"waiting: standby {STANDBY_NAME} is "), reason
     assert " MB / " in reason and " s behind (replay stalled; max_replication_lag 2 s)" in reason
