@@ -145,9 +145,10 @@ class _Child(Generic[R]):
         try:
             _, status = os.waitpid(self.pid, 0)
         except ChildProcessError:  # reaped for us: SIGCHLD is ignored
-            self.reaped = True
-            return "ended"
+            status = None
         self.reaped = True
+        if status is None:
+            return "ended"
         code = os.waitstatus_to_exitcode(status)
         return f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
 

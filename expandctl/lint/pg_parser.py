@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # importlib.abc imports importlib.resources: 10 ms, for two b
     from importlib.abc import Loader
 
 _PACKAGE = "pglast"
+_PREFIX = _PACKAGE + "."  # its submodules' names start so
 _TREE_MODULES = ("ast", "enums")  # what the extension imports and the lint path never uses
 
 
@@ -58,14 +59,13 @@ class _ThenAsPlain:
 
     def exec_module(self, module: types.ModuleType) -> None:
         self._loader.exec_module(module)  # pglast's __init__: the extension is reused
-        prefix = _PACKAGE + "."
         for name, loaded in list(sys.modules.items()):  # parser, error: loaded before it
-            if name.startswith(prefix) and "." not in name[len(prefix) :]:
-                module.__dict__.setdefault(name[len(prefix) :], loaded)
-        parser = sys.modules[prefix + "parser"]
+            if name.startswith(_PREFIX) and "." not in name[len(_PREFIX) :]:
+                module.__dict__.setdefault(name[len(_PREFIX) :], loaded)
+        parser = sys.modules[_PREFIX + "parser"]
         for name in _TREE_MODULES:
             if isinstance(getattr(parser, name, None), _StandIn):
-                setattr(parser, name, importlib.import_module(prefix + name))
+                setattr(parser, name, importlib.import_module(_PREFIX + name))
         self._finder.done()
 
     def __getattr__(self, name: str) -> object:  # resources and the like: pglast's loader
@@ -103,13 +103,13 @@ def _load_parser_alone() -> None:
     bare = importlib.util.module_from_spec(spec)
     sys.modules[_PACKAGE] = bare
     try:
-        bare.__dict__["Error"] = importlib.import_module(f"{_PACKAGE}.error").Error
+        bare.__dict__["Error"] = importlib.import_module(_PREFIX + "error").Error
         for name in _TREE_MODULES:
-            bare.__dict__[name] = _StandIn(f"{_PACKAGE}.{name}")
-        importlib.import_module(f"{_PACKAGE}.parser")
+            bare.__dict__[name] = _StandIn(_PREFIX + name)
+        importlib.import_module(_PREFIX + "parser")
     except BaseException as exc:
         # Another layout, or interrupted: forget all of it; the plain import follows.
-        for name in [n for n in sys.modules if n == _PACKAGE or n.startswith(_PACKAGE + ".")]:
+        for name in [n for n in sys.modules if n == _PACKAGE or n.startswith(_PREFIX)]:
             del sys.modules[name]
         if not isinstance(exc, Exception):
             raise
